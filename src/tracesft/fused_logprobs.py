@@ -1,0 +1,226 @@
+"""Fused, chunked output head: log p(label) and entropy without full-vocabulary logits.
+
+The straightforward path materializes (tokens x vocab) logits and, under autograd, several more
+tensors of that size (log_softmax output, softmax for the entropy, their gradients). Here the
+output projection ``hidden @ W_out^T`` lives inside a chunk loop of a custom autograd Function:
+forward keeps only O(tokens) values (log-prob, logsumexp, entropy) and backward recomputes each
+chunk's logits to form its gradient. At most one chunk of (chunk x vocab) float32 values (two when
+the entropy itself is differentiated) is alive at any moment.
+
+Reference: :func:`tracesft.logprobs.log_probs_from_logits` and :func:`tracesft.logprobs.compute_entropy`
+on full logits; tests compare the two on the same inputs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = [
+    "fused_linear_log_probs",
+    "fused_response_log_probs",
+    "fused_unsupported_reason",
+    "auto_chunk_size",
+    "DEFAULT_CHUNK_BUDGET_BYTES",
+]
+
+# Memory allowed for the per-chunk (chunk x vocab) float32 temporaries. 3 buffers are budgeted
+# (logits, exp, and a half-precision copy or entropy-gradient buffer).
+DEFAULT_CHUNK_BUDGET_BYTES = 256 * 2**20
+
+# Config attributes that change logits after the output projection; we do not implement them.
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
+
+
+def auto_chunk_size(vocab_size: int, budget_bytes: int = DEFAULT_CHUNK_BUDGET_BYTES) -> int:
+    """Tokens per chunk so that three (chunk x vocab) float32 buffers fit in ``budget_bytes``."""
+    return max(1, budget_bytes // (3 * 4 * max(1, vocab_size)))
+
+
+def _chunk_logits(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    z = h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())
+    return z.float()  # float32 softmax arithmetic for half-precision models
+
+
+class _FusedLinearLogProbs(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, labels, chunk_size, want_entropy):
+        n = hidden.shape[0]
+        log_probs = hidden.new_empty(n, dtype=torch.float32)
+        lse = hidden.new_empty(n, dtype=torch.float32)
+        entropy = hidden.new_empty(n, dtype=torch.float32) if want_entropy else None
+        for s in range(0, n, chunk_size):
+            e = min(n, s + chunk_size)
+            z = _chunk_logits(hidden[s:e], weight, bias)
+            m = z.amax(dim=-1, keepdim=True)
+            z.sub_(m)  # shifted logits, max 0
+            ez = torch.exp(z)
+            sumexp = ez.sum(dim=-1)
+            log_sumexp = sumexp.log()
+            lse[s:e] = log_sumexp + m.squeeze(-1)
+            log_probs[s:e] = z.gather(1, labels[s:e, None]).squeeze(1) - log_sumexp
+            if want_entropy:
+                # H = log sum exp(z) - E_p[z], with z shifted (the shift cancels).
+                mean_z = torch.einsum("ij,ij->i", ez, z) / sumexp
+                entropy[s:e] = log_sumexp - mean_z
+            del z, ez
+        ctx.chunk_size = chunk_size
+        ctx.set_materialize_grads(False)  # an unused output (e.g. entropy for logging) gets None
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(hidden, weight, bias if bias is not None else hidden.new_empty(0), labels, lse,
+                              entropy if entropy is not None else lse.new_empty(0))
+        ctx.mark_non_differentiable(lse)
+        if want_entropy:
+            return log_probs, entropy
+        return log_probs, lse.new_empty(0)
+
+    @staticmethod
+    def backward(ctx, grad_log_probs, grad_entropy):
+        hidden, weight, bias, labels, lse, entropy = ctx.saved_tensors
+        bias = bias if ctx.has_bias else None
+        need_h, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        n = hidden.shape[0]
+        use_entropy_grad = grad_entropy is not None and entropy.numel() > 0
+        if grad_log_probs is None:
+            if not use_entropy_grad:
+                return None, None, None, None, None, None
+            grad_log_probs = lse.new_zeros(n)
+        acc_dtype = torch.float32
+        grad_h = torch.empty_like(hidden) if need_h else None
+        grad_w = torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device) if need_w else None
+        grad_b = torch.zeros(weight.shape[0], dtype=acc_dtype, device=weight.device) if need_b else None
+        rows = torch.arange(min(n, ctx.chunk_size), device=hidden.device)
+        for s in range(0, n, ctx.chunk_size):
+            e = min(n, s + ctx.chunk_size)
+            h = hidden[s:e]
+            g = grad_log_probs[s:e, None].float()
+            z = _chunk_logits(h, weight, bias)
+            z.sub_(lse[s:e, None])  # log p
+            if use_entropy_grad:
+                # dH/dz_j = -p_j (log p_j + H); d log p_label / dz_j = onehot_j - p_j
+                p = torch.exp(z)
+                z.add_(entropy[s:e, None]).mul_(grad_entropy[s:e, None].float()).add_(g)
+                grad_z = p.mul_(z).neg_()
+                del z
+            else:
+                grad_z = z.exp_().mul_(-g)
+            grad_z[rows[: e - s], labels[s:e]] += g.squeeze(1)
+            gz = grad_z.to(weight.dtype)
+            del grad_z
+            if need_h:
+                grad_h[s:e] = gz @ weight
+            if need_w:
+                if weight.dtype == acc_dtype:
+                    grad_w.addmm_(gz.t(), h)
+                else:
+                    grad_w += (gz.t() @ h).float()
+            if need_b:
+                grad_b += gz.float().sum(0)
+            del gz
+        if grad_w is not None:
+            grad_w = grad_w.to(weight.dtype)
+        if grad_b is not None:
+            grad_b = grad_b.to(bias.dtype)
+        return grad_h, grad_w, grad_b, None, None, None
+
+
+def fused_linear_log_probs(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    labels: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    return_entropy: bool = False,
+    chunk_size: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """log softmax(hidden @ weight^T + bias)[labels] and the entropy, one chunk of tokens at a time.
+
+    hidden: (tokens, hidden_size), weight: (vocab, hidden_size), bias: (vocab,) or None, labels:
+    (tokens,) int64 in [0, vocab). Returns ``(log_probs, entropy)``, each (tokens,) float32
+    (entropy None unless asked). Gradients flow to hidden, weight and bias; arithmetic on logits is
+    float32 whatever the input dtype.
+    """
+    if hidden.dim() != 2 or weight.dim() != 2 or hidden.shape[1] != weight.shape[1]:
+        raise ValueError(f"hidden {tuple(hidden.shape)} and weight {tuple(weight.shape)} must be (N, H), (V, H)")
+    if labels.shape != hidden.shape[:1]:
+        raise ValueError(f"labels {tuple(labels.shape)} must be ({hidden.shape[0]},)")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"bias {tuple(bias.shape)} must be ({weight.shape[0]},)")
+    if chunk_size is None:
+        chunk_size = auto_chunk_size(weight.shape[0])
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if hidden.shape[0] == 0:
+        empty = hidden.new_zeros(0, dtype=torch.float32) + 0 * hidden.sum() + 0 * weight.sum()
+        return empty, (empty if return_entropy else None)
+    weight = weight.to(hidden.dtype) if weight.dtype != hidden.dtype else weight
+    log_probs, entropy = _FusedLinearLogProbs.apply(
+        hidden.contiguous(), weight, bias, labels.contiguous(), int(chunk_size), bool(return_entropy)
+    )
+    return log_probs, (entropy if return_entropy else None)
+
+
+def _base_decoder(model):
+    base = getattr(model, "base_model", None)
+    if base is None or base is model:
+        return None
+    return base
+
+
+def fused_unsupported_reason(model) -> str | None:
+    """Why the fused head cannot reproduce ``model``'s logits, or None when it can."""
+    config = getattr(model, "config", None)
+    for attr in _LOGIT_TRANSFORMS:
+        value = getattr(config, attr, None)
+        if value not in (None, 1, 1.0):
+            return f"config.{attr}={value!r} (logit scaling/soft-capping is not implemented)"
+    get_head = getattr(model, "get_output_embeddings", None)
+    head = get_head() if callable(get_head) else None
+    if not isinstance(head, nn.Linear):
+        return "no output embedding (nn.Linear) reachable through get_output_embeddings()"
+    if _base_decoder(model) is None:
+        return "no decoder module reachable through model.base_model"
+    return None
+
+
+def fused_response_log_probs(
+    model,
+    input_ids: torch.Tensor,
+    labels: torch.Tensor,
+    return_token_entropy: bool = False,
+    *,
+    response_mask: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+) -> dict[str, torch.Tensor]:
+    """The fused implementation behind :func:`tracesft.get_response_log_probs` (same contract).
+
+    Runs the decoder for final hidden states (batch, seq, hidden), then the chunked head on the
+    positions of ``response_mask`` (all positions when None); other positions get 0.
+    """
+    decoder = _base_decoder(model)
+    head = model.get_output_embeddings()
+    kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
+    hidden = decoder(input_ids=input_ids, use_cache=False, **kwargs).last_hidden_state
+    b, t, h = hidden.shape
+    flat_hidden = hidden.reshape(b * t, h)
+    flat_labels = labels.reshape(b * t)
+    if response_mask is not None:
+        idx = response_mask.reshape(b * t).nonzero().squeeze(1)
+        flat_hidden = flat_hidden.index_select(0, idx)
+        flat_labels = flat_labels.index_select(0, idx)
+    log_probs, entropy = fused_linear_log_probs(
+        flat_hidden, head.weight, flat_labels, head.bias,
+        return_entropy=return_token_entropy, chunk_size=chunk_size,
+    )
+
+    def unflatten(values: torch.Tensor) -> torch.Tensor:
+        if response_mask is None:
+            return values.reshape(b, t)
+        full = values.new_zeros(b * t)
+        return full.index_copy(0, idx, values).reshape(b, t)
+
+    out = {"log_probs": unflatten(log_probs)}
+    if return_token_entropy:
+        out["token_entropy"] = unflatten(entropy)
+    return out
