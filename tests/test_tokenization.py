@@ -1,9 +1,9 @@
 import pytest
 import torch
+from conftest import CharTokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import CharTokenizer
 from tracesft import tokenize_prompt_and_output
 
 

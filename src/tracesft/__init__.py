@@ -14,14 +14,14 @@ from .tokenization import qwen2_tokenizer, tokenize_prompt_and_output
 __version__ = "0.1.0"
 
 __all__ = [
-    "tokenize_prompt_and_output",
-    "qwen2_tokenizer",
     "compute_entropy",
     "get_response_log_probs",
-    "masked_normalize",
+    "kl_penalty",
     "masked_mean",
+    "masked_normalize",
+    "qwen2_tokenizer",
+    "sft_loss",
     "sft_microbatch_train_step",
     "token_normalize_constant",
-    "sft_loss",
-    "kl_penalty",
+    "tokenize_prompt_and_output",
 ]

@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 __all__ = [
+    "DEFAULT_CHUNK_BUDGET_BYTES",
+    "auto_chunk_size",
     "fused_linear_log_probs",
     "fused_response_log_probs",
     "fused_unsupported_reason",
-    "auto_chunk_size",
-    "DEFAULT_CHUNK_BUDGET_BYTES",
 ]
 
 # Memory allowed for the per-chunk (chunk x vocab) float32 temporaries. 3 buffers are budgeted

@@ -6,12 +6,12 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "masked_normalize",
+    "kl_penalty",
     "masked_mean",
+    "masked_normalize",
+    "sft_loss",
     "sft_microbatch_train_step",
     "token_normalize_constant",
-    "sft_loss",
-    "kl_penalty",
 ]
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
-__all__ = ["tokenize_prompt_and_output", "qwen2_tokenizer"]
+__all__ = ["qwen2_tokenizer", "tokenize_prompt_and_output"]
 
 
 def _pad_id(tokenizer) -> int:

@@ -1,0 +1,169 @@
+"""Is a predicted answer equivalent to the ground truth?
+
+Cheap checks run in-process on strings (normalised text, exact rationals, structure, multiple
+choice); only what they cannot decide goes to the symbolic grader in a time-bounded worker.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from .normalize import (
+    compact,
+    multiple_choice_letter,
+    normalize_answer,
+    parse_exact_number,
+    split_structure,
+)
+from .sandbox import TIMED_OUT, run_bounded
+
+__all__ = ["DEFAULT_TIMEOUT_S", "MAX_SYMBOLIC_CHARS", "Equivalence", "answers_equivalent"]
+
+DEFAULT_TIMEOUT_S = 2.0
+# Answers longer or deeper than this are compared as strings only (no answer in a math dataset is).
+MAX_SYMBOLIC_CHARS = 400
+MAX_NESTING = 40
+
+# Multi-letter words that are math, not prose.
+_MATH_WORDS = {
+    "sqrt", "frac", "pi", "infty", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp",
+    "arcsin", "arccos", "arctan", "cdot", "times", "div", "pm", "mp", "binom", "choose", "cup",
+    "cap", "emptyset", "varnothing", "in", "le", "leq", "ge", "geq", "ne", "neq", "lt", "gt",
+    "alpha", "beta", "gamma", "delta", "theta", "lambda", "mu", "sigma", "phi", "omega", "tau",
+    "mathbb", "sinh", "cosh", "tanh", "max", "min", "gcd", "lcm", "circ", "prime", "dots", "ldots",
+    "cdots", "overline", "vec", "hat", "bar", "mathbf", "det", "lim", "sum", "prod", "int", "mod",
+    "pmod", "bmod", "setminus", "approx", "sim", "equiv", "to", "rightarrow", "infinity",
+}
+_WORD = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\b")
+_NUMBER_WITH_UNITS = re.compile(r"^(-?[\d.,/]+)\s*((?:[a-zA-Z]{2,}(?:\^\{?\d\}?)?\.?\s*)+)$")
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    equal: bool
+    timed_out: bool = False
+
+
+def _is_prose(s: str) -> bool:
+    return any(w.lower() not in _MATH_WORDS for w in _WORD.findall(s))
+
+
+def _nesting(s: str) -> int:
+    depth = best = 0
+    for c in s:
+        if c in "{([":
+            depth += 1
+            best = max(best, depth)
+        elif c in "})]":
+            depth -= 1
+    return best
+
+
+def _strip_units(s: str) -> str:
+    """``5 cm`` / ``18 dollars`` / ``12 m^2``-style answers -> the number; else unchanged.
+
+    Unit words have two or more letters and are not math words (``2pi`` and ``2x`` stay whole).
+    """
+    m = _NUMBER_WITH_UNITS.match(s)
+    if m is None or any(w.lower() in _MATH_WORDS for w in re.findall(r"[A-Za-z]+", m.group(2))):
+        return s
+    number = m.group(1)
+    if re.match(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$", number):
+        number = number.replace(",", "")
+    return number if parse_exact_number(number) is not None else s
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+def _scalar_equal(pred: str, gold: str, deadline: _Deadline) -> Equivalence:
+    if compact(pred) == compact(gold):
+        return Equivalence(True)
+    gold_choice = multiple_choice_letter(gold)
+    if gold_choice is not None and len(compact(gold)) <= 3:
+        return Equivalence(multiple_choice_letter(pred, strict=False) == gold_choice)
+    p_num, g_num = parse_exact_number(_strip_units(pred)), parse_exact_number(_strip_units(gold))
+    if p_num is not None and g_num is not None:
+        return Equivalence(p_num == g_num)
+    if _is_prose(pred) or _is_prose(gold):
+        return Equivalence(compact(pred).lower() == compact(gold).lower())
+    if len(pred) > MAX_SYMBOLIC_CHARS or len(gold) > MAX_SYMBOLIC_CHARS:
+        return Equivalence(False)
+    if _nesting(pred) > MAX_NESTING or _nesting(gold) > MAX_NESTING:
+        return Equivalence(False)
+    left = deadline.left()
+    if left <= 0:
+        return Equivalence(False, timed_out=True)
+    result = run_bounded("symbolic_equal", (pred, gold), left)
+    if result == TIMED_OUT:
+        return Equivalence(False, timed_out=True)
+    return Equivalence(bool(result))
+
+
+def _equal(pred: str, gold: str, deadline: _Deadline, depth: int = 0) -> Equivalence:
+    pred, gold = normalize_answer(pred), normalize_answer(gold)
+    if compact(pred) == compact(gold):
+        return Equivalence(True)
+    if not pred or not gold:
+        return Equivalence(False)
+    sp, sg = (split_structure(pred), split_structure(gold)) if depth < 4 else (None, None)
+    if sp is None and sg is None:
+        return _scalar_equal(pred, gold, deadline)
+    if sp is None or sg is None:
+        # "(1, 2)" vs an interval or a lone value: only the symbolic grader can say.
+        return _scalar_equal(pred, gold, deadline) if sg is None or sg[0] == "ordered" else Equivalence(False)
+    (kind_p, br_p, items_p), (kind_g, br_g, items_g) = sp, sg
+    if len(items_p) != len(items_g):
+        return Equivalence(False)
+    timed_out = False
+    if kind_g == "ordered" or kind_p == "ordered":
+        if br_p != br_g:
+            return Equivalence(False)
+        for a, b in zip(items_p, items_g):
+            r = _equal(a, b, deadline, depth + 1)
+            if not r.equal:
+                return r
+        return Equivalence(True)
+    # Sets and bare lists: order does not matter; match each gold item to a distinct prediction.
+    unused = list(items_p)
+    for b in items_g:
+        for i, a in enumerate(unused):
+            r = _equal(a, b, deadline, depth + 1)
+            timed_out |= r.timed_out
+            if r.equal:
+                del unused[i]
+                break
+        else:
+            return Equivalence(False, timed_out)
+    return Equivalence(True)
+
+
+def answers_equivalent(pred: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Equivalence:
+    """Whether ``pred`` matches ``ground_truth`` (a string, a number, or a list of acceptable ones).
+
+    Order of checks: normalised strings; multiple-choice letters; exact rationals/decimals
+    (0.5 = 1/2 = \\frac{1}{2}; numbers followed by unit words compare by the number); prose
+    answers (words that are not math) compare case-insensitively as strings; tuples/intervals
+    (ordered, brackets must match) and sets/lists (order-free) item by item; finally symbolic
+    equivalence with sympy in a sandboxed worker. The whole call is bounded by ``timeout``
+    seconds; ``timed_out`` says the bound cut it short (the answer then counts as wrong).
+    A percent sign is dropped (10% = 10, not 0.1); decimals are exact (0.33 != 1/3).
+    """
+    deadline = _Deadline(timeout)
+    golds = ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth]
+    timed_out = False
+    for gold in golds:
+        if isinstance(gold, bool) or not isinstance(gold, (str, int, float)):
+            raise ValueError(f"ground truth must be a string, a number, or a list of them; got {gold!r}")
+        r = _equal(str(pred), str(gold), deadline)
+        if r.equal:
+            return r
+        timed_out |= r.timed_out
+    return Equivalence(False, timed_out)

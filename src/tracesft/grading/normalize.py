@@ -1,0 +1,217 @@
+"""String normalisation of math answers, exact numbers, and top-level structure (tuples, sets).
+
+Pure string code: nothing here evaluates its input.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+__all__ = ["compact", "multiple_choice_letter", "normalize_answer", "parse_exact_number", "split_structure"]
+
+_MAX_DIGITS = 80  # longer numerals are compared as strings, never converted
+
+_TEXT_CMDS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
+_XEQ_PREFIX = re.compile(r"^\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*(?:=|\\in)\s*(?!.*=)")
+_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
+_FRAC_HALF = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
+_SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
+_PLAIN_SQRT = re.compile(r"(?<![\\a-zA-Z])sqrt\s*\(")
+_PLAIN_PI = re.compile(r"(?<![\\a-zA-Z])pi(?![a-zA-Z])")
+_SPACING = re.compile(r"\\[,;:! ]|\\quad|\\qquad|~")
+
+
+def _plain_sqrt_to_latex(s: str) -> str:
+    """``sqrt(x)`` -> ``\\sqrt{x}`` with balanced parentheses; unbalanced input is left alone."""
+    out = []
+    i = 0
+    while True:
+        m = _PLAIN_SQRT.search(s, i)
+        if not m:
+            out.append(s[i:])
+            return "".join(out)
+        depth, j = 1, m.end()
+        while j < len(s) and depth:
+            depth += {"(": 1, ")": -1}.get(s[j], 0)
+            j += 1
+        if depth:
+            out.append(s[i:])
+            return "".join(out)
+        out.append(s[i:m.start()] + "\\sqrt{" + _plain_sqrt_to_latex(s[m.end():j - 1]) + "}")
+        i = j
+
+
+_CARET_DIGITS = re.compile(r"\^(\d{2,})")
+
+
+def _caret_parens_to_braces(s: str) -> str:
+    """Plain-text ``2^(n-1)`` -> ``2^{n-1}`` (balanced parentheses only); ``2^10`` -> ``2^{10}``."""
+    s = _CARET_DIGITS.sub(r"^{\1}", s)
+    i = s.find("^(")
+    while i != -1:
+        depth, j = 1, i + 2
+        while j < len(s) and depth:
+            depth += {"(": 1, ")": -1}.get(s[j], 0)
+            j += 1
+        if depth:
+            break
+        s = s[:i] + "^{" + s[i + 2:j - 1] + "}" + s[j:]
+        i = s.find("^(", i + 1)
+    return s
+
+
+def normalize_answer(answer: str) -> str:
+    """Canonical LaTeX-ish form of an answer (spaces kept, see :func:`compact`).
+
+    Removes ``$``, ``\\(``/``\\)``, ``\\left``/``\\right``, spacing commands (``\\!``, ``\\,`` ...),
+    ``\\text{}``-like wrappers (keeping their content), degrees, ``\\%``/``%``, ``\\$``, a trailing
+    period, a leading ``x =`` (or ``x \\in``) when it is the only relation, and thousands separators
+    (``1,000`` / ``1{,}000``); maps ``\\dfrac``/``\\tfrac`` to ``\\frac``, ``\\frac12`` to
+    ``\\frac{1}{2}``, ``\\sqrt2`` to ``\\sqrt{2}``, plain ``sqrt(x)``/``pi``/``**`` to LaTeX.
+    """
+    s = answer.strip()
+    s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
+    s = s.replace("\\[", "").replace("\\]", "")
+    s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    s = s.replace("{,}", "")
+    s = _SPACING.sub(" ", s)
+    for _ in range(3):  # nested \text{\textbf{..}}
+        s2 = _TEXT_CMDS.sub(r"\1", s)
+        if s2 == s:
+            break
+        s = s2
+    s = _DEGREES.sub("", s)
+    s = s.replace("\\%", "").replace("%", "")
+    s = s.replace("**", "^")
+    s = _plain_sqrt_to_latex(s)
+    s = _caret_parens_to_braces(s)
+    s = _PLAIN_PI.sub(r"\\pi", s)
+    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
+    s = _FRAC_HALF.sub(r"\\frac{\1}{\2}", s)
+    s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    s = s.strip()
+    s = s.rstrip(".").rstrip()
+    s = _XEQ_PREFIX.sub("", s, count=1)
+    s = s.strip()
+    if _THOUSANDS.match(s):
+        s = s.replace(",", "")
+    return s
+
+
+def compact(s: str) -> str:
+    """Whitespace-free form for string comparison."""
+    return re.sub(r"\s+", "", s)
+
+
+_INT = r"-?\d{1,%d}" % _MAX_DIGITS
+_DEC = re.compile(r"^(-?)(\d{0,%d})\.(\d{1,%d})$" % (_MAX_DIGITS, _MAX_DIGITS))
+_INT_RE = re.compile(r"^%s$" % _INT)
+_SLASH = re.compile(r"^(%s)\s*/\s*(\d{1,%d})$" % (_INT, _MAX_DIGITS))
+_FRAC = re.compile(r"^(-?)\\frac\{\s*(%s)\s*\}\{\s*(%s)\s*\}$" % (_INT, _INT))
+
+
+def parse_exact_number(s: str) -> Fraction | None:
+    """Exact value of an integer, decimal, ``a/b`` or ``\\frac{a}{b}`` (no evaluation), else None."""
+    t = compact(s)
+    t = t.removeprefix("+")
+    if _INT_RE.match(t):
+        return Fraction(int(t))
+    m = _DEC.match(t)
+    if m:
+        sign, whole, frac = m.groups()
+        value = Fraction(int(whole or "0")) + Fraction(int(frac), 10 ** len(frac))
+        return -value if sign else value
+    m = _SLASH.match(t)
+    if m and int(m.group(2)) != 0:
+        return Fraction(int(m.group(1)), int(m.group(2)))
+    m = _FRAC.match(t)
+    if m and int(m.group(3)) != 0:
+        value = Fraction(int(m.group(2)), int(m.group(3)))
+        return -value if m.group(1) else value
+    return None
+
+
+_OPEN_CLOSE = {"(": ")", "[": "]", "\\{": "\\}", "{": "}"}
+
+
+def _top_level_split(s: str) -> list[str] | None:
+    """Split at top-level commas; None when brackets do not balance."""
+    parts, depth, start = [], 0, 0
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s) and s[i + 1] in "{}":
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif c == "," and depth == 0:
+            parts.append(s[start:i])
+            start = i + 1
+        i += 1
+    if depth != 0:
+        return None
+    parts.append(s[start:])
+    return [p.strip() for p in parts]
+
+
+def _enclosing(s: str) -> tuple[str, str] | None:
+    """The (open, close) pair when one bracket group spans the whole string."""
+    for op in ("\\{", "(", "["):
+        if s.startswith(op):
+            break
+    else:
+        return None
+    close = s[-2:] if s.endswith("\\}") else s[-1:]
+    if close not in (")", "]", "\\}"):
+        return None
+    inner = s[len(op):len(s) - len(close)]
+    # The group must span the whole string: the inner part must balance on its own.
+    if _top_level_split(inner.replace("\\{", "(").replace("\\}", ")")) is None:
+        return None
+    return op, close
+
+
+def split_structure(s: str) -> tuple[str, str, list[str]] | None:
+    """Top-level structure of an answer, or None for a scalar.
+
+    Returns (kind, brackets, items): kind "set" for ``\\{a, b\\}``, "list" for bare ``a, b`` (both
+    order-insensitive), "ordered" for ``(a, b)``, ``[a, b)`` and the like (order and brackets matter).
+    """
+    s = s.strip()
+    enc = _enclosing(s)
+    if enc is not None:
+        op, close = enc
+        items = _top_level_split(s[len(op):len(s) - len(close)])
+        if items is None or (len(items) < 2 and op != "\\{"):
+            return None
+        return ("set" if op == "\\{" else "ordered", op + close, items)
+    items = _top_level_split(s)
+    if items is not None and len(items) >= 2 and all(items):
+        return ("list", "", items)
+    return None
+
+
+_CHOICE = re.compile(r"^\(?\s*([A-Ea-e])\s*\)?[.:]?$")
+_CHOICE_LEAD = re.compile(r"^\(?([A-E])\)[\s.:]|^([A-E])[.:]\s")
+
+
+def multiple_choice_letter(s: str, strict: bool = True) -> str | None:
+    """``A``/``(A)``/``A)`` -> ``"A"``; with strict=False also ``(B) 12`` / ``B. twelve``."""
+    m = _CHOICE.match(s.strip())
+    if m:
+        return m.group(1).upper()
+    if not strict:
+        m = _CHOICE_LEAD.match(s.strip())
+        if m:
+            return (m.group(1) or m.group(2)).upper()
+    return None

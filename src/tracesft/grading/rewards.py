@@ -1,0 +1,95 @@
+"""Reward functions (R1-Zero format and free-form) and parallel grading."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .equivalence import DEFAULT_TIMEOUT_S, answers_equivalent
+from .extract import extract_free_form_answer, extract_r1_zero_answer
+
+__all__ = ["Grade", "free_form_reward_fn", "grade_free_form", "grade_many", "grade_r1_zero", "r1_zero_reward_fn"]
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Detailed outcome of grading one response."""
+
+    format_ok: bool
+    correct: bool
+    answer: str | None
+    timed_out: bool = False
+
+    def reward(self) -> dict[str, float]:
+        fmt, ans = float(self.format_ok), float(self.correct)
+        return {"format_reward": fmt, "answer_reward": ans, "reward": fmt * ans}
+
+
+def _grade(format_ok: bool, answer: str | None, ground_truth, timeout: float) -> Grade:
+    if answer is None or not answer.strip():
+        return Grade(format_ok, False, answer)
+    eq = answers_equivalent(answer, ground_truth, timeout)
+    return Grade(format_ok, eq.equal, answer, eq.timed_out)
+
+
+def grade_r1_zero(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
+    """Grade an R1-Zero response (see :func:`r1_zero_reward_fn`) with details."""
+    format_ok, answer = extract_r1_zero_answer(response)
+    return _grade(format_ok, answer, ground_truth, timeout)
+
+
+def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
+    """Grade a response without tags (see :func:`free_form_reward_fn`) with details."""
+    answer = extract_free_form_answer(response)
+    return _grade(answer is not None, answer, ground_truth, timeout)
+
+
+def r1_zero_reward_fn(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, float]:
+    """Reward of a response in R1-Zero format (the prompt ends with ``<think>``).
+
+    ``format_reward`` is 1.0 when ``</think>``, optional whitespace of any kind, then an
+    ``<answer> ... </answer>`` block follow; ``answer_reward`` is 1.0 when the last answer block
+    (its last ``\\boxed{}`` if any) is equivalent to ``ground_truth`` (a string, number or list of
+    acceptable answers); ``reward = format_reward * answer_reward``. Bounded by ``timeout``
+    seconds from any thread; never raises on any response text.
+    """
+    return grade_r1_zero(response, ground_truth, timeout).reward()
+
+
+def free_form_reward_fn(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, float]:
+    """Reward of a free-form response: the answer is the last ``\\boxed{}``, else the end of an
+    "answer is ..." (or final "... is ...") sentence, else the last ``$...$`` or number.
+    ``format_reward`` is 1.0 when an answer was found; same equivalence and bounds as R1-Zero.
+    """
+    return grade_free_form(response, ground_truth, timeout).reward()
+
+
+DETAILED_GRADERS: dict[Callable, Callable] = {r1_zero_reward_fn: grade_r1_zero, free_form_reward_fn: grade_free_form}
+
+
+def grade_many(
+    responses: Sequence[str],
+    ground_truths: Sequence,
+    workers: int | None = None,
+    reward_fn: Callable = r1_zero_reward_fn,
+    progress: bool | None = None,
+) -> list[dict[str, float]]:
+    """Grade many responses in parallel; results in input order.
+
+    ``workers`` (default: CPU count) threads each drive their own sandbox worker process, where the
+    symbolic work runs, so grading is parallel over processes. A progress bar shows for more than
+    200 responses unless ``progress=False``.
+    """
+    if len(responses) != len(ground_truths):
+        raise ValueError(f"responses and ground_truths differ in length: {len(responses)} vs {len(ground_truths)}")
+    workers = workers or os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    show = progress if progress is not None else len(responses) > 200
+    from tqdm.auto import tqdm
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        it = pool.map(reward_fn, responses, ground_truths)
+        return list(tqdm(it, total=len(responses), disable=not show, desc="grading", unit="resp"))

@@ -1,0 +1,212 @@
+import threading
+import time
+
+import pytest
+
+from tracesft.grading import (
+    answers_equivalent,
+    extract_free_form_answer,
+    extract_r1_zero_answer,
+    free_form_reward_fn,
+    grade_many,
+    grade_r1_zero,
+    gsm8k_ground_truth,
+    last_boxed,
+    math_ground_truth,
+    r1_zero_reward_fn,
+    sandbox,
+)
+
+
+def r1(answer: str) -> str:
+    return f"Let me think step by step. </think> <answer> {answer} </answer>"
+
+
+# (answer inside <answer>, ground truth, expected correct). Written by hand.
+CASES = [
+    # integers
+    ("18", "18", True), ("18", "19", False), ("-7", "-7", True), ("-7", "7", False), ("+5", "5", True),
+    ("007", "7", True), ("1,000", "1000", True), ("1,234,567", "1234567", True), ("1{,}000", "1000", True),
+    ("10000", "1000", False), ("0", "0", True), ("0", "-0", True), ("12.", "12", True), ("1 000", "1000", True),
+    # decimals and fractions
+    ("0.5", r"\frac{1}{2}", True), ("1/2", "0.5", True), (r"\dfrac{1}{2}", "1/2", True), (r"\tfrac12", "0.5", True),
+    (r"\frac12", r"\frac{1}{2}", True), ("0.50", "0.5", True), (".5", "0.5", True), ("2.5", r"\frac{5}{2}", True),
+    ("0.33", r"\frac{1}{3}", False), ("0.3333", "1/3", False), (r"\frac{2}{4}", r"\frac{1}{2}", True),
+    (r"\frac{3}{4}", r"\frac{4}{3}", False), (r"-\frac{1}{2}", "-0.5", True), (r"\frac{-1}{2}", "-1/2", True),
+    ("3/4", "0.75", True), ("0.75", "0.7", False), ("1.25", r"\frac{5}{4}", True), ("1.0", "1", True),
+    (r"\frac{1}{2^{99}}", r"\frac{1}{2^{98}}", False), ("1/2^99", "1/2^98", False), ("1/2^99", r"2^{-99}", True),
+    (r"\frac{10}{4}", "2.5", True), ("22/7", r"\pi", False), ("3.14", r"\pi", False), ("3.14159", r"\pi", False),
+    # percents, degrees, money, units
+    (r"10\%", "10", True), ("10%", "10", True), ("25", r"25\%", True), (r"30^\circ", "30", True),
+    (r"30^{\circ}", "30", True), ("45°", "45", True), (r"\$18", "18", True), ("$18.00$", "18", True),
+    (r"5\text{ cm}", "5", True), ("5 cm", "5", True), ("18 dollars", "18", True), ("12 cm^2", "12", True),
+    (r"6 \text{ apples}", "6", True), ("7 cm", "5", False), (r"50\%", "0.5", False), (r"\text{18}", "18", True),
+    (r"\textbf{42}", "42", True), ("100 meters", "100", True), ("3 hours", "4", False),
+    # LaTeX forms
+    (r"\left( 1, 2 \right)", "(1,2)", True), (r"\sqrt{2}", r"\sqrt2", True), (r"\frac{\sqrt{2}}{2}", r"\frac{1}{\sqrt{2}}", True),
+    (r"2\sqrt{3}", r"\sqrt{12}", True), (r"\sqrt{3}", r"\sqrt{2}", False), (r"\frac{\sqrt3}{3}", r"\frac{1}{\sqrt{3}}", True),
+    (r"\pi", r"\pi", True), (r"2\pi", r"\pi", False), (r"\frac{\pi}{2}", r"\frac{1}{2}\pi", True),
+    (r"\pi/4", r"\frac{\pi}{4}", True), (r"\!\!18", "18", True), (r"\displaystyle\frac{1}{3}", "1/3", True),
+    (r"e^{2}", r"e^2", True), (r"\infty", r"\infty", True), (r"-\infty", r"\infty", False),
+    (r"\sqrt{8}", r"2\sqrt{2}", True), (r"3\sqrt{2}", r"\sqrt{18}", True), (r"\sqrt{2}+1", r"1+\sqrt{2}", True),
+    (r"\sqrt{2}-1", r"1-\sqrt{2}", False), ("sqrt(2)/2", r"\frac{\sqrt{2}}{2}", True), ("2^10", "1024", True),
+    (r"\binom{5}{2}", "10", True), ("5!", "120", True), (r"\log_2 8", "3", True), (r"\ln(e^3)", "3", True),
+    # expressions
+    ("2^(n-1)", "2^{n-1}", True), ("2^{n-1}", r"\frac{2^n}{2}", True), ("2^{n+1}", "2^{n-1}", False),
+    ("x^2+2x+1", "(x+1)^2", True), ("(x+1)^2", "x^2+1", False), ("2x+3", "3+2x", True), ("2x+3", "2x-3", False),
+    (r"\frac{x}{2}", "x/2", True), ("n(n+1)/2", r"\frac{n^2+n}{2}", True), ("n(n-1)/2", r"\frac{n^2+n}{2}", False),
+    ("a+b", "b+a", True), ("a-b", "b-a", False), ("1-1/e", "1+1/e", False), ("1-1/e", r"1-e^{-1}", True),
+    (r"1-\frac{1}{e}", r"\frac{e-1}{e}", True), (r"\sin^2 x + \cos^2 x", "1", True), ("3n", "n3", True),
+    (r"\frac{n(n+1)(2n+1)}{6}", r"\frac{2n^3+3n^2+n}{6}", True), ("4ab", "4ba", True), ("x^3", "x^2", False),
+    (r"2^{100}", r"4^{50}", True), (r"2^{100}", r"2^{99}", False), ("9^9", "387420489", True),
+    # tuples, intervals, sets, lists
+    ("(1,2)", "(1, 2)", True), ("(2,1)", "(1,2)", False), ("(1,2,3)", "(1,2)", False), ("[0,1)", "[0,1)", True),
+    ("[0,1)", "[0,1]", False), ("(0,1]", "(0,1]", True), (r"(-\infty, 2]", r"(-\infty,2]", True),
+    (r"(-\infty, 2)", r"(-\infty,2]", False), (r"\{1,2\}", r"\{2,1\}", True), (r"\{1,2\}", r"\{1,3\}", False),
+    ("1, 2", "2, 1", True), ("1, 2", "1, 2, 3", False), (r"\{1,2\}", "1,2", True), ("(0.5, 1)", r"(\frac{1}{2}, 1)", True),
+    (r"\left[ 0, \frac{1}{2} \right]", "[0, 0.5]", True), ("(1, -1)", "(1,1)", False), ("3, 5", "5,3", True),
+    ("(3, 4, 5)", "(3,4,5)", True), (r"(\sqrt{2}, 2)", r"(\sqrt2, 2)", True), (r"[-1, 1]", r"[-1,1]", True),
+    # equations and prefixes
+    ("x=3", "3", True), ("x = 3", "3", True), ("3", "x=3", True), ("x=4", "3", False), ("y = 2x+1", "2x+1", True),
+    ("x = -2", "-2", True), (r"x \in [0,1]", "[0,1]", True), ("k=5", "5", True), ("x=1, x=2", "1,2", True),
+    ("y=2x+1", "y=1+2x", True), ("x+y=1", "y+x=1", True), ("x+y=1", "x-y=1", False), ("2x=6", "x=3", False),
+    # multiple choice and text
+    ("A", "A", True), ("(A)", "A", True), (r"\text{(B)}", "B", True), ("B", "A", False), ("(C) 12", "C", True),
+    ("C", "(C)", True), ("D.", "D", True), ("E", "D", False), ("yes", "Yes", True), ("no", "yes", False),
+    ("No", "no", True), ("on", "no", False), ("ab", "ba", False), ("odd", "even", False), ("Monday", "monday", True),
+    # known false positives to reject
+    ("1/2^99", "0", False), ("0.0000001", "0", False), ("1.000001", "1", False), ("2", "2.0000001", False),
+    (r"e^{\pi}", r"\pi^{e}", False), ("1000001", "1000000", False), ("-1", "1", False), ("1/3", "3", False),
+    (r"\sqrt{2}", "1.414", False), ("2^{n}", "n^{2}", False), ("x", "y", False), ("", "0", False),
+    ("12", "1/2", False), ("1-1/e", "0.632", False), (r"\frac{1}{2}", r"\frac{1}{3}", False),
+]
+
+
+def test_case_table_has_at_least_150_cases():
+    assert len(CASES) >= 150
+    assert sum(1 for c in CASES if c[2]) > 50 and sum(1 for c in CASES if not c[2]) > 50
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_workers():
+    sandbox.prestart(2)
+
+
+@pytest.mark.parametrize("answer,truth,expected", CASES)
+def test_accuracy_table(answer, truth, expected):
+    got = r1_zero_reward_fn(r1(answer), truth)
+    assert got["answer_reward"] == float(expected), (answer, truth)
+    assert got["format_reward"] == 1.0
+    assert got["reward"] == float(expected)
+
+
+def test_reward_keys_and_format_variants():
+    assert r1_zero_reward_fn(r1("4"), "4") == {"format_reward": 1.0, "answer_reward": 1.0, "reward": 1.0}
+    for sep in ["", " ", "\n", "\n\n", " \n  "]:
+        assert r1_zero_reward_fn(f"2+2=4</think>{sep}<answer>4</answer>", "4")["reward"] == 1.0, repr(sep)
+    no_format = r1_zero_reward_fn("The answer is 4", "4")
+    assert no_format == {"format_reward": 0.0, "answer_reward": 0.0, "reward": 0.0}
+    assert r1_zero_reward_fn("</think> stuff <answer>4</answer>", "4")["format_reward"] == 0.0
+    assert r1_zero_reward_fn("</think> <answer>4", "4")["format_reward"] == 0.0
+
+
+def test_last_answer_block_and_boxed_and_trailing_text():
+    resp = "a </think> <answer> 3 </answer> wait </think> <answer> 4 </answer> trailing 5"
+    assert extract_r1_zero_answer(resp) == (True, "4")
+    assert r1_zero_reward_fn(resp, "4")["reward"] == 1.0
+    assert extract_r1_zero_answer(r1(r"so \boxed{1} then \boxed{\frac{1}{2}}")) == (True, r"\frac{1}{2}")
+    assert r1_zero_reward_fn(r1(r"the answer is \boxed{\frac{1}{2}}"), "0.5")["reward"] == 1.0
+
+
+def test_ground_truth_list_and_number():
+    assert r1_zero_reward_fn(r1("12"), ["twelve", "12"])["reward"] == 1.0
+    assert r1_zero_reward_fn(r1("0.5"), 0.5)["reward"] == 1.0
+    assert r1_zero_reward_fn(r1("7"), 7)["reward"] == 1.0
+    assert r1_zero_reward_fn(r1("8"), [7, "6"])["reward"] == 0.0
+
+
+def test_boxed_helpers():
+    assert last_boxed(r"\boxed{a} and \boxed{\frac{1}{2}}") == r"\frac{1}{2}"
+    assert last_boxed(r"\boxed{\{1,2\}}") == r"\{1,2\}"
+    assert last_boxed(r"\boxed{unbalanced") is None
+    assert gsm8k_ground_truth("so 9 + 9 = 18\n#### 1,018") == "1018"
+    assert math_ground_truth(r"Thus $x = \boxed{\frac{3}{4}}$.") == r"\frac{3}{4}"
+    with pytest.raises(ValueError):
+        gsm8k_ground_truth("no marker")
+    with pytest.raises(ValueError):
+        math_ground_truth("no box")
+
+
+@pytest.mark.parametrize(
+    "response,answer",
+    [
+        (r"... so we get \boxed{42}. Done.", "42"),
+        ("We compute things. The answer is $2^{n-1}$.", "2^{n-1}"),
+        ("Thus the final answer is 17.", "17"),
+        ("Adding up, the total is 3/4.", "3/4"),
+        ("First 3 then 5 and finally 8", "8"),
+        ("So the value is $\\frac{1}{2}$ and we are done", "\\frac{1}{2}"),
+        ("no numbers here", None),
+    ],
+)
+def test_free_form_extraction(response, answer):
+    assert extract_free_form_answer(response) == answer
+
+
+def test_free_form_reward():
+    assert free_form_reward_fn("Therefore the answer is $2^{n-1}$.", "2^(n-1)")["reward"] == 1.0
+    assert free_form_reward_fn("Hence the answer is 5.", "6")["reward"] == 0.0
+    assert free_form_reward_fn("I do not know", "6")["format_reward"] == 0.0
+
+
+PATHOLOGICAL = ["9**9**9", "9^9^9^9", "9^{9^{9^{9}}}", "(99!)!", "2^{2^{40}}", "{" * 3000 + "1" + "}" * 3000,
+                "7" * 100_000, "(1)." + "__ⅽⅼass__", "__import__('os').system('echo pwned')"]
+
+
+@pytest.mark.parametrize("answer", PATHOLOGICAL, ids=lambda a: a[:16])
+def test_pathological_answers_are_bounded(answer):
+    t0 = time.monotonic()
+    got = r1_zero_reward_fn(r1(answer), r"\frac{1}{2}", timeout=2.0)
+    assert time.monotonic() - t0 < 2.5
+    assert got["reward"] == 0.0
+    assert r1_zero_reward_fn(r1("0.5"), r"\frac{1}{2}")["reward"] == 1.0  # still usable
+
+
+def test_timeout_kills_worker_and_grader_recovers():
+    sandbox.prestart(1)
+    time.sleep(2.0)  # let the prestarted worker finish importing
+    t0 = time.monotonic()
+    g = grade_r1_zero(r1("9^{9^{9^{9}}}"), r"\frac{1}{2}", timeout=0.5)
+    assert g.timed_out and not g.correct
+    assert time.monotonic() - t0 < 1.0
+    assert r1_zero_reward_fn(r1(r"\frac{\sqrt2}{2}"), r"\frac{1}{\sqrt{2}}")["reward"] == 1.0
+
+
+def test_bound_holds_from_a_non_main_thread():
+    results = {}
+
+    def work():
+        t0 = time.monotonic()
+        results["grade"] = grade_r1_zero(r1("9^{9^{9^{9}}}"), r"\frac{1}{2}", timeout=1.0)
+        results["elapsed"] = time.monotonic() - t0
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(timeout=20)
+    assert not t.is_alive()
+    assert results["grade"].timed_out and results["elapsed"] < 1.5 + 2.0  # + a possible worker start
+
+
+def test_grade_many_preserves_order():
+    answers = [str(i) for i in range(40)]
+    responses = [r1(a) for a in answers]
+    truths = [str(i if i % 3 else i + 1) for i in range(40)]
+    out = grade_many(responses, truths, workers=2)
+    assert [o["reward"] for o in out] == [0.0 if i % 3 == 0 else 1.0 for i in range(40)]
+    with pytest.raises(ValueError, match="differ in length"):
+        grade_many(responses, truths[:3])
+
+
+def test_equivalence_rejects_bad_ground_truth_type():
+    with pytest.raises(ValueError, match="ground truth"):
+        answers_equivalent("1", {"a": 1})
