@@ -1,27 +1,46 @@
-"""tracesft: supervised fine-tuning of causal language models on reasoning traces."""
+"""tracesft: supervised fine-tuning of causal language models on reasoning traces.
 
-from .logprobs import compute_entropy, get_response_log_probs
-from .losses import (
-    kl_penalty,
-    masked_mean,
-    masked_normalize,
-    sft_loss,
-    sft_microbatch_train_step,
-    token_normalize_constant,
-)
-from .tokenization import qwen2_tokenizer, tokenize_prompt_and_output
+The public API is re-exported here. Names are resolved lazily, so that ``tracesft.grading`` and
+``tracesft.data`` (which need no torch) load without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "compute_entropy",
-    "get_response_log_probs",
-    "kl_penalty",
-    "masked_mean",
-    "masked_normalize",
-    "qwen2_tokenizer",
-    "sft_loss",
-    "sft_microbatch_train_step",
-    "token_normalize_constant",
-    "tokenize_prompt_and_output",
-]
+_EXPORTS = {
+    "tokenize_prompt_and_output": "tokenization",
+    "qwen2_tokenizer": "tokenization",
+    "compute_entropy": "logprobs",
+    "get_response_log_probs": "logprobs",
+    "masked_normalize": "losses",
+    "masked_mean": "losses",
+    "sft_microbatch_train_step": "losses",
+    "token_normalize_constant": "losses",
+    "sft_loss": "losses",
+    "kl_penalty": "losses",
+    "r1_zero_reward_fn": "grading",
+    "free_form_reward_fn": "grading",
+    "grade_many": "grading",
+    "load_examples": "data",
+    "filter_correct": "data",
+    "Example": "data",
+    "DataError": "errors",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracesft' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

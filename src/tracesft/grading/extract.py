@@ -81,9 +81,13 @@ def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
 
 
 _ANSWER_IS = re.compile(r"answer\s+is\s*[:\s]\s*", re.IGNORECASE)
-_IS = re.compile(r"\bis\s*[:\s]\s*", re.IGNORECASE)
+_LINKING = re.compile(r"(?:\bis|\bare|\bequals|\bbe|=)\s*:?\s*", re.IGNORECASE)
 _DOLLAR = re.compile(r"\$([^$]{1,2000})\$")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?")
+_PROSE_WORD = re.compile(r"^[A-Za-z]{2,}[.,;:!?]?$")
+_YES_NO = re.compile(r"\s*(yes|no)\b(?=\s*[,.!;]|\s*$)", re.IGNORECASE)
+_MATHY = re.compile(r"[0-9$\\^+*/=()]|^[A-Za-z]$")
+_MATH_FUNCS = {"sqrt", "floor", "ceil", "log", "ln", "exp", "sin", "cos", "tan", "pi", "binom", "mod"}
 
 
 def _sentence_tail(text: str, start: int) -> str:
@@ -100,12 +104,35 @@ def _sentence_tail(text: str, start: int) -> str:
     return text[start:i].strip()
 
 
+def _leading_expression(tail: str) -> str | None:
+    """The math at the start of ``tail``: words up to the first prose word ("29 valid ..." -> "29")."""
+    spans = _DOLLAR.findall(tail)
+    if spans:
+        return spans[0].strip()
+    words = tail.split()
+    taken = []
+    for w in words:
+        bare = w.strip(".,;:!?")
+        if _PROSE_WORD.match(w) and bare.lower() not in _MATH_FUNCS:
+            break
+        taken.append(w)
+    if taken:
+        return " ".join(taken).rstrip(".,;:").strip() or None
+    return words[0].strip(".,;:!?") if words else None
+
+
+def _last_sentence_start(text: str) -> int:
+    body = text.rstrip().rstrip(".")
+    return max(body.rfind(". "), body.rfind(".\n"), body.rfind("\n")) + 1
+
+
 def extract_free_form_answer(response: str) -> str | None:
     """The answer of a response without tags, or None.
 
-    In order: the last ``\\boxed{}``; else the text after the last "answer is" (or, failing that,
-    after the last " is " of the final sentence) up to the end of that sentence, preferring a
-    ``$...$`` span inside it; else the last ``$...$`` span; else the last number.
+    In order: the last ``\\boxed{}``; else the math right after the last "answer is" of the
+    response, or after the last "is"/"are"/"equals"/"=" of its final sentence ("There are 29
+    valid strings." -> "29"; a ``$...$`` span there wins); else the last ``$...$`` span; else the
+    last number.
     """
     boxed = last_boxed(response)
     if boxed is not None:
@@ -114,17 +141,18 @@ def extract_free_form_answer(response: str) -> str | None:
     if not text:
         return None
     matches = list(_ANSWER_IS.finditer(text))
-    if not matches:
-        # Only look at the final sentence for a bare " is ".
-        last_start = max(text.rfind(". ", 0, len(text) - 1), text.rfind("\n", 0, len(text) - 1)) + 1
-        matches = list(_IS.finditer(text, last_start))
     if matches:
-        tail = _sentence_tail(text, matches[-1].end())
-        spans = _DOLLAR.findall(tail)
-        if spans:
-            return spans[-1].strip()
-        if tail:
-            return tail.rstrip(".").strip()
+        found = _leading_expression(_sentence_tail(text, matches[-1].end()))
+        if found:
+            return found
+    start = _last_sentence_start(text)
+    yes_no = _YES_NO.match(text, start)
+    if yes_no:
+        return yes_no.group(1).capitalize()
+    candidates = [_leading_expression(_sentence_tail(text, m.end())) for m in _LINKING.finditer(text, start)]
+    mathy = [c for c in candidates if c and _MATHY.search(c)]
+    if mathy:
+        return mathy[-1]
     spans = _DOLLAR.findall(text)
     if spans:
         return spans[-1].strip()

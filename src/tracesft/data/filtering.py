@@ -1,0 +1,123 @@
+"""Keep the traces whose final answer is right, and say what was dropped and why."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Sequence
+
+from ..grading.rewards import DETAILED_GRADERS, Grade, r1_zero_reward_fn
+from .loaders import Example
+
+__all__ = ["filter_correct", "FilterReport", "REASONS", "to_r1_zero_response"]
+
+REASONS = ("no_response", "no_ground_truth", "bad_format", "wrong_answer", "timed_out")
+_SAMPLES_PER_REASON = 3
+
+
+@dataclass
+class FilterReport:
+    """Counts before/after, rejects by reason, kept/total per group (e.g. per model), samples."""
+
+    n_before: int = 0
+    n_after: int = 0
+    rejected: dict = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+    by_group: dict = field(default_factory=dict)  # group -> {"total": n, "kept": k}
+    samples: dict = field(default_factory=dict)  # reason -> [{"source", "answer", "ground_truth"}]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        out = [f"kept {self.n_after} of {self.n_before} examples"]
+        out += [f"  dropped {n:>6}  {r}" for r, n in self.rejected.items() if n]
+        for g, c in sorted(self.by_group.items()):
+            share = c["kept"] / c["total"] if c["total"] else 0.0
+            out.append(f"  {g:<24} kept {c['kept']:>6} / {c['total']:<6} ({share:.1%})")
+        return out
+
+
+def _grade_with(reward_fn: Callable) -> Callable[[str, object], Grade]:
+    detailed = DETAILED_GRADERS.get(reward_fn)
+    if detailed is not None:
+        return detailed
+
+    def grade(response, truth):
+        r = reward_fn(response, truth)
+        return Grade(bool(r["format_reward"]), bool(r["answer_reward"]), None)
+
+    return grade
+
+
+def filter_correct(
+    examples: Sequence[Example],
+    reward_fn: Callable = r1_zero_reward_fn,
+    *,
+    workers: int | None = None,
+    group_key: str | None = "model",
+    progress: bool | None = None,
+) -> tuple[list[Example], FilterReport]:
+    """Keep examples whose response earns reward 1 against their ground truth.
+
+    Rejects are counted by reason: ``no_response``, ``no_ground_truth``, ``bad_format``,
+    ``wrong_answer``, ``timed_out`` (grading hit its time bound), with a few samples each. When
+    ``group_key`` names a meta field (default "model"), kept/total are also counted per value.
+    Kept examples get ``meta["extracted_answer"]`` when the grader reports one. Order is preserved;
+    grading runs on ``workers`` threads, each driving its own grader process.
+    """
+    from tqdm.auto import tqdm
+
+    grade = _grade_with(reward_fn)
+    report = FilterReport(n_before=len(examples))
+    to_grade = [i for i, e in enumerate(examples) if e.response is not None and e.ground_truth is not None]
+    workers = workers or os.cpu_count() or 1
+    show = progress if progress is not None else len(to_grade) > 200
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        graded = list(tqdm(pool.map(lambda i: grade(examples[i].response, examples[i].ground_truth), to_grade),
+                           total=len(to_grade), disable=not show, desc="filtering", unit="ex"))
+    grades = dict(zip(to_grade, graded))
+
+    kept: list[Example] = []
+    groups: Counter = Counter()
+    groups_kept: Counter = Counter()
+    for i, ex in enumerate(examples):
+        group = ex.meta.get(group_key) if group_key else None
+        if group is not None:
+            groups[str(group)] += 1
+        g = grades.get(i)
+        if ex.response is None:
+            reason = "no_response"
+        elif ex.ground_truth is None:
+            reason = "no_ground_truth"
+        elif g.correct and g.format_ok:
+            reason = None
+        elif not g.format_ok:
+            reason = "bad_format"
+        elif g.timed_out:
+            reason = "timed_out"
+        else:
+            reason = "wrong_answer"
+        if reason is None:
+            meta = dict(ex.meta)
+            if g.answer is not None:
+                meta["extracted_answer"] = g.answer
+            kept.append(replace(ex, meta=meta))
+            if group is not None:
+                groups_kept[str(group)] += 1
+            continue
+        report.rejected[reason] += 1
+        samples = report.samples.setdefault(reason, [])
+        if len(samples) < _SAMPLES_PER_REASON:
+            samples.append({"source": ex.meta.get("source"), "answer": g.answer if g else None,
+                            "ground_truth": ex.ground_truth})
+    report.n_after = len(kept)
+    report.by_group = {k: {"total": n, "kept": groups_kept[k]} for k, n in groups.items()}
+    return kept, report
+
+
+def to_r1_zero_response(solution: str, answer: str) -> str:
+    """A free-form solution as an R1-Zero response: ``<solution> </think> <answer> <answer> </answer>``
+    (the prompt template ends with ``<think>``)."""
+    return f"{solution.strip()} </think> <answer> {answer.strip()} </answer>"

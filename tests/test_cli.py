@@ -1,0 +1,35 @@
+import json
+import subprocess
+import sys
+
+from tracesft.cli import main
+
+
+def test_filter_cli_writes_kept_and_report(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    rows = [
+        {"prompt": "1+1?", "response": "The answer is 2.", "ground_truth": "2", "model": "A"},
+        {"prompt": "2+2?", "response": "The answer is 5.", "ground_truth": "4", "model": "A"},
+    ]
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "kept.jsonl"
+    rc = main(["filter", str(src), "--out", str(out), "--template", "question_only", "--to-r1-zero", "--quiet"])
+    assert rc == 0
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(kept) == 1
+    assert kept[0]["response"] == "The answer is 2. </think> <answer> 2 </answer>"
+    assert kept[0]["model"] == "A"
+    report = json.loads((tmp_path / "kept.report.json").read_text())
+    assert report["n_before"] == 2 and report["n_after"] == 1 and report["rejected"]["wrong_answer"] == 1
+    assert "kept 1 of 2" in capsys.readouterr().out
+
+
+def test_cli_bad_line_gives_one_line_error(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"prompt": "a", "response": "b", "ground_truth": "c"}\n{oops\n')
+    proc = subprocess.run([sys.executable, "-m", "tracesft", "filter", str(src), "--out", str(tmp_path / "o.jsonl")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {src}:2: malformed JSON (Expecting property name "
+                                                "enclosed in double quotes at column 2)"]
+    assert "Traceback" not in proc.stderr

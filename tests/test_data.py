@@ -1,0 +1,156 @@
+import json
+import logging
+
+import pytest
+
+from tracesft.data import (
+    R1_ZERO,
+    Example,
+    apply_template,
+    filter_correct,
+    load_examples,
+    load_template,
+    read_examples,
+    to_r1_zero_response,
+)
+from tracesft.errors import DataError
+from tracesft.grading import free_form_reward_fn
+
+
+def write(tmp_path, lines, name="data.jsonl"):
+    path = tmp_path / name
+    path.write_bytes(b"\n".join(line if isinstance(line, bytes) else line.encode() for line in lines) + b"\n")
+    return path
+
+
+def test_load_all_three_forms(tmp_path):
+    chat = {"messages": [{"role": "system", "content": "be brief"},
+                         {"role": "user", "content": "1+1?", "info": {"reference_answer": "2", "level": 1}},
+                         {"role": "assistant", "content": "2 </think> <answer> 2 </answer>"}], "model": "m1"}
+    prompt = {"prompt": "2+2?", "completion": "4", "answer": "4", "id": 7}
+    gsm = {"question": "3+3?", "answer": "3 and 3 make 6\n#### 6"}
+    path = write(tmp_path, [json.dumps(chat), "", json.dumps(prompt), json.dumps(gsm)])
+    ex = load_examples(path)
+    assert [e.prompt for e in ex] == ["1+1?", "2+2?", "3+3?"]
+    assert ex[0].response.startswith("2 </think>") and ex[0].ground_truth == "2"
+    assert ex[0].meta["model"] == "m1" and ex[0].meta["level"] == 1
+    assert ex[0].meta["source"] == f"{path}:1"
+    assert (ex[1].response, ex[1].ground_truth, ex[1].meta["id"]) == ("4", "4", 7)
+    assert ex[1].meta["source"] == f"{path}:3"  # the blank line 2 is skipped, numbering kept
+    assert ex[2].ground_truth == "6" and ex[2].response is None and ex[2].meta["solution"] == "3 and 3 make 6"
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ('{"prompt": "a", ', "malformed JSON"),
+        ('["a"]', "expected a JSON object"),
+        ('{"prompt": 3}', "field 'prompt' must be a string"),
+        ('{"response": "x"}', "unrecognised record"),
+        ('{"messages": [{"role": "assistant", "content": "x"}]}', "no message with role 'user'"),
+        ('{"messages": [{"role": "user"}]}', "missing field 'content'"),
+        ('{"messages": [{"role": "bot", "content": "x"}]}', "role must be"),
+        ('{"prompt": "a", "ground_truth": true}', "ground_truth"),
+        (b'{"prompt": "caf\xe9"}', "invalid UTF-8"),
+    ],
+)
+def test_bad_lines_name_file_line_and_problem(tmp_path, line, message):
+    path = write(tmp_path, ['{"prompt": "ok", "response": "r"}', line])
+    with pytest.raises(DataError, match=message) as info:
+        load_examples(path)
+    assert str(info.value).startswith(f"{path}:2: ")
+    assert info.value.line == 2
+
+
+def test_skip_invalid_reports_how_many_and_why(tmp_path, caplog):
+    path = write(tmp_path, ['{"prompt": "ok"}', "not json", '{"prompt": 1}', '{"prompt": "ok2"}'])
+    with caplog.at_level(logging.WARNING):
+        examples, skipped = read_examples(path, skip_invalid=True)
+    assert [e.prompt for e in examples] == ["ok", "ok2"]
+    assert [s.line for s in skipped] == [2, 3]
+    assert "skipped 2 invalid line(s)" in caplog.text
+
+
+def test_required_fields_and_missing_file(tmp_path):
+    path = write(tmp_path, ['{"prompt": "no response"}'])
+    with pytest.raises(DataError, match=":1: no response"):
+        load_examples(path, require_response=True)
+    with pytest.raises(DataError, match="no ground truth"):
+        load_examples(path, require_ground_truth=True)
+    with pytest.raises(DataError, match="cannot read"):
+        load_examples(tmp_path / "absent.jsonl")
+
+
+def test_templates(tmp_path):
+    assert R1_ZERO.endswith("User: {question}\nAssistant: <think>")
+    assert R1_ZERO.startswith("A conversation between User and Assistant.")
+    assert "<think> reasoning process here </think> <answer> answer here </answer>." in R1_ZERO
+    assert load_template("r1_zero") == R1_ZERO
+    assert apply_template(load_template("question_only"), "What is {x}?") == "What is {x}?"
+    custom = tmp_path / "t.txt"
+    custom.write_text("Q: {question}\nA:\n")
+    assert apply_template(load_template(str(custom)), "1+1") == "Q: 1+1\nA:"
+    bad = tmp_path / "bad.txt"
+    bad.write_text("no placeholder")
+    with pytest.raises(ValueError, match="exactly once"):
+        load_template(str(bad))
+    with pytest.raises(ValueError, match="unknown template"):
+        load_template("nope")
+
+
+def test_filter_correct_report():
+    def r1(a):
+        return f"x </think> <answer> {a} </answer>"
+
+    examples = [
+        Example("p1", r1("4"), "4", {"model": "A", "source": "f:1"}),
+        Example("p2", r1("5"), "4", {"model": "A", "source": "f:2"}),
+        Example("p3", "no tags 4", "4", {"model": "B", "source": "f:3"}),
+        Example("p4", r1("4"), None, {"model": "B", "source": "f:4"}),
+        Example("p5", None, "4", {"model": "B", "source": "f:5"}),
+        Example("p6", r1(r"\frac{1}{2}"), "0.5", {"model": "B", "source": "f:6"}),
+    ]
+    kept, report = filter_correct(examples, workers=2)
+    assert [e.prompt for e in kept] == ["p1", "p6"]
+    assert kept[1].meta["extracted_answer"] == r"\frac{1}{2}"
+    assert (report.n_before, report.n_after) == (6, 2)
+    assert report.rejected == {"no_response": 1, "no_ground_truth": 1, "bad_format": 1, "wrong_answer": 1,
+                               "timed_out": 0}
+    assert report.by_group == {"A": {"total": 2, "kept": 1}, "B": {"total": 4, "kept": 1}}
+    assert report.samples["wrong_answer"][0] == {"source": "f:2", "answer": "5", "ground_truth": "4"}
+    assert any("kept 2 of 6" in line for line in report.lines())
+
+
+def test_filter_with_custom_reward_and_free_form():
+    examples = [Example("p", "The answer is 12.", "12"), Example("q", "The answer is 13.", "12")]
+    kept, _ = filter_correct(examples, free_form_reward_fn)
+    assert [e.prompt for e in kept] == ["p"]
+    kept, report = filter_correct(examples, lambda r, g: {"format_reward": 1.0, "answer_reward": 0.0, "reward": 0.0})
+    assert kept == [] and report.rejected["wrong_answer"] == 2
+
+
+def test_to_r1_zero_response_is_graded_correct():
+    from tracesft.grading import r1_zero_reward_fn
+
+    resp = to_r1_zero_response("We add. The answer is 12.\n", "12")
+    assert resp == "We add. The answer is 12. </think> <answer> 12 </answer>"
+    assert r1_zero_reward_fn(resp, "12")["reward"] == 1.0
+
+
+def test_champ_import_and_reference_answers():
+    pytest.importorskip("champ_dataset", reason="the 'champ' extra is not installed")
+    from collections import Counter
+
+    from tracesft.data.champ import champ_records, split_reference_answer
+
+    assert split_reference_answer("C(10, 5), or equivalently 252") == ["C(10, 5)", "252"]
+    assert split_reference_answer("5/14, or approximately 35.7%") == ["5/14"]
+    stats = Counter()
+    records = champ_records(stats)
+    assert len({r["problem_id"] for r in records}) == 270
+    assert stats["imported"] == len(records) > 15_000
+    assert sum(v for k, v in stats.items() if k.startswith("skipped_")) + len(records) == 270 * 72
+    assert {r["model"] for r in records} == {"GPT-3.5", "GPT-4", "GPT-4 Turbo", "PaLM 2 Medium"}
+    r = records[0]
+    assert r["messages"][0]["role"] == "user" and r["messages"][1]["role"] == "assistant"
+    assert isinstance(r["messages"][0]["info"]["reference_answer"], list)
