@@ -45,7 +45,7 @@ def main() -> None:
 
     print(f"CHAMP import: {len(responses)} responses, free-form grader, timeout 2 s")
     print(f"{'workers':>7} | {'seconds':>8} | {'resp/s':>8} | {'correct':>7} | {'longest call':>12}")
-    for w, n, el, correct, longest, slowest in rows:
+    for w, n, el, correct, longest, _ in rows:
         print(f"{w:>7} | {el:>8.1f} | {n / el:>8.1f} | {int(correct):>7} | {longest:>10.2f} s")
     print(f"slowest response (1st row): {records[rows[0][5]]['problem_id']} / {records[rows[0][5]]['model']}")
 

@@ -33,3 +33,34 @@ def test_cli_bad_line_gives_one_line_error(tmp_path):
     assert proc.stderr.strip().splitlines() == [f"error: {src}:2: malformed JSON (Expecting property name "
                                                 "enclosed in double quotes at column 2)"]
     assert "Traceback" not in proc.stderr
+
+
+def test_eval_cli_writes_generations_and_summary(tmp_path, capsys):
+    from tracesft.demo.models import tiny_qwen2
+    from tracesft.demo.tokenizer import train_bpe_tokenizer
+
+    tok = train_bpe_tokenizer(["1 + 2 = 3 </think> <answer> 3 </answer>"] * 5, vocab_size=280)
+    model_dir = tmp_path / "m"
+    tiny_qwen2(vocab_size=len(tok)).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "1 + 2", "ground_truth": "3"}\n{"question": "2 + 2", "answer": "#### 4"}\n')
+    out = tmp_path / "run"
+    rc = main(["eval", "--model", str(model_dir), "--data", str(data), "--max-new-tokens", "4", "--out", str(out)])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_examples"] == 2 and 0.0 <= summary["accuracy"] <= 1.0
+    gens = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    assert [g["ground_truth"] for g in gens] == ["3", "4"]
+    assert gens[0]["prompt"].endswith("User: 1 + 2\nAssistant: <think>")
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_eval_cli_unreadable_model_is_one_line(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "1 + 2", "ground_truth": "3"}\n')
+    proc = subprocess.run([sys.executable, "-m", "tracesft", "eval", "--model", str(tmp_path / "nope"), "--data",
+                           str(data)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: model directory {tmp_path / 'nope'} does not exist or has "
+                                                "no config.json"]

@@ -59,6 +59,56 @@ def _cmd_data_champ(args) -> int:
     return 0
 
 
+def summary_table(summary: dict, title: str = "") -> str:
+    """A two-column text table of a summary dict (floats to 4 significant digits)."""
+    rows = [(k, f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))) for k, v in summary.items()]
+    width = max(len(k) for k, _ in rows)
+    lines = [title] if title else []
+    lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def _cmd_eval(args) -> int:
+    import time
+
+    from .data import apply_template, load_examples, load_template, write_jsonl
+    from .grading import free_form_reward_fn, r1_zero_reward_fn
+
+    template = load_template(args.template)
+    reward_name = args.reward or ("r1_zero" if args.template == "r1_zero" else "free_form")
+    reward_fn = {"r1_zero": r1_zero_reward_fn, "free_form": free_form_reward_fn}[reward_name]
+    examples = load_examples(args.data, require_ground_truth=True)
+    if args.n is not None:
+        examples = examples[: args.n]
+    if not examples:
+        raise ValueError(f"{args.data}: no examples to evaluate")
+    prompts = [apply_template(template, e.prompt) for e in examples]
+    truths = [e.ground_truth for e in examples]
+    kwargs = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                  seed=args.seed)
+    if args.backend == "vllm":
+        from .evaluate.vllm import init_vllm, log_generations_vllm
+
+        llm = init_vllm(args.model, device=args.device if args.device.startswith("cuda") else "cuda:0",
+                        seed=args.seed)
+        result = log_generations_vllm(llm, prompts, truths, reward_fn, **kwargs)
+    else:
+        from .evaluate import load_model_and_tokenizer, log_generations
+
+        model, tok = load_model_and_tokenizer(args.model, device=args.device, dtype=args.dtype,
+                                              trust_remote_code=args.trust_remote_code)
+        result = log_generations(model, tok, prompts, truths, reward_fn, batch_size=args.batch_size, **kwargs)
+    out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "generations.jsonl", result["records"])
+    summary = {"model": args.model, "data": str(args.data), "backend": args.backend, "reward": reward_name,
+               **result["summary"]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(summary_table(result["summary"], f"eval of {args.model} on {args.data} ({args.backend})"))
+    print(f"wrote {out / 'generations.jsonl'} and {out / 'summary.json'}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo.smoke import run_smoke
 
@@ -89,6 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="JSONL file to write (chat format)")
     c.set_defaults(func=_cmd_data_champ)
 
+    e = sub.add_parser("eval", help="generate, grade and summarise on a JSONL data set")
+    e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
+    e.add_argument("--data", required=True, help="JSONL with prompts and ground truths")
+    e.add_argument("--template", default="r1_zero", help="r1_zero, question_only or a template file")
+    e.add_argument("--reward", choices=["r1_zero", "free_form"], help="grader (default: from --template)")
+    e.add_argument("--backend", choices=["hf", "vllm"], default="hf")
+    e.add_argument("--n", type=int, default=None, help="evaluate only the first N examples")
+    e.add_argument("--max-new-tokens", type=int, default=512)
+    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--temperature", type=float, default=0.0)
+    e.add_argument("--top-p", type=float, default=1.0)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    e.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+    e.add_argument("--out", default=None, help="run directory (default runs/eval-TIMESTAMP)")
+    e.set_defaults(func=_cmd_eval)
+
     m = sub.add_parser("demo", help="the whole pipeline on a synthetic task, on CPU, in minutes")
     m.set_defaults(func=_cmd_demo)
     return p
@@ -102,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (DataError, ValueError, FileNotFoundError, ImportError, OSError) as e:
+    except (DataError, ValueError, FileNotFoundError, ImportError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,36 @@
+"""Loading a model and tokenizer from a local Hugging Face directory (or hub id) safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def load_model_and_tokenizer(
+    model_path: str, *, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
+):
+    """(model, tokenizer) via ``from_pretrained``: safetensors only, remote code off unless asked.
+
+    A local directory must exist and hold a config; errors are raised as ValueError with the path.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+    p = Path(model_path)
+    looks_local = p.exists() or model_path.startswith((".", "/", "~")) or model_path.count("/") > 1
+    if looks_local and not (p / "config.json").is_file():
+        raise ValueError(f"model directory {model_path} does not exist or has no config.json")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"cannot load model from {model_path}: {first}") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to(device), tokenizer

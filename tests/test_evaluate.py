@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from tracesft import compute_entropy
+from tracesft.demo.models import tiny_qwen2
+from tracesft.demo.tokenizer import train_bpe_tokenizer
+from tracesft.evaluate import load_model_and_tokenizer, log_generations, summarize_records
+
+TEXTS = ["12 + 7 = 19 </think> <answer> 19 </answer>", "What is 3 + 4? <think>", "0123456789 +-= abc"] * 5
+PROMPTS = ["What is 3 + 4? <think>", "12 + 7 =", "Add 5 and 6.", "9 - 2 ="]
+TRUTHS = ["7", "19", "11", "7"]
+
+
+def stub_reward(response, truth):
+    ok = float(len(response) % 2 == 0)
+    return {"format_reward": 1.0, "answer_reward": ok, "reward": ok}
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny")
+    tok = train_bpe_tokenizer(TEXTS, vocab_size=300)
+    model = tiny_qwen2(vocab_size=len(tok), seed=1)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def test_load_roundtrip_and_bad_path(saved_model, tmp_path):
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    assert model.config.model_type == "qwen2"
+    assert tok.decode(tok("12 + 7 = 19\n  x")["input_ids"]) == "12 + 7 = 19\n  x"
+    with pytest.raises(ValueError, match="no config.json"):
+        load_model_and_tokenizer(str(tmp_path / "missing"))
+
+
+def test_records_summary_and_determinism(saved_model):
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    model.train()
+    out = log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, max_new_tokens=12, batch_size=3, stop=())
+    assert model.training and tok.padding_side == "right"  # restored
+    records, summary = out["records"], out["summary"]
+    assert len(records) == 4
+    assert set(records[0]) == {"prompt", "response", "ground_truth", "reward", "response_length",
+                               "mean_token_entropy"}
+    assert [r["prompt"] for r in records] == PROMPTS and [r["ground_truth"] for r in records] == TRUTHS
+    assert all(1 <= r["response_length"] <= 12 for r in records)
+    again = log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, max_new_tokens=12, batch_size=2, stop=())
+    assert [r["response"] for r in again["records"]] == [r["response"] for r in records]
+    # Summary statistics from the records by hand.
+    acc = sum(len(r["response"]) % 2 == 0 for r in records) / 4
+    assert summary["accuracy"] == acc and summary["mean_reward"] == acc and summary["format_rate"] == 1.0
+    assert summary["n_examples"] == 4
+    assert summary["mean_response_length"] == pytest.approx(sum(r["response_length"] for r in records) / 4)
+    correct = [r["response_length"] for r in records if len(r["response"]) % 2 == 0]
+    expected_correct = sum(correct) / len(correct) if correct else None
+    assert summary["mean_response_length_correct"] == (pytest.approx(expected_correct) if correct else None)
+    assert summary["mean_token_entropy"] == pytest.approx(sum(r["mean_token_entropy"] for r in records) / 4)
+    assert summary["tokens_per_second"] > 0
+
+
+def test_entropy_equals_compute_entropy_on_step_logits(saved_model):
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    out = log_generations(model, tok, PROMPTS[:1], TRUTHS[:1], stub_reward, max_new_tokens=6, batch_size=1, stop=())
+    rec = out["records"][0]
+    prompt_ids = tok(PROMPTS[0], return_tensors="pt")["input_ids"]
+    n = rec["response_length"]
+    gen = model.generate(prompt_ids, max_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id,
+                         eos_token_id=tok.eos_token_id)
+    with torch.no_grad():
+        logits = model(gen).logits[0, prompt_ids.shape[1] - 1: prompt_ids.shape[1] - 1 + n]
+    assert rec["mean_token_entropy"] == pytest.approx(compute_entropy(logits).mean().item(), abs=1e-4)
+
+
+def test_stop_string_ends_generation(saved_model):
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    free = log_generations(model, tok, PROMPTS[:2], TRUTHS[:2], stub_reward, max_new_tokens=16, batch_size=2,
+                           stop=())["records"]
+    text = free[0]["response"]
+    assert len(text) >= 4
+    stop = text[1:3]
+    cut = log_generations(model, tok, PROMPTS[:2], TRUTHS[:2], stub_reward, max_new_tokens=16, batch_size=2,
+                          stop=(stop,))["records"]
+    assert cut[0]["response"].endswith(stop)
+    assert cut[0]["response"] == text[: text.find(stop) + len(stop)]
+    assert cut[0]["response_length"] < free[0]["response_length"]
+
+
+def test_summary_handles_no_correct():
+    recs = [{"reward": {"format_reward": 0.0, "answer_reward": 0.0, "reward": 0.0}, "response_length": 3,
+             "mean_token_entropy": 1.0}]
+    s = summarize_records(recs)
+    assert s["accuracy"] == 0.0 and s["mean_response_length_correct"] is None
+    assert s["mean_response_length_incorrect"] == 3
+
+
+def test_bad_arguments(saved_model):
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    with pytest.raises(ValueError, match="differ in length"):
+        log_generations(model, tok, PROMPTS, TRUTHS[:1], stub_reward, max_new_tokens=2)
