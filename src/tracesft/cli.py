@@ -109,10 +109,43 @@ def _cmd_eval(args) -> int:
     return 0
 
 
-def _cmd_demo(args) -> int:
-    from .demo.smoke import run_smoke
+def _cmd_train(args) -> int:
+    from .train import load_config, train
 
-    return run_smoke()
+    overrides = list(args.set or [])
+    if args.log:
+        overrides.append(f"log={args.log}")
+    if args.resume:
+        run_dir = Path(args.resume)
+        config_path = args.config or str(run_dir / "config.yaml")
+        if not Path(config_path).is_file():
+            raise ValueError(f"--resume {run_dir}: no config.yaml there (is it a tracesft run directory?)")
+        overrides.append(f"output_dir={run_dir}")
+    elif not args.config:
+        raise ValueError("train needs --config FILE.yaml (or --resume RUN_DIR)")
+    else:
+        config_path = args.config
+    cfg = load_config(config_path, overrides)
+    summary = train(cfg, resume=bool(args.resume))
+    if "interrupted" not in summary:
+        print(summary_table({k: v for k, v in summary.items() if not isinstance(v, dict)},
+                            f"training finished: {cfg.output_dir}"))
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from .plots import plot_run
+
+    for path in plot_run(args.run_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo.run import run_demo
+
+    run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, help="run directory (default runs/eval-TIMESTAMP)")
     e.set_defaults(func=_cmd_eval)
 
+    t = sub.add_parser("train", help="supervised fine-tuning from a YAML config")
+    t.add_argument("--config", help="YAML file of TrainConfig fields")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest whole checkpoint")
+    t.add_argument("--log", choices=["none", "tensorboard", "wandb"], help="also log to tensorboard or wandb")
+    t.set_defaults(func=_cmd_train)
+
+    pl = sub.add_parser("plot", help="write PNG plots of a run directory")
+    pl.add_argument("run_dir")
+    pl.set_defaults(func=_cmd_plot)
+
     m = sub.add_parser("demo", help="the whole pipeline on a synthetic task, on CPU, in minutes")
+    m.add_argument("--fast", action="store_true", help="a smaller run (under a minute), for smoke tests")
+    m.add_argument("--no-filter", action="store_true", help="train on the unfiltered teacher traces")
+    m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
+    m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=_cmd_demo)
     return p
 
@@ -170,9 +218,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (DataError, ValueError, FileNotFoundError, ImportError, OSError, RuntimeError) as e:
+    except (DataError, ValueError, FileNotFoundError, ImportError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # TrainingError (non-finite loss, out of memory), missing GPU for vLLM
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

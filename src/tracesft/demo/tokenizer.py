@@ -8,7 +8,7 @@ SPECIALS = ["<|endoftext|>", "<|pad|>"]
 
 
 def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 512):
-    """A ``PreTrainedTokenizerFast`` (byte-level BPE, exact round trip of any text) trained on texts.
+    """A ``PreTrainedTokenizerFast`` (byte-level BPE, single-digit tokens, exact round trip) trained on texts.
 
     ``<|endoftext|>`` is EOS (id 0) and ``<|pad|>`` the pad token (id 1); no BOS is added.
     """
@@ -16,7 +16,10 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 512):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Digits are single tokens (as in Qwen2), which arithmetic needs.
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),

@@ -1,0 +1,63 @@
+"""Plots of a run directory's metrics.jsonl (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["plot_run"]
+
+
+def _series(rows, kind, key):
+    pts = [(r["step"], r[key]) for r in rows if r.get("kind") == kind and isinstance(r.get(key), (int, float))]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def plot_run(run_dir) -> list[Path]:
+    """Write loss.png, eval.png (accuracy, format rate) and length_entropy.png; returns their paths."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError("plots need matplotlib: pip install 'tracesft[plots]'") from e
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a tracesft run directory?")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise ValueError(f"{path}:{n}: malformed JSON") from None
+    written = []
+
+    def figure(name, panels):
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+        for ax, (title, curves) in zip(axes[0], panels):
+            for label, (xs, ys) in curves:
+                if xs:
+                    ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=label)
+            ax.set_title(title)
+            ax.set_xlabel("optimizer step")
+            ax.grid(alpha=0.3)
+            if any(c[1][0] for c in curves):
+                ax.legend()
+        fig.tight_layout()
+        out = run_dir / name
+        fig.savefig(out, dpi=100)
+        plt.close(fig)
+        written.append(out)
+
+    figure("loss.png", [("training loss", [("loss", _series(rows, "train", "loss"))])])
+    figure("eval.png", [("held-out evaluation", [("accuracy", _series(rows, "eval", "accuracy")),
+                                                ("format rate", _series(rows, "eval", "format_rate"))])])
+    figure("length_entropy.png", [
+        ("response length (eval, tokens)", [("mean length", _series(rows, "eval", "mean_response_length"))]),
+        ("entropy", [("train response tokens", _series(rows, "train", "entropy")),
+                     ("eval generations", _series(rows, "eval", "mean_token_entropy"))]),
+    ])
+    return written

@@ -1,0 +1,200 @@
+"""The ``tracesft train`` configuration: one dataclass, loaded from YAML, overridable, validated."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+__all__ = ["TrainConfig", "load_config", "apply_overrides", "save_config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A bad configuration key or value; the message names the key and what is allowed."""
+
+
+CHOICES = {
+    "device": None,  # free-form ("cpu", "cuda", "cuda:1") but validated below
+    "dtype": ("float32", "bfloat16"),
+    "loss_normalization": ("sum", "token", "sample"),
+    "lr_schedule": ("constant", "linear", "cosine"),
+    "reward": ("r1_zero", "free_form"),
+    "log": ("none", "tensorboard", "wandb"),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Every option of ``tracesft train`` (YAML keys; ``--set key=value`` overrides)."""
+
+    # model and data
+    model: str = ""  #: local Hugging Face directory (safetensors) or hub id
+    tokenizer: str | None = None  #: defaults to ``model``
+    trust_remote_code: bool = False  #: allow the model's own Python code
+    train_data: str = ""  #: JSONL of examples with responses
+    eval_data: str | None = None  #: JSONL with ground truths; held-out set for evaluation
+    template: str = "r1_zero"  #: r1_zero, question_only, or a template file
+    reward: str = "r1_zero"  #: grader for filtering and evaluation
+    filter_correct: bool = False  #: keep only traces whose answer is right before training
+    max_length: int = 1024  #: prompt+response tokens; longer ones are truncated (counted)
+    group_by_length: bool = True  #: sort within shuffled buckets to cut padding
+    # hardware
+    device: str = "cpu"
+    dtype: str = "float32"
+    gradient_checkpointing: bool = False
+    fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
+    # optimisation
+    micro_batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    loss_normalization: str = "token"  #: sum (reference) | token (exact token mean) | sample
+    normalize_constant: float = 1.0  #: divisor of per-sequence sums when loss_normalization=sum
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    max_grad_norm: float = 1.0  #: 0 disables clipping
+    lr_schedule: str = "cosine"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0  #: final lr / lr for linear and cosine
+    epochs: int = 1
+    max_steps: int | None = None  #: optimizer steps; overrides epochs when set
+    seed: int = 0
+    # evaluation
+    eval_every: int = 0  #: optimizer steps between evaluations (0: only at the end)
+    eval_n: int = 64  #: held-out examples per evaluation
+    eval_batch_size: int = 16
+    eval_max_new_tokens: int = 128
+    eval_temperature: float = 0.0
+    eval_kl: bool = False  #: also report mean k3 KL(policy || starting model) on eval responses
+    eval_before: bool = False  #: also evaluate the starting model at step 0
+    # output
+    output_dir: str = "runs/train"
+    checkpoint_every: int = 0  #: optimizer steps between checkpoints (0: none until the end)
+    keep_last: int = 2
+    log: str = "none"  #: none | tensorboard | wandb (optional extras)
+    plots: bool = True
+    progress: bool = True
+
+    def validate(self) -> TrainConfig:
+        for key, choices in CHOICES.items():
+            value = getattr(self, key)
+            if choices is not None and value not in choices:
+                raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError(f"device: {self.device!r} is not one of cpu, cuda, cuda:N")
+        for key in ("model", "train_data"):
+            if not getattr(self, key):
+                raise ConfigError(f"{key}: required (set it in the YAML or with --set {key}=...)")
+        positive = ("micro_batch_size", "gradient_accumulation_steps", "max_length", "epochs", "eval_n",
+                    "eval_batch_size", "eval_max_new_tokens", "keep_last")
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
+        for key in ("eval_every", "checkpoint_every", "warmup_steps"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
+        if self.lr <= 0 or self.normalize_constant <= 0:
+            raise ConfigError("lr and normalize_constant must be > 0")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_HINTS = typing.get_type_hints(TrainConfig)
+_KEYS = [f.name for f in fields(TrainConfig)]
+
+
+def _coerce(key: str, value):
+    hint = _HINTS[key]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if args else hint
+    if value is None or (isinstance(value, str) and value.lower() in ("null", "none") and optional):
+        if optional:
+            return None
+        raise ConfigError(f"{key}: must not be null")
+    try:
+        if base is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if base is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if base is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if base is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected {getattr(base, '__name__', base)}, got {value!r}") from None
+    return value
+
+
+def _unknown(key: str) -> ConfigError:
+    import difflib
+
+    close = difflib.get_close_matches(key, _KEYS, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(_KEYS)}")
+
+
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """``key=value`` strings (YAML scalars) merged over ``values``."""
+    import yaml
+
+    out = dict(values)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key not in _KEYS:
+            raise _unknown(key)
+        out[key] = yaml.safe_load(raw) if raw.strip() else ""
+    return out
+
+
+def load_config(path: str | None, overrides: list[str] | None = None) -> TrainConfig:
+    """Load YAML (or start from defaults when path is None), apply overrides, validate."""
+    import yaml
+
+    values: dict = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of keys to values")
+        values = loaded
+    values = apply_overrides(values, overrides or [])
+    for key in values:
+        if key not in _KEYS:
+            raise _unknown(key)
+    config = TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
+    return config.validate()
+
+
+def save_config(config: TrainConfig, path) -> None:
+    """Write the resolved config as YAML (loadable again with ``--config``)."""
+    import yaml
+
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
