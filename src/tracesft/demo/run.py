@@ -28,26 +28,37 @@ class DemoSize:
     layers: int
     micro_batch_size: int
     lr: float
+    max_digits: int = 3
+    warmup_steps: int = 20
+    word_problems: bool = True
 
 
-FULL = DemoSize(n_train=6000, n_eval=200, epochs=3, hidden=128, layers=4, micro_batch_size=32, lr=3e-3)
-FAST = DemoSize(n_train=600, n_eval=40, epochs=1, hidden=64, layers=2, micro_batch_size=32, lr=3e-3)
+# Measured on 2 CPU cores (see README): FULL reached 98% held-out accuracy in about 3 minutes.
+# Questions are "What is 47 plus 85?" with 1-2 digit operands; the word-problem phrasings
+# (word_problems=True) need more steps than the 5-minute budget allows for a model this small.
+FULL = DemoSize(n_train=8000, n_eval=200, epochs=8, hidden=128, layers=3, micro_batch_size=48, lr=2e-3,
+                max_digits=2, warmup_steps=30, word_problems=False)
+FAST = DemoSize(n_train=600, n_eval=40, epochs=1, hidden=64, layers=2, micro_batch_size=32, lr=2e-3,
+                max_digits=2, warmup_steps=5, word_problems=False)
 
 
-def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False, seed: int = 0) -> Path:
+def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False, seed: int = 0,
+             size: DemoSize | None = None) -> Path:
     """Run the demo; returns the run directory (whose summary.json holds the before/after numbers)."""
     from ..train import TrainConfig, train
     from .models import tiny_qwen2
     from .tokenizer import train_bpe_tokenizer
 
-    size = FAST if fast else FULL
+    size = size or (FAST if fast else FULL)
     t0 = time.perf_counter()
     run_dir = Path(out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
 
     # 1. data from a noisy teacher, and a held-out set
-    train_records = make_dataset(size.n_train, seed=seed)
-    eval_records = make_dataset(size.n_eval, seed=seed + 10_000, wrong_share=0.0)
+    train_records = make_dataset(size.n_train, seed=seed, max_digits=size.max_digits,
+                                 word_problems=size.word_problems)
+    eval_records = make_dataset(size.n_eval, seed=seed + 10_000, wrong_share=0.0, max_digits=size.max_digits,
+                                word_problems=size.word_problems)
     write_jsonl(run_dir / "teacher_traces.jsonl", train_records)
     write_jsonl(run_dir / "eval.jsonl", [{"prompt": r["prompt"], "ground_truth": r["ground_truth"]}
                                          for r in eval_records])
@@ -87,9 +98,9 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
         model=str(model_dir), train_data=str(run_dir / "train.jsonl"), eval_data=str(run_dir / "eval.jsonl"),
         template=str(run_dir / "template.txt"), reward="r1_zero", max_length=128,
         micro_batch_size=size.micro_batch_size, gradient_accumulation_steps=1, loss_normalization="token",
-        lr=size.lr, weight_decay=0.0, lr_schedule="cosine", warmup_steps=20, min_lr_ratio=0.05,
+        lr=size.lr, weight_decay=0.0, lr_schedule="cosine", warmup_steps=size.warmup_steps, min_lr_ratio=0.05,
         epochs=size.epochs, seed=seed, eval_every=0, eval_n=size.n_eval, eval_batch_size=100,
-        eval_max_new_tokens=72, eval_before=True, output_dir=str(run_dir / "train"), checkpoint_every=0,
+        eval_max_new_tokens=100, eval_before=True, output_dir=str(run_dir / "train"), checkpoint_every=0,
         keep_last=1, progress=True,
     ).validate()
     print("[4/4] training (tracesft train machinery); evaluating before and after")

@@ -35,45 +35,55 @@ class Problem:
         return self.a + self.b if self.op == "+" else self.a - self.b
 
 
-def make_problem(rng: random.Random, max_digits: int = 3) -> Problem:
+def make_problem(rng: random.Random, max_digits: int = 3, word_problems: bool = True) -> Problem:
     a = rng.randint(10, 10**max_digits - 1)
     b = rng.randint(1, 10**rng.randint(1, max_digits) - 1)
     op = rng.choice("+-")
     if op == "-" and b > a:
         a, b = b, a
-    template = rng.choice(_ADD if op == "+" else _SUB)
+    templates = _ADD if op == "+" else _SUB
+    template = rng.choice(templates if word_problems else templates[1:2])
     question = template.format(name=rng.choice(_NAMES), item=rng.choice(_ITEMS), a=a, b=b)
     return Problem(question, a, b, op)
 
 
+def _drop_last(digits: str) -> str:
+    return digits[:-1] or "0"
+
+
 def worked_trace(p: Problem) -> str:
-    """Digit-by-digit working from the units up, e.g. ``7+5=12 w2 c1. 4+8+1=13 w3 c1. 1 w1.``"""
-    da, db = str(p.a)[::-1], str(p.b)[::-1]
-    steps, carry = [], 0
-    for i in range(max(len(da), len(db))):
-        x = int(da[i]) if i < len(da) else 0
-        y = int(db[i]) if i < len(db) else 0
+    """Column arithmetic from the units up, every step local to the text just before it.
+
+    Each step restates what is left of both numbers, the carry (or borrow) and the result digits so
+    far, then works one column: ``347+85 c0 r: 7+5+0=12 | 34+8 c1 r2: 4+8+1=13 | 3+0 c1 r32:
+    3+0+1=4 | 0+0 c0 r432 |``. A small model learns this quickly because no step needs to count
+    positions far back in the text.
+    """
+    a, b, carry, result = str(p.a), str(p.b), 0, ""
+    tag = "c" if p.op == "+" else "b"
+    parts = []
+    while a != "0" or b != "0":
+        x, y = int(a[-1]), int(b[-1])
         if p.op == "+":
             s = x + y + carry
-            steps.append(f"{x}+{y}+{carry}={s} w{s % 10} c{s // 10}.")
-            carry = s // 10
+            digit, new_carry = s % 10, s // 10
         else:
             s = x - y - carry
-            borrow = int(s < 0)
-            steps.append(f"{x}-{y}-{carry}={s} w{s + 10 * borrow} b{borrow}.")
-            carry = borrow
-    if p.op == "+" and carry:
-        steps.append(f"w{carry}.")
-    return " ".join(steps)
+            digit, new_carry = (s + 10, 1) if s < 0 else (s, 0)
+        parts.append(f"{a}{p.op}{b} {tag}{carry} r{result}: {x}{p.op}{y}{p.op}{carry}={s}")
+        a, b, carry, result = _drop_last(a), _drop_last(b), new_carry, f"{digit}{result}"
+    parts.append(f"0{p.op}0 {tag}{carry} r{str(carry) if carry else ''}{result}")
+    return " | ".join(parts) + " |"
 
 
-def make_dataset(n: int, seed: int, wrong_share: float = 0.25, max_digits: int = 3) -> list[dict]:
+def make_dataset(n: int, seed: int, wrong_share: float = 0.25, max_digits: int = 3,
+                 word_problems: bool = True) -> list[dict]:
     """n records {prompt, response, ground_truth, teacher_correct}; ``wrong_share`` of the teacher's
     final answers are off by a small nonzero amount."""
     rng = random.Random(seed)
     records = []
     for _ in range(n):
-        p = make_problem(rng, max_digits)
+        p = make_problem(rng, max_digits, word_problems)
         answer = p.answer
         wrong = rng.random() < wrong_share
         if wrong:

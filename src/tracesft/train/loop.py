@@ -312,7 +312,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
                             "entropy": stats["entropy"], "seconds": seconds}
                 metrics.write(last_row)
                 bar.update(1)
-                bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{lr:.2e}", tok_s=f"{last_row['tokens_per_second']:.0f}")
+                bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{lr:.2e}",
+                                tok_s=f"{last_row['tokens_per_second']:.0f}")
                 if cfg.eval_every and step % cfg.eval_every == 0 and data.eval_prompts and step < total_steps:
                     eval_rows.append(evaluate())
                 if stop.signal is not None:
