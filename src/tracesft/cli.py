@@ -15,7 +15,7 @@ def _cmd_filter(args) -> int:
     from .data import filter_correct, read_examples, to_r1_zero_response, write_jsonl
     from .grading import free_form_reward_fn, r1_zero_reward_fn
 
-    reward_name = args.reward or ("r1_zero" if args.template == "r1_zero" else "free_form")
+    reward_name = args.reward or ("free_form" if args.template == "question_only" else "r1_zero")
     reward_fn = {"r1_zero": r1_zero_reward_fn, "free_form": free_form_reward_fn}[reward_name]
     examples, skipped = read_examples(args.input, skip_invalid=args.skip_invalid)
     kept, report = filter_correct(examples, reward_fn, workers=args.workers, progress=not args.quiet)
@@ -75,7 +75,7 @@ def _cmd_eval(args) -> int:
     from .grading import free_form_reward_fn, r1_zero_reward_fn
 
     template = load_template(args.template)
-    reward_name = args.reward or ("r1_zero" if args.template == "r1_zero" else "free_form")
+    reward_name = args.reward or ("free_form" if args.template == "question_only" else "r1_zero")
     reward_fn = {"r1_zero": r1_zero_reward_fn, "free_form": free_form_reward_fn}[reward_name]
     examples = load_examples(args.data, require_ground_truth=True)
     if args.n is not None:
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, help="JSONL file for the kept examples")
     f.add_argument("--template", default="r1_zero", choices=["r1_zero", "question_only"],
                    help="format of the responses: r1_zero (tags) or question_only (free-form)")
-    f.add_argument("--reward", choices=["r1_zero", "free_form"], help="grader (default: from --template)")
+    f.add_argument("--reward", choices=["r1_zero", "free_form"], help="grader (default: free_form for question_only, else r1_zero)")
     f.add_argument("--to-r1-zero", action="store_true",
                    help="write kept responses as '<solution> </think> <answer> <answer> </answer>'")
     f.add_argument("--workers", type=int, default=None, help="grading processes (default: CPU count)")
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
     e.add_argument("--data", required=True, help="JSONL with prompts and ground truths")
     e.add_argument("--template", default="r1_zero", help="r1_zero, question_only or a template file")
-    e.add_argument("--reward", choices=["r1_zero", "free_form"], help="grader (default: from --template)")
+    e.add_argument("--reward", choices=["r1_zero", "free_form"], help="grader (default: free_form for question_only, else r1_zero)")
     e.add_argument("--backend", choices=["hf", "vllm"], default="hf")
     e.add_argument("--n", type=int, default=None, help="evaluate only the first N examples")
     e.add_argument("--max-new-tokens", type=int, default=512)
