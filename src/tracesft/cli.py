@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, help="JSONL file for the kept examples")
     f.add_argument("--template", default="r1_zero", choices=["r1_zero", "question_only"],
                    help="format of the responses: r1_zero (tags) or question_only (free-form)")
-    f.add_argument("--reward", choices=["r1_zero", "free_form"], help="grader (default: free_form for question_only, else r1_zero)")
+    f.add_argument("--reward", choices=["r1_zero", "free_form"],
+                   help="grader (default: free_form for question_only, else r1_zero)")
     f.add_argument("--to-r1-zero", action="store_true",
                    help="write kept responses as '<solution> </think> <answer> <answer> </answer>'")
     f.add_argument("--workers", type=int, default=None, help="grading processes (default: CPU count)")
@@ -176,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
     e.add_argument("--data", required=True, help="JSONL with prompts and ground truths")
     e.add_argument("--template", default="r1_zero", help="r1_zero, question_only or a template file")
-    e.add_argument("--reward", choices=["r1_zero", "free_form"], help="grader (default: free_form for question_only, else r1_zero)")
+    e.add_argument("--reward", choices=["r1_zero", "free_form"],
+                   help="grader (default: free_form for question_only, else r1_zero)")
     e.add_argument("--backend", choices=["hf", "vllm"], default="hf")
     e.add_argument("--n", type=int, default=None, help="evaluate only the first N examples")
     e.add_argument("--max-new-tokens", type=int, default=512)
