@@ -17,11 +17,11 @@ from tracesft.demo.tokenizer import train_bpe_tokenizer
 from tracesft.train import ConfigError, TrainConfig, TrainingError, load_config, train
 from tracesft.train import loop as loop_module
 from tracesft.train.batching import accumulate_step, build_train_set, epoch_plan
+from tracesft.train.distributed import LogProbModule
 
 
-@pytest.fixture(scope="module")
-def setup_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
+def build_setup_dir(root: Path) -> Path:
+    """Train/eval JSONL, a template and a tiny model + tokenizer saved under root."""
     records = make_dataset(48, seed=3, wrong_share=0.0, max_digits=2)
     with (root / "train.jsonl").open("w") as f:
         for r in records:
@@ -36,6 +36,11 @@ def setup_dir(tmp_path_factory):
     model.save_pretrained(root / "model")
     tok.save_pretrained(root / "model")
     return root
+
+
+@pytest.fixture(scope="module")
+def setup_dir(tmp_path_factory):
+    return build_setup_dir(tmp_path_factory.mktemp("train"))
 
 
 def make_cfg(root: Path, out: Path, **kw) -> TrainConfig:
@@ -101,7 +106,7 @@ def _grads_for_split(root, micro, normalization, order=None):
                          [r["response"] for r in records], tok, 96)
     idx = order or list(range(6))
     mbs = [idx[i:i + micro] for i in range(0, 6, micro)]
-    stats = accumulate_step(model, tok, ts, mbs, max_length=96, loss_normalization=normalization,
+    stats = accumulate_step(LogProbModule(model), tok, ts, mbs, max_length=96, loss_normalization=normalization,
                             normalize_constant=3.0)
     return {n: p.grad.clone() for n, p in model.named_parameters()}, stats, model, tok, ts
 

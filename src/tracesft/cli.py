@@ -109,8 +109,22 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _launch_torchrun(nproc: int, argv: list[str]) -> int:
+    """Re-run this command under torchrun with ``nproc`` processes (one node)."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "tracesft", *argv]
+    return subprocess.call(cmd)
+
+
 def _cmd_train(args) -> int:
     from .train import load_config, train
+
+    if args.nproc and args.nproc > 1:
+        argv = ["train"] + [a for a in args.raw_argv if a not in ("--nproc", str(args.nproc))
+                            and not a.startswith("--nproc=")]
+        return _launch_torchrun(args.nproc, argv)
 
     overrides = list(args.set or [])
     if args.log:
@@ -197,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest whole checkpoint")
     t.add_argument("--log", choices=["none", "tensorboard", "wandb"], help="also log to tensorboard or wandb")
+    t.add_argument("--nproc", type=int, default=None,
+                   help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs)")
     t.set_defaults(func=_cmd_train)
 
     pl = sub.add_parser("plot", help="write PNG plots of a run directory")
@@ -214,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+    args.raw_argv = raw[raw.index(args.command) + 1:] if args.command in raw else raw
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     from .errors import DataError
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ..logprobs import get_response_log_probs
 from ..losses import masked_mean, sft_microbatch_train_step
 from ..tokenization import tokenize_prompt_and_output
 
@@ -65,58 +64,67 @@ def epoch_plan(lengths: list[int], micro_batch_size: int, accumulation: int, see
     return [[s[m:m + micro_batch_size] for m in range(0, len(s), micro_batch_size)] for s in steps]
 
 
-def accumulate_step(model, tokenizer, train_set: TrainSet, microbatches: list[list[int]], *, max_length: int,
-                    loss_normalization: str, normalize_constant: float = 1.0, fused: bool = True,
-                    token_count: int | None = None, sequence_count: int | None = None) -> dict:
+def accumulate_step(module, tokenizer, train_set: TrainSet, microbatches: list[list[int]], *, max_length: int,
+                    loss_normalization: str, normalize_constant: float = 1.0, reduce_sum=None,
+                    data_parallel_size: int = 1) -> dict:
     """Forward and backward over one optimizer step's micro-batches (gradients accumulate in .grad).
 
-    Loss normalisation (G = number of micro-batches, b_m = size of micro-batch m):
+    ``module(input_ids, labels, response_mask)`` returns ``{"log_probs", "token_entropy"}``
+    (:class:`tracesft.train.distributed.LogProbModule`, possibly wrapped in DDP/FSDP).
+    Loss normalisation (G = this rank's micro-batches, b_m = size of micro-batch m, W = data-parallel
+    size, whose gradient averaging the constants undo):
       - ``sum``: per-sequence sums of -log p / ``normalize_constant``, mean over each micro-batch, / G
-        (the reference behaviour of :func:`sft_microbatch_train_step`);
-      - ``token``: exact mean of -log p over all response tokens of the step, however it is split
-        (normalize_constant = T / (b_m G), T = response tokens of the step);
-      - ``sample``: mean over sequences of each sequence's token mean.
-    ``token_count`` / ``sequence_count`` override T and the sequence count (for data parallelism,
-    where they are summed over ranks). Returns floats: loss (the step's loss), response_tokens,
-    total_tokens (non-padding), padded_tokens, entropy (mean over response tokens).
+        (the reference behaviour of :func:`sft_microbatch_train_step`; with W ranks it equals one
+        process accumulating G*W micro-batches);
+      - ``token``: exact mean of -log p over all response tokens of the global step, however it is
+        split (normalize_constant = T / (b_m G W), T = response tokens summed over ranks);
+      - ``sample``: mean over all sequences of the step of each sequence's token mean.
+    ``reduce_sum`` sums a list of floats over ranks (identity by default). Returns floats for the
+    global step: loss, response_tokens, total_tokens (non-padding), padded_tokens, entropy (mean
+    over response tokens).
     """
+    from contextlib import nullcontext
+
+    reduce_sum = reduce_sum or (lambda values: list(values))
+    W = data_parallel_size
     batches = [tokenize_prompt_and_output([train_set.prompts[i] for i in mb], [train_set.responses[i] for i in mb],
                                           tokenizer, max_length) for mb in microbatches]
     G = len(batches)
-    T = token_count if token_count is not None else int(sum(int(b["response_mask"].sum()) for b in batches))
-    N = sequence_count if sequence_count is not None else sum(len(mb) for mb in microbatches)
-    device = next(model.parameters()).device
-    loss_total = 0.0
-    entropy_sum = 0.0
+    local_tokens = sum(int(b["response_mask"].sum()) for b in batches)
+    T, N = reduce_sum([local_tokens, sum(len(mb) for mb in microbatches)])
+    device = next(module.parameters()).device
+    loss_total = entropy_sum = 0.0
     real_tokens = padded = 0
-    for mb, batch in zip(microbatches, batches):
+    for m, (mb, batch) in enumerate(zip(microbatches, batches)):
         input_ids = batch["input_ids"].to(device)
         labels = batch["labels"].to(device)
         mask = batch["response_mask"].to(device)
-        out = get_response_log_probs(model, input_ids, labels, return_token_entropy=True, response_mask=mask,
-                                     fused=fused)
-        log_probs = out["log_probs"]
-        b = len(mb)
-        if loss_normalization == "sum":
-            constant = normalize_constant
-        elif loss_normalization == "token":
-            constant = T / (b * G)
-        else:  # sample: divide each sequence by its own token count
-            per_seq = mask.sum(dim=-1, keepdim=True).clamp(min=1)
-            log_probs = log_probs / per_seq
-            constant = N / (b * G)
-        loss, _ = sft_microbatch_train_step(log_probs, mask, G, constant)
+        # DDP: all-reduce gradients once, after the last micro-batch.
+        sync = module.no_sync() if (m < G - 1 and hasattr(module, "no_sync")) else nullcontext()
+        with sync:
+            out = module(input_ids, labels, mask)
+            log_probs = out["log_probs"]
+            b = len(mb)
+            if loss_normalization == "sum":
+                constant = normalize_constant
+            elif loss_normalization == "token":
+                constant = T / (b * G * W)
+            else:  # sample: divide each sequence by its own token count
+                per_seq = mask.sum(dim=-1, keepdim=True).clamp(min=1)
+                log_probs = log_probs / per_seq
+                constant = N / (b * G * W)
+            loss, _ = sft_microbatch_train_step(log_probs, mask, G, constant)
         loss_total += float(loss)
         with torch.no_grad():
             entropy_sum += float(masked_mean(out["token_entropy"].detach(), mask)) * int(mask.sum())
         lengths = [train_set.lengths[i] for i in mb]
         real_tokens += sum(lengths)
         padded += (max(lengths) - 1) * b - sum(n - 1 for n in lengths)
-    response_tokens = int(sum(int(b["response_mask"].sum()) for b in batches))
+    loss_sum, entropy_sum, real_tokens, padded = reduce_sum([loss_total, entropy_sum, real_tokens, padded])
     return {
-        "loss": loss_total,
-        "response_tokens": response_tokens,
-        "total_tokens": real_tokens,
-        "padded_tokens": padded,
-        "entropy": entropy_sum / max(1, response_tokens),
+        "loss": loss_sum / W,  # DDP/FSDP average the ranks' gradients, so the objective is the mean
+        "response_tokens": int(T),
+        "total_tokens": int(real_tokens),
+        "padded_tokens": int(padded),
+        "entropy": entropy_sum / max(1, T),
     }

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["save_checkpoint", "latest_checkpoint", "load_checkpoint", "clean_partial", "CHECKPOINT_DIR"]
+__all__ = ["save_checkpoint", "latest_checkpoint", "load_checkpoint_weights", "load_checkpoint_training_state",
+           "clean_partial", "CHECKPOINT_DIR"]
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -38,8 +39,14 @@ def _fsync_tree(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(run_dir, step: int, model, tokenizer, optimizer, scheduler, state: dict, keep_last: int) -> Path:
-    """Write a whole checkpoint for ``step`` and keep only the newest ``keep_last``; returns its path."""
+def save_checkpoint(run_dir, step: int, model, tokenizer, model_state: dict, optim_state: dict, scheduler,
+                    state: dict, keep_last: int) -> Path:
+    """Write a whole checkpoint for ``step`` and keep only the newest ``keep_last``; returns its path.
+
+    ``model_state`` / ``optim_state`` are full (unsharded) state dicts keyed by parameter name, as
+    returned by :func:`tracesft.train.distributed.full_state_dicts`, so that N ranks' checkpoints
+    resume on M ranks.
+    """
     root = Path(run_dir) / CHECKPOINT_DIR
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
@@ -47,9 +54,9 @@ def save_checkpoint(run_dir, step: int, model, tokenizer, optimizer, scheduler, 
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, state_dict=model_state, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    torch.save(optim_state, tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -106,7 +113,7 @@ def clean_partial(run_dir) -> int:
     return len(stale)
 
 
-def _tied_names(model) -> set[str]:
+def tied_parameter_names(model) -> set[str]:
     """State-dict names that share storage with an earlier name (e.g. a tied lm_head)."""
     seen, tied = {}, set()
     for name, t in model.state_dict(keep_vars=True).items():
@@ -118,8 +125,8 @@ def _tied_names(model) -> set[str]:
     return tied
 
 
-def load_checkpoint(path, model, optimizer, scheduler) -> dict:
-    """Load weights, optimizer, scheduler and RNG state in place; returns the saved training state."""
+def load_checkpoint_weights(path, model) -> None:
+    """Load a checkpoint's weights into an unwrapped model (before DDP/FSDP wrapping)."""
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -130,11 +137,18 @@ def load_checkpoint(path, model, optimizer, scheduler) -> dict:
     for f in files:
         weights.update(load_file(f))
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    tied = _tied_names(model)
+    tied = tied_parameter_names(model)
     if unexpected or set(missing) - tied:
         raise ValueError(f"checkpoint {path} does not match the model: missing {sorted(set(missing) - tied)[:5]}, "
                          f"unexpected {sorted(unexpected)[:5]}")
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+
+
+def load_checkpoint_training_state(path, model, optimizer, scheduler) -> dict:
+    """Load optimizer, scheduler and RNG state (after wrapping); returns the saved training state."""
+    from .distributed import load_full_state_dicts
+
+    path = Path(path)
+    load_full_state_dicts(model, optimizer, None, torch.load(path / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
     rng = torch.load(path / "rng.pt", weights_only=True)
     torch.set_rng_state(rng["torch"])

@@ -21,6 +21,7 @@ CHOICES = {
     "lr_schedule": ("constant", "linear", "cosine"),
     "reward": ("r1_zero", "free_form"),
     "log": ("none", "tensorboard", "wandb"),
+    "parallel": ("ddp", "fsdp"),
 }
 
 
@@ -44,6 +45,7 @@ class TrainConfig:
     dtype: str = "float32"
     gradient_checkpointing: bool = False
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
+    parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
     # optimisation
     micro_batch_size: int = 4
     gradient_accumulation_steps: int = 1

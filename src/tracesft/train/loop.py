@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from ..logprobs import get_response_log_probs
 from ..losses import kl_penalty
 from ..tokenization import tokenize_prompt_and_output
 from . import checkpoint as ckpt
+from . import distributed as dist_
 from .batching import accumulate_step, build_train_set, epoch_plan
 from .config import TrainConfig, save_config
 
@@ -55,8 +57,9 @@ def lr_lambda(cfg: TrainConfig, total_steps: int):
 class _MetricsLog:
     """metrics.jsonl (always), plus tensorboard / wandb when configured."""
 
-    def __init__(self, run_dir: Path, backend: str, config: dict) -> None:
+    def __init__(self, run_dir: Path, backend: str, config: dict, enabled: bool = True) -> None:
         self.path = run_dir / "metrics.jsonl"
+        self.enabled = enabled
         self.tb = self.wandb = None
         if backend == "tensorboard":
             try:
@@ -75,9 +78,13 @@ class _MetricsLog:
                 os.environ.setdefault("WANDB_MODE", "offline")
             self.wandb = wandb.init(project="tracesft", dir=str(run_dir), config=config)
 
+    def reset(self) -> None:
+        if self.enabled:
+            self.path.write_text("", encoding="utf-8")
+
     def truncate_after(self, step: int) -> None:
         """On resume: drop rows logged after the checkpoint (they will be logged again)."""
-        if not self.path.exists():
+        if not self.enabled or not self.path.exists():
             return
         rows = [line for line in self.path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= step]
@@ -86,6 +93,8 @@ class _MetricsLog:
         tmp.replace(self.path)
 
     def write(self, row: dict) -> None:
+        if not self.enabled:
+            return
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         numbers = {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "step"}
@@ -134,12 +143,12 @@ class _Data:
     report: dict
 
 
-def _prepare_data(cfg: TrainConfig, tokenizer, reward_fn) -> _Data:
+def _prepare_data(cfg: TrainConfig, tokenizer, reward_fn, progress: bool, load_eval: bool = True) -> _Data:
     template = load_template(cfg.template)
     examples = load_examples(cfg.train_data, require_response=True)
     report = {"n_train_examples": len(examples)}
     if cfg.filter_correct:
-        examples, frep = filter_correct(examples, reward_fn, progress=cfg.progress)
+        examples, frep = filter_correct(examples, reward_fn, progress=progress)
         report["filter"] = frep.to_dict()
         for line in frep.lines():
             log.info("filter: %s", line)
@@ -154,7 +163,7 @@ def _prepare_data(cfg: TrainConfig, tokenizer, reward_fn) -> _Data:
     if not train_set.prompts:
         raise ValueError(f"every example's prompt fills max_length={cfg.max_length}; raise max_length")
     eval_prompts, eval_truths = [], []
-    if cfg.eval_data:
+    if cfg.eval_data and load_eval:
         held_out = load_examples(cfg.eval_data, require_ground_truth=True)[: cfg.eval_n]
         eval_prompts = [apply_template(template, e.prompt) for e in held_out]
         eval_truths = [e.ground_truth for e in held_out]
@@ -207,62 +216,118 @@ def _is_oom(e: BaseException) -> bool:
     return (oom_type is not None and isinstance(e, oom_type)) or "out of memory" in str(e).lower()
 
 
+def _local_microbatches(step_plan: list, rank: int, accumulation: int) -> list:
+    """This rank's contiguous share of a global step's micro-batches."""
+    return step_plan[rank * accumulation:(rank + 1) * accumulation]
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
-    """Run SFT as configured; returns the final summary (also written to RUN_DIR/summary.json)."""
+    """Run SFT as configured; returns the final summary (also written to RUN_DIR/summary.json).
+
+    Under torchrun (WORLD_SIZE > 1) every rank runs this; ``micro_batch_size`` and
+    ``gradient_accumulation_steps`` are per rank, so the global batch is their product times the
+    number of ranks. Only rank 0 writes and evaluates.
+    """
+    info = dist_.setup_distributed(cfg.device)
+    try:
+        return _train(cfg, resume, info)
+    finally:
+        dist_.teardown_distributed(info)
+
+
+def _train(cfg: TrainConfig, resume: bool, info) -> dict:
     run_dir = Path(cfg.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    main = info.is_main
     if not resume and ckpt.latest_checkpoint(run_dir) is not None:
         raise ValueError(f"{run_dir} already holds checkpoints: resume with --resume {run_dir}, "
                          "or choose another output_dir")
-    ckpt.clean_partial(run_dir)
-    save_config(cfg, run_dir / "config.yaml")
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.clean_partial(run_dir)
+        save_config(cfg, run_dir / "config.yaml")
+    dist_.barrier(info)
     torch.manual_seed(cfg.seed)
+    device = f"cuda:{info.local_rank}" if cfg.device == "cuda" and info.enabled else cfg.device
+    show_progress = cfg.progress and main
 
     # --- setup: model, data, optimizer, schedule -------------------------------------------------
-    model, tokenizer = load_model_and_tokenizer(cfg.model, device=cfg.device, dtype=cfg.dtype,
+    model, tokenizer = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
                                                 trust_remote_code=cfg.trust_remote_code)
     if cfg.gradient_checkpointing:
         model.config.use_cache = False
         model.gradient_checkpointing_enable()
     model.train()
+    latest = ckpt.latest_checkpoint(run_dir) if resume else None
+    if resume and latest is None:
+        raise ValueError(f"--resume {run_dir}: no whole checkpoint found under {run_dir / ckpt.CHECKPOINT_DIR}")
+    if latest is not None:
+        ckpt.load_checkpoint_weights(latest, model)
+    tied = ckpt.tied_parameter_names(model)  # e.g. a tied lm_head: saved once, as transformers does
+    module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs)
+
+    def full_states():
+        model_state, optim_state = dist_.full_state_dicts(model, optimizer)  # collective under FSDP
+        return {k: v for k, v in model_state.items() if k not in tied}, optim_state
     reward_fn = REWARDS[cfg.reward]
-    data = _prepare_data(cfg, tokenizer, reward_fn)
+    data = _prepare_data(cfg, tokenizer, reward_fn, show_progress, load_eval=main)
     ts = data.train_set
-    steps_per_epoch = len(epoch_plan(ts.lengths, cfg.micro_batch_size, cfg.gradient_accumulation_steps,
-                                     cfg.seed, 0, cfg.group_by_length))
+    G, W = cfg.gradient_accumulation_steps, info.world_size
+
+    def plan_for(epoch: int) -> list:
+        plan = epoch_plan(ts.lengths, cfg.micro_batch_size, G * W, cfg.seed, epoch, cfg.group_by_length)
+        # Every rank needs its G micro-batches: a short last step is dropped under several processes.
+        return [s for s in plan if len(s) == G * W] if W > 1 else plan
+
+    steps_per_epoch = len(plan_for(0))
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(ts.prompts)} examples do not fill one global batch of "
+                         f"{cfg.micro_batch_size} x {G} x {W} ranks")
     total_steps = cfg.max_steps or steps_per_epoch * cfg.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
                                   weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
     ref_model = None
-    if cfg.eval_kl and data.eval_prompts:
-        ref_model, _ = load_model_and_tokenizer(cfg.model, device=cfg.device, dtype=cfg.dtype,
+    if cfg.eval_kl and data.eval_prompts and main:
+        ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
                                                 trust_remote_code=cfg.trust_remote_code)
         ref_model.eval().requires_grad_(False)
 
-    metrics = _MetricsLog(run_dir, cfg.log, cfg.to_dict())
+    metrics = _MetricsLog(run_dir, cfg.log if main else "none", cfg.to_dict(), enabled=main)
     step, epoch, step_in_epoch = 0, 0, 0
-    if resume:
-        latest = ckpt.latest_checkpoint(run_dir)
-        if latest is None:
-            raise ValueError(f"--resume {run_dir}: no whole checkpoint found under {run_dir / ckpt.CHECKPOINT_DIR}")
-        state = ckpt.load_checkpoint(latest, model, optimizer, scheduler)
+    if latest is not None:
+        state = ckpt.load_checkpoint_training_state(latest, model, optimizer, scheduler)
         step, epoch, step_in_epoch = state["step"], state["epoch"], state["step_in_epoch"]
         metrics.truncate_after(step)
         log.info("resumed from %s (step %d, epoch %d)", latest, step, epoch)
     else:
-        metrics.path.write_text("", encoding="utf-8")
+        metrics.reset()
 
-    def save(reason: str) -> Path:
-        return ckpt.save_checkpoint(run_dir, step, model, tokenizer, optimizer, scheduler,
-                                    {"epoch": epoch, "step_in_epoch": step_in_epoch, "reason": reason},
-                                    cfg.keep_last)
+    def save(reason: str) -> Path | None:
+        model_state, optim_state = full_states()
+        path = None
+        if main:
+            path = ckpt.save_checkpoint(run_dir, step, model, tokenizer, model_state, optim_state, scheduler,
+                                        {"epoch": epoch, "step_in_epoch": step_in_epoch, "reason": reason,
+                                         "world_size": W}, cfg.keep_last)
+        dist_.barrier(info)
+        return path
 
-    def evaluate() -> dict:
-        row = {"kind": "eval", "step": step, **_evaluate(cfg, model, tokenizer, data, reward_fn, ref_model,
-                                                       run_dir, step)}
-        metrics.write(row)
-        log.info("eval at step %d: accuracy %.3f, format rate %.3f", step, row["accuracy"], row["format_rate"])
+    def evaluate() -> dict | None:
+        eval_model = model
+        if info.enabled and cfg.parallel == "fsdp":  # rank 0 evaluates an unsharded copy
+            full, _ = full_states()
+            if main:
+                from transformers import AutoModelForCausalLM
+
+                eval_model = AutoModelForCausalLM.from_config(model.config).to(device)
+                eval_model.load_state_dict(full, strict=False)
+        row = None
+        if main:
+            row = {"kind": "eval", "step": step, **_evaluate(cfg, eval_model, tokenizer, data, reward_fn,
+                                                           ref_model, run_dir, step)}
+            metrics.write(row)
+            log.info("eval at step %d: accuracy %.3f, format rate %.3f", step, row["accuracy"], row["format_rate"])
+        dist_.barrier(info)
         return row
 
     from tqdm.auto import tqdm
@@ -271,20 +336,23 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     eval_rows = []
     last_row: dict = {}
     interrupted = None
-    if cfg.eval_before and data.eval_prompts and step == 0:
+    has_eval = bool(cfg.eval_data)
+    if cfg.eval_before and has_eval and step == 0:
         eval_rows.append(evaluate())
-    bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, desc="train", unit="step")
+    bar = tqdm(total=total_steps, initial=step, disable=not show_progress, desc="train", unit="step")
+    reduce_sum = partial(dist_.all_reduce_sum, info=info)
     # --- the loop ----------------------------------------------------------------------------------
     with _StopFlag() as stop:
         while step < total_steps and interrupted is None:
-            plan = epoch_plan(ts.lengths, cfg.micro_batch_size, cfg.gradient_accumulation_steps, cfg.seed, epoch,
-                              cfg.group_by_length)
+            plan = plan_for(epoch)
             while step_in_epoch < len(plan) and step < total_steps:
                 t0 = time.perf_counter()
                 try:
-                    stats = accumulate_step(model, tokenizer, ts, plan[step_in_epoch], max_length=cfg.max_length,
-                                            loss_normalization=cfg.loss_normalization,
-                                            normalize_constant=cfg.normalize_constant, fused=cfg.fused_logprobs)
+                    local = _local_microbatches(plan[step_in_epoch], info.rank, G)
+                    stats = accumulate_step(module, tokenizer, ts, local,
+                                            max_length=cfg.max_length, loss_normalization=cfg.loss_normalization,
+                                            normalize_constant=cfg.normalize_constant, reduce_sum=reduce_sum,
+                                            data_parallel_size=W)
                 except RuntimeError as e:
                     if _is_oom(e):
                         raise TrainingError(f"out of memory at step {step + 1}: lower micro_batch_size "
@@ -297,6 +365,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
                                         f"was not taken; last good checkpoint: {last or 'none'}")
                 grad_norm = torch.nn.utils.clip_grad_norm_(
                     model.parameters(), cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
+                if hasattr(grad_norm, "full_tensor"):  # DTensor under FSDP2
+                    grad_norm = grad_norm.full_tensor()
                 lr = optimizer.param_groups[0]["lr"]
                 optimizer.step()
                 scheduler.step()
@@ -314,10 +384,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
                 bar.update(1)
                 bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{lr:.2e}",
                                 tok_s=f"{last_row['tokens_per_second']:.0f}")
-                if cfg.eval_every and step % cfg.eval_every == 0 and data.eval_prompts and step < total_steps:
+                if cfg.eval_every and step % cfg.eval_every == 0 and has_eval and step < total_steps:
                     eval_rows.append(evaluate())
-                if stop.signal is not None:
-                    interrupted = stop.signal
+                # Every rank must agree to stop at the same step.
+                if reduce_sum([1.0 if stop.signal is not None else 0.0])[0] > 0:
+                    interrupted = stop.signal or "SIGTERM"
                     break
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                     save("periodic")
@@ -329,20 +400,24 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if interrupted is not None:
         path = save(f"interrupted by {interrupted}")
         metrics.close()
-        print(f"stopped by {interrupted} at step {step}; checkpoint {path}\n"
-              f"resume with: tracesft train --resume {run_dir}", flush=True)
+        if main:
+            print(f"stopped by {interrupted} at step {step}; checkpoint {path}\n"
+                  f"resume with: tracesft train --resume {run_dir}", flush=True)
         return {"interrupted": interrupted, "step": step, "run_dir": str(run_dir)}
 
     # --- the end: evaluate, save the final model, plot, summarise ---------------------------------
-    if data.eval_prompts:
+    if has_eval:
         eval_rows.append(evaluate())
     save("final")
     final_dir = run_dir / "final"
-    model.save_pretrained(final_dir, safe_serialization=True)
-    tokenizer.save_pretrained(final_dir)
+    model_state, _ = full_states()
     metrics.close()
     summary = {"steps": step, "epochs_started": epoch + (step_in_epoch > 0), "seconds": time.perf_counter() - t_start,
-               "final_loss": last_row.get("loss"), "final_model": str(final_dir), **data.report}
+               "final_loss": last_row.get("loss"), "final_model": str(final_dir), "world_size": W, **data.report}
+    if not main:
+        return summary
+    model.save_pretrained(final_dir, state_dict=model_state, safe_serialization=True)
+    tokenizer.save_pretrained(final_dir)
     if eval_rows:
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:

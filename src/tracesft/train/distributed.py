@@ -1,0 +1,122 @@
+"""Data parallelism on torch.distributed: DDP, or FSDP2 (``fully_shard``) with ``parallel: fsdp``.
+
+Launched by ``torchrun --nproc_per_node N -m tracesft train ...`` (or ``tracesft train --nproc N``).
+Each rank trains on its own share of every global batch; gradients are averaged across ranks by
+DDP/FSDP, and :func:`tracesft.train.batching.accumulate_step` scales the loss so that the averaged
+gradient is exactly the gradient of the whole global batch (token counts are all-reduced first).
+Only rank 0 writes logs, checkpoints and plots, and evaluates.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = ["DistInfo", "setup_distributed", "teardown_distributed", "LogProbModule", "wrap_for_training",
+           "all_reduce_sum", "full_state_dicts", "load_full_state_dicts", "barrier"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def setup_distributed(device: str) -> DistInfo:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1); gloo on CPU, NCCL on CUDA."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    if device.startswith("cuda"):
+        torch.cuda.set_device(local_rank)
+    return DistInfo(rank, world, local_rank)
+
+
+def teardown_distributed(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+class LogProbModule(nn.Module):
+    """Wraps a causal LM so that DDP/FSDP see one forward: log-probs (and entropy) of the labels."""
+
+    def __init__(self, model: nn.Module, fused: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.fused = fused
+
+    def forward(self, input_ids, labels, response_mask):
+        from ..logprobs import get_response_log_probs
+
+        return get_response_log_probs(self.model, input_ids, labels, return_token_entropy=True,
+                                      response_mask=response_mask, fused=self.fused)
+
+
+def wrap_for_training(model: nn.Module, parallel: str, info: DistInfo, fused: bool = True) -> nn.Module:
+    """LogProbModule around the model; under several processes wrapped in DDP or sharded with FSDP2."""
+    module = LogProbModule(model, fused)
+    if not info.enabled:
+        return module
+    if parallel == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        for layer in getattr(getattr(model, "model", model), "layers", []):
+            fully_shard(layer)
+        fully_shard(module)
+        return module
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    device_ids = [info.local_rank] if next(model.parameters()).is_cuda else None
+    return DDP(module, device_ids=device_ids)
+
+
+def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
+    """Element-wise sum over ranks (identity for one process)."""
+    if not info.enabled:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.cpu().tolist()
+
+
+def full_state_dicts(model: nn.Module, optimizer) -> tuple[dict, dict]:
+    """Full (unsharded) model and optimizer state dicts keyed by parameter name; collective under FSDP.
+
+    The same format in every mode, so a checkpoint saved by N ranks resumes on M ranks (or one).
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=options), get_optimizer_state_dict(model, optimizer, options=options)
+
+
+def load_full_state_dicts(model: nn.Module, optimizer, model_state: dict | None, optim_state: dict) -> None:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict, set_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True)
+    if model_state is not None:
+        set_model_state_dict(model, model_state, options=options)
+    set_optimizer_state_dict(model, optimizer, optim_state, options=options)

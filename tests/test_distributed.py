@@ -1,0 +1,80 @@
+"""Data parallelism on CPU with gloo and 2 processes: the weights after a few optimizer steps equal
+those of one process with twice the gradient accumulation over the same global batches."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from test_train import build_setup_dir, final_weights, make_cfg
+
+from tracesft.train import train
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is unavailable")
+
+
+@pytest.fixture(scope="module")
+def setup_dir(tmp_path_factory):
+    return build_setup_dir(tmp_path_factory.mktemp("dist"))
+
+
+def run_two_ranks(cfg, tmp_path, name, extra=()):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "tracesft", "train", "--nproc", "2", "--config", str(path), *extra],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The ranks run with one thread each; so does the single-process reference, so that the only
+    difference left is how the ranks' gradients are summed."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def assert_same_weights(a, b, tol=1e-5):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=tol, msg=k)
+
+
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+@pytest.mark.parametrize("normalization", ["sum", "token"])
+def test_two_ranks_equal_one_process_with_double_accumulation(setup_dir, tmp_path, parallel, normalization):
+    common = dict(max_steps=3, micro_batch_size=3, loss_normalization=normalization, eval_data=None, lr=5e-3,
+                  warmup_steps=0)
+    single = train(make_cfg(setup_dir, tmp_path / "single", gradient_accumulation_steps=4, **common))
+    dist_cfg = make_cfg(setup_dir, tmp_path / "dist", gradient_accumulation_steps=2, parallel=parallel, **common)
+    run_two_ranks(dist_cfg, tmp_path, "dist")
+    assert_same_weights(final_weights(tmp_path / "dist"), final_weights(tmp_path / "single"))
+    assert single["steps"] == 3
+
+
+def test_checkpoint_from_two_ranks_resumes_on_one_and_two(setup_dir, tmp_path):
+    common = dict(max_steps=4, micro_batch_size=3, loss_normalization="token", lr=5e-3, warmup_steps=0,
+                  eval_n=2, eval_max_new_tokens=4, checkpoint_every=2, keep_last=5)
+    train(make_cfg(setup_dir, tmp_path / "ref", gradient_accumulation_steps=4, eval_data=None, **common))
+    expected = final_weights(tmp_path / "ref")
+    run_two_ranks(make_cfg(setup_dir, tmp_path / "two", gradient_accumulation_steps=2, **common), tmp_path, "two")
+    assert (tmp_path / "two" / "metrics.jsonl").read_text().count('"kind": "eval"') == 1  # rank 0 only
+    assert_same_weights(final_weights(tmp_path / "two"), expected)
+
+    for name in ("one", "again"):  # drop everything after step 2, then resume from it
+        shutil.copytree(tmp_path / "two", tmp_path / name)
+        shutil.rmtree(tmp_path / name / "checkpoints" / "step-00000004")
+        shutil.rmtree(tmp_path / name / "final")
+    train(make_cfg(setup_dir, tmp_path / "one", gradient_accumulation_steps=4, eval_data=None, **common),
+          resume=True)
+    assert_same_weights(final_weights(tmp_path / "one"), expected)
+    again = make_cfg(setup_dir, tmp_path / "again", gradient_accumulation_steps=2, eval_data=None, **common)
+    run_two_ranks(again, tmp_path, "again", extra=("--resume", str(tmp_path / "again")))
+    assert_same_weights(final_weights(tmp_path / "again"), expected)
