@@ -281,3 +281,14 @@ def test_demo_fast(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == str(run_dir.resolve())
     assert (run_dir / "train" / "loss.png").is_file()
+
+
+def test_log_backend_missing_names_the_extra(setup_dir, tmp_path):
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+
+        pytest.skip("tensorboard is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(ValueError, match=r"tracesft\[tensorboard\]"):
+        train(make_cfg(setup_dir, tmp_path / "tb", log="tensorboard", max_steps=1))

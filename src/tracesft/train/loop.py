@@ -65,7 +65,7 @@ class _MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as e:
-                raise ValueError("log: tensorboard needs the 'tensorboard' package: pip install tensorboard") from e
+                raise ValueError("log: tensorboard needs the extra: pip install 'tracesft[tensorboard]'") from e
             self.tb = SummaryWriter(str(run_dir / "tensorboard"))
         elif backend == "wandb":
             import os
@@ -73,7 +73,7 @@ class _MetricsLog:
             try:
                 import wandb
             except ImportError as e:
-                raise ValueError("log: wandb needs the 'wandb' package: pip install wandb") from e
+                raise ValueError("log: wandb needs the extra: pip install 'tracesft[wandb]'") from e
             if not os.environ.get("WANDB_API_KEY"):
                 os.environ.setdefault("WANDB_MODE", "offline")
             self.wandb = wandb.init(project="tracesft", dir=str(run_dir), config=config)
@@ -377,7 +377,7 @@ def _train(cfg: TrainConfig, resume: bool, info) -> dict:
                 n_pos = stats["padded_tokens"] + stats["total_tokens"]
                 last_row = {"kind": "train", "step": step, "epoch": epoch, "loss": stats["loss"],
                             "grad_norm": float(grad_norm), "lr": lr, "response_tokens": stats["response_tokens"],
-                            "tokens_per_second": stats["total_tokens"] / seconds,
+                            "tokens": stats["total_tokens"], "tokens_per_second": stats["total_tokens"] / seconds,
                             "padding_fraction": stats["padded_tokens"] / max(1, n_pos),
                             "entropy": stats["entropy"], "seconds": seconds}
                 metrics.write(last_row)
