@@ -84,6 +84,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=512)
+    ap.add_argument("--frameworks", nargs="+", default=["trl", "tracesft"], choices=["trl", "tracesft"],
+                    help="run only some (e.g. tracesft alone after a change; the ratio then needs both)")
     ap.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
@@ -97,7 +99,7 @@ def main() -> None:
     prepare(workdir, args.pairs)
     results: dict[str, list] = {"trl": [], "tracesft": []}
     for r in range(args.rounds):
-        for name in ("trl", "tracesft"):
+        for name in args.frameworks:
             proc = subprocess.run([sys.executable, __file__, "--case", name, str(workdir)],
                                   capture_output=True, text=True)
             line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
@@ -114,10 +116,12 @@ def main() -> None:
 
     print(f"\n{args.pairs} pairs, batch 16 x 2, float32, CPU; median of {args.rounds} rounds")
     print(f"{'':<10} {'tokens/s':>9} {'peak RSS':>9} {'final loss':>11}")
-    for name in ("trl", "tracesft"):
+    for name in args.frameworks:
         print(f"{name:<10} {med(name, lambda x: x['tokens'] / x['seconds']):>9.0f} "
               f"{med(name, lambda x: x['peak_rss']) / 2**30:>7.2f}Gi "
               f"{med(name, lambda x: statistics.mean(x['losses'][-4:])):>11.4f}")
+    if len(args.frameworks) < 2:
+        return
     speed = med("tracesft", lambda x: x["tokens"] / x["seconds"]) / med("trl", lambda x: x["tokens"] / x["seconds"])
     mem = med("tracesft", lambda x: x["peak_rss"]) / med("trl", lambda x: x["peak_rss"])
     print(f"ratio (tracesft / trl): speed {speed:.2f}x, peak memory {mem:.2f}x")
