@@ -292,3 +292,11 @@ def test_log_backend_missing_names_the_extra(setup_dir, tmp_path):
         pass
     with pytest.raises(ValueError, match=r"tracesft\[tensorboard\]"):
         train(make_cfg(setup_dir, tmp_path / "tb", log="tensorboard", max_steps=1))
+
+
+def test_tokenizer_field_is_used(setup_dir, tmp_path):
+    with pytest.raises(ValueError, match=r"tokenizer .*nope"):
+        train(make_cfg(setup_dir, tmp_path / "t", tokenizer=str(tmp_path / "nope"), max_steps=1))
+    summary = train(make_cfg(setup_dir, tmp_path / "t2", tokenizer=str(setup_dir / "model"), max_steps=1,
+                             eval_data=None))
+    assert summary["steps"] == 1

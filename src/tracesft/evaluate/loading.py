@@ -8,9 +8,12 @@ _DTYPES = ("float32", "bfloat16", "float16")
 
 
 def load_model_and_tokenizer(
-    model_path: str, *, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
+    model_path: str, *, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False,
+    tokenizer_path: str | None = None,
 ):
     """(model, tokenizer) via ``from_pretrained``: safetensors only, remote code off unless asked.
+
+    The tokenizer comes from ``tokenizer_path`` when given, else from ``model_path``.
 
     A local directory must exist and hold a config; errors are raised as ValueError with the path.
     """
@@ -24,13 +27,14 @@ def load_model_and_tokenizer(
     if looks_local and not (p / "config.json").is_file():
         raise ValueError(f"model directory {model_path} does not exist or has no config.json")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
             model_path, dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot load model from {model_path}: {first}") from None
+        where = model_path if tokenizer_path is None else f"{model_path} (tokenizer {tokenizer_path})"
+        raise ValueError(f"cannot load model from {where}: {first}") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device), tokenizer

@@ -252,7 +252,7 @@ def _train(cfg: TrainConfig, resume: bool, info) -> dict:
 
     # --- setup: model, data, optimizer, schedule -------------------------------------------------
     model, tokenizer = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
-                                                trust_remote_code=cfg.trust_remote_code)
+                                                trust_remote_code=cfg.trust_remote_code, tokenizer_path=cfg.tokenizer)
     if cfg.gradient_checkpointing:
         model.config.use_cache = False
         model.gradient_checkpointing_enable()
