@@ -79,8 +79,10 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
     used = examples if no_filter else kept
     write_jsonl(run_dir / "train.jsonl", [{"prompt": e.prompt, "response": e.response,
                                            "ground_truth": e.ground_truth} for e in used])
-    print(f"      training on {len(used)} traces ({'unfiltered' if no_filter else 'filtered'}; "
-          f"{caught} dropped by the grader)")
+    if no_filter:
+        print(f"      training on all {len(used)} traces (--no-filter; the grader would have dropped {caught})")
+    else:
+        print(f"      training on {len(used)} traces ({caught} dropped by the grader)")
 
     # 3. tokenizer and tiny model, saved as a Hugging Face directory
     texts = [DEMO_TEMPLATE.replace("{question}", r["prompt"]) + r["response"] for r in train_records[:2000]]
