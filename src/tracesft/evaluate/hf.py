@@ -10,7 +10,7 @@ import torch
 from ..grading.rewards import grade_many
 from ..logprobs import compute_entropy
 
-__all__ = ["log_generations", "summarize_records"]
+__all__ = ["log_generations", "summarize_records", "grade_records"]
 
 
 class _StopOnStrings:
@@ -88,6 +88,19 @@ def summarize_records(records: list[dict], generated_tokens: int | None = None, 
         summary["generation_seconds"] = seconds
         summary["tokens_per_second"] = generated_tokens / seconds
     return summary
+
+
+def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: int, seconds: float,
+                  workers: int | None = None) -> dict:
+    """Add each record's ``reward`` (graded in parallel) and return ``{"records", "summary"}``.
+
+    Shared by the Hugging Face and vLLM backends, so both produce the same records and summary.
+    """
+    rewards = grade_many([r["response"] for r in records], [r["ground_truth"] for r in records],
+                         workers=workers, reward_fn=reward_fn, progress=False)
+    for r, rw in zip(records, rewards):
+        r["reward"] = dict(rw)
+    return {"records": records, "summary": summarize_records(records, generated_tokens, seconds)}
 
 
 @torch.no_grad()
@@ -179,8 +192,4 @@ def log_generations(
         tokenizer.padding_side = padding_side
         model.train(was_training)
 
-    rewards = grade_many([r["response"] for r in records], [r["ground_truth"] for r in records],
-                         workers=grading_workers, reward_fn=reward_fn, progress=False)
-    for r, rw in zip(records, rewards):
-        r["reward"] = dict(rw)
-    return {"records": records, "summary": summarize_records(records, generated_tokens, gen_seconds)}
+    return grade_records(records, reward_fn, generated_tokens, gen_seconds, grading_workers)

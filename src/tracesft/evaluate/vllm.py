@@ -14,8 +14,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-from ..grading.rewards import grade_many
-from .hf import summarize_records
+from .hf import grade_records
 
 __all__ = ["init_vllm", "load_policy_into_vllm_instance", "log_generations_vllm", "vllm_unavailable_reason"]
 
@@ -111,8 +110,4 @@ def log_generations_vllm(
         ents = [_entropy_from_top_logprobs(step) for step in (comp.logprobs or [])]
         records.append({"prompt": prompt, "response": comp.text, "ground_truth": truth, "response_length": n,
                         "mean_token_entropy": sum(ents) / len(ents) if ents else 0.0})
-    rewards = grade_many([r["response"] for r in records], list(ground_truths), workers=grading_workers,
-                         reward_fn=reward_fn, progress=False)
-    for r, rw in zip(records, rewards):
-        r["reward"] = dict(rw)
-    return {"records": records, "summary": summarize_records(records, tokens, seconds)}
+    return grade_records(records, reward_fn, tokens, seconds, grading_workers)
