@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
-from ..grading.rewards import DETAILED_GRADERS, Grade, r1_zero_reward_fn
+from ..grading.rewards import DETAILED_GRADERS, Grade, grade_many, r1_zero_reward_fn
 from .loaders import Example
 
 __all__ = ["filter_correct", "FilterReport", "REASONS", "to_r1_zero_response"]
@@ -67,16 +65,11 @@ def filter_correct(
     Kept examples get ``meta["extracted_answer"]`` when the grader reports one. Order is preserved;
     grading runs on ``workers`` threads, each driving its own grader process.
     """
-    from tqdm.auto import tqdm
-
     grade = _grade_with(reward_fn)
     report = FilterReport(n_before=len(examples))
     to_grade = [i for i, e in enumerate(examples) if e.response is not None and e.ground_truth is not None]
-    workers = workers or os.cpu_count() or 1
-    show = progress if progress is not None else len(to_grade) > 200
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        graded = list(tqdm(pool.map(lambda i: grade(examples[i].response, examples[i].ground_truth), to_grade),
-                           total=len(to_grade), disable=not show, desc="filtering", unit="ex"))
+    graded = grade_many([examples[i].response for i in to_grade], [examples[i].ground_truth for i in to_grade],
+                        workers=workers, reward_fn=grade, progress=progress)
     grades = dict(zip(to_grade, graded))
 
     kept: list[Example] = []

@@ -76,7 +76,7 @@ def grade_many(
     reward_fn: Callable = r1_zero_reward_fn,
     progress: bool | None = None,
 ) -> list[dict[str, float]]:
-    """Grade many responses in parallel; results in input order.
+    """Grade many responses in parallel; results (whatever ``reward_fn`` returns) in input order.
 
     ``workers`` (default: CPU count) threads each drive their own sandbox worker process, where the
     symbolic work runs, so grading is parallel over processes. A progress bar shows for more than
