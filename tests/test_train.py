@@ -16,8 +16,10 @@ from tracesft.demo.task import DEMO_TEMPLATE, make_dataset
 from tracesft.demo.tokenizer import train_bpe_tokenizer
 from tracesft.train import ConfigError, TrainConfig, TrainingError, load_config, train
 from tracesft.train import loop as loop_module
-from tracesft.train.batching import accumulate_step, build_train_set, epoch_plan
+from tracesft.train.batching import build_train_set, collate, epoch_plan
 from tracesft.train.distributed import LogProbModule
+from tracesft.train.normalization import NORMALIZATIONS
+from tracesft.train.step import train_step
 
 
 def build_setup_dir(root: Path) -> Path:
@@ -105,10 +107,9 @@ def _grads_for_split(root, micro, normalization, order=None):
     ts = build_train_set([DEMO_TEMPLATE.replace("{question}", r["prompt"]) for r in records],
                          [r["response"] for r in records], tok, 96)
     idx = order or list(range(6))
-    mbs = [idx[i:i + micro] for i in range(0, 6, micro)]
-    stats = accumulate_step(LogProbModule(model), tok, ts, mbs, max_length=96, loss_normalization=normalization,
-                            normalize_constant=3.0)
-    return {n: p.grad.clone() for n, p in model.named_parameters()}, stats, model, tok, ts
+    mbs = [collate([ts[i] for i in idx[s:s + micro]], tok.pad_token_id) for s in range(0, 6, micro)]
+    stats = train_step(LogProbModule(model), mbs, NORMALIZATIONS[normalization], normalize_constant=3.0)
+    return {n: p.grad.clone() for n, p in model.named_parameters()}, stats, model, tok, records
 
 
 @pytest.mark.parametrize("normalization", ["token", "sample", "sum"])
@@ -126,10 +127,11 @@ def test_normalizations_are_split_invariant_where_promised(setup_dir, normalizat
 def test_normalization_values_match_definitions(setup_dir):
     from tracesft import get_response_log_probs, tokenize_prompt_and_output
 
-    _, stats_token, model, tok, ts = _grads_for_split(setup_dir, 3, "token")
+    _, stats_token, model, tok, records = _grads_for_split(setup_dir, 3, "token")
     _, stats_sample, *_ = _grads_for_split(setup_dir, 3, "sample")
     _, stats_sum, *_ = _grads_for_split(setup_dir, 3, "sum")
-    batch = tokenize_prompt_and_output(ts.prompts, ts.responses, tok, 96)
+    batch = tokenize_prompt_and_output([DEMO_TEMPLATE.replace("{question}", r["prompt"]) for r in records],
+                                       [r["response"] for r in records], tok, 96)
     with torch.no_grad():
         lp = get_response_log_probs(model, batch["input_ids"], batch["labels"], fused=False)["log_probs"]
     m = batch["response_mask"]
@@ -181,7 +183,7 @@ def test_sigterm_saves_and_resume_is_bit_identical(setup_dir, tmp_path, monkeypa
     expected = final_weights(ref)
 
     out = tmp_path / "int"
-    real = loop_module.accumulate_step
+    real = loop_module.train_step
     calls = {"n": 0}
 
     def step_then_signal(*a, **kw):
@@ -190,13 +192,13 @@ def test_sigterm_saves_and_resume_is_bit_identical(setup_dir, tmp_path, monkeypa
             os.kill(os.getpid(), signal.SIGTERM)
         return real(*a, **kw)
 
-    monkeypatch.setattr(loop_module, "accumulate_step", step_then_signal)
+    monkeypatch.setattr(loop_module, "train_step", step_then_signal)
     result = train(make_cfg(setup_dir, out, eval_n=1))
     assert result["interrupted"] == "SIGTERM" and result["step"] == 3
     printed = capsys.readouterr().out
     assert f"resume with: tracesft train --resume {out}" in printed
     assert (out / "checkpoints" / "step-00000003").is_dir()
-    monkeypatch.setattr(loop_module, "accumulate_step", real)
+    monkeypatch.setattr(loop_module, "train_step", real)
     train(make_cfg(setup_dir, out, eval_n=1), resume=True)
     got = final_weights(out)
     assert got.keys() == expected.keys()
@@ -207,6 +209,24 @@ def test_sigterm_saves_and_resume_is_bit_identical(setup_dir, tmp_path, monkeypa
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+PAUSE_IN_SAVE_DRIVER = """
+import sys, time
+from tracesft.train import checkpoint
+
+publish = checkpoint._publish
+
+def slow_publish(tmp, final):
+    if final.name == "step-00000004":
+        print("checkpoint 4 written, pausing before its rename", flush=True)
+        time.sleep(60)
+    publish(tmp, final)
+
+checkpoint._publish = slow_publish
+from tracesft.cli import main
+sys.exit(main(["train", "--config", sys.argv[1]]))
+"""
+
+
 def test_sigkill_during_save_leaves_previous_checkpoint_whole(setup_dir, tmp_path):
     ref = tmp_path / "ref"
     train(make_cfg(setup_dir, ref, eval_n=1))
@@ -214,9 +234,11 @@ def test_sigkill_during_save_leaves_previous_checkpoint_whole(setup_dir, tmp_pat
     cfg_path = tmp_path / "cfg.yaml"
     cfg = make_cfg(setup_dir, out, eval_n=1, checkpoint_every=2)
     cfg_path.write_text(yaml.safe_dump(cfg.to_dict()))
-    env = dict(os.environ, TRACESFT_TEST_PAUSE_IN_SAVE="4:60")
-    proc = subprocess.Popen([sys.executable, "-m", "tracesft", "train", "--config", str(cfg_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    # A driver that pauses after checkpoint 4 is written and synced, before it gets its name.
+    driver = tmp_path / "pause_in_save.py"
+    driver.write_text(PAUSE_IN_SAVE_DRIVER)
+    proc = subprocess.Popen([sys.executable, str(driver), str(cfg_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     for line in proc.stdout:
         if "pausing" in line or time.monotonic() > deadline:
@@ -234,7 +256,7 @@ def test_sigkill_during_save_leaves_previous_checkpoint_whole(setup_dir, tmp_pat
 
 
 def test_nan_loss_stops_with_step_and_keeps_checkpoint(setup_dir, tmp_path, monkeypatch):
-    real = loop_module.accumulate_step
+    real = loop_module.train_step
     calls = {"n": 0}
 
     def nan_at_three(*a, **kw):
@@ -244,7 +266,7 @@ def test_nan_loss_stops_with_step_and_keeps_checkpoint(setup_dir, tmp_path, monk
             stats["loss"] = float("nan")
         return stats
 
-    monkeypatch.setattr(loop_module, "accumulate_step", nan_at_three)
+    monkeypatch.setattr(loop_module, "train_step", nan_at_three)
     out = tmp_path / "nan"
     with pytest.raises(TrainingError, match=r"non-finite loss \(nan\) at step 3.*step-00000002"):
         train(make_cfg(setup_dir, out, checkpoint_every=2))
@@ -290,7 +312,9 @@ def test_log_backend_missing_names_the_extra(setup_dir, tmp_path):
         pytest.skip("tensorboard is installed here")
     except ImportError:
         pass
-    with pytest.raises(ValueError, match=r"tracesft\[tensorboard\]"):
+    from tracesft.errors import MissingExtraError
+
+    with pytest.raises(MissingExtraError, match=r"pip install 'tracesft\[tensorboard\]'"):
         train(make_cfg(setup_dir, tmp_path / "tb", log="tensorboard", max_steps=1))
 
 
@@ -300,3 +324,93 @@ def test_tokenizer_field_is_used(setup_dir, tmp_path):
     summary = train(make_cfg(setup_dir, tmp_path / "t2", tokenizer=str(setup_dir / "model"), max_steps=1,
                              eval_data=None))
     assert summary["steps"] == 1
+
+
+# --- builders: schedule, optimizer ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, expected", [
+    ("constant", [0.0, 0.5, 1.0, 1.0, 1.0, 1.0]),
+    ("linear", [0.0, 0.5, 1.0, 0.775, 0.55, 0.325]),  # warmup 2, then linear from 1 to 0.1 at step 6
+    ("cosine", [0.0, 0.5, 1.0, 0.8682, 0.55, 0.2318]),  # 0.1 + 0.9 * (1 + cos(pi * t / 4)) / 2
+])
+def test_lr_schedule_values(name, expected):
+    from tracesft.train.schedule import build_scheduler
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = build_scheduler(opt, name, warmup_steps=2, total_steps=6, min_lr_ratio=0.1)
+    got = []
+    for _ in range(6):
+        got.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert got == pytest.approx(expected, abs=1e-4)
+    assert opt.param_groups[0]["lr"] == pytest.approx(1.0 if name == "constant" else 0.1)
+
+
+def test_optimizer_groups_skip_decay_on_biases_and_norms(setup_dir):
+    from tracesft.train.optim import build_optimizer
+
+    model = tiny_qwen2(vocab_size=64, hidden_size=32, num_hidden_layers=1)
+    opt = build_optimizer(model, "adamw", lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all("norm" in names[id(p)] or names[id(p)].endswith("bias") for p in no_decay["params"])
+    assert any("norm" in names[id(p)] for p in no_decay["params"])
+    assert all(p.dim() == 2 for p in decay["params"])
+
+
+def test_config_choices_come_from_registries():
+    from tracesft.evaluate import EVALUATORS
+    from tracesft.grading import REWARDS
+    from tracesft.train.config import CHOICES
+    from tracesft.train.normalization import NORMALIZATIONS
+    from tracesft.train.optim import OPTIMIZERS
+
+    assert CHOICES["reward"] == tuple(REWARDS) and CHOICES["loss_normalization"] == tuple(NORMALIZATIONS)
+    assert CHOICES["optimizer"] == tuple(OPTIMIZERS) and CHOICES["eval_backend"] == tuple(EVALUATORS)
+    with pytest.raises(ConfigError, match="eval_backend: 'tgi' is not one of hf, vllm"):
+        load_config(None, ["model=m", "train_data=d", "eval_backend=tgi"])
+
+
+def test_sgd_optimizer_trains(setup_dir, tmp_path):
+    summary = train(make_cfg(setup_dir, tmp_path / "sgd", optimizer="sgd", lr=0.05, max_steps=8, eval_data=None))
+    rows = [json.loads(line) for line in (tmp_path / "sgd" / "metrics.jsonl").read_text().splitlines()]
+    assert summary["steps"] == 8 and rows[-1]["loss"] < rows[0]["loss"]
+
+
+# --- data: tokenized once, collated like tokenize_prompt_and_output --------------------------------------
+
+def test_collate_matches_tokenize_prompt_and_output(setup_dir):
+    from tracesft import tokenize_prompt_and_output
+    from tracesft.evaluate import load_model_and_tokenizer
+
+    _, tok = load_model_and_tokenizer(str(setup_dir / "model"))
+    records = [json.loads(line) for line in (setup_dir / "train.jsonl").read_text().splitlines()][:5]
+    prompts = [DEMO_TEMPLATE.replace("{question}", r["prompt"]) for r in records]
+    responses = [r["response"] for r in records]
+    for max_length in (96, 60):  # 60 truncates some responses
+        ts = build_train_set(prompts, responses, tok, max_length)
+        got = collate([ts[i] for i in range(len(ts))], tok.pad_token_id)
+        want = tokenize_prompt_and_output(prompts, responses, tok, max_length)
+        for key in ("input_ids", "labels", "response_mask"):
+            assert torch.equal(got[key], want[key]), key
+        assert got["n_tokens"] == sum(ts.lengths)
+        assert got["n_padding"] == int((~torch.ones_like(want["labels"], dtype=torch.bool)).sum()) + \
+            sum(max(ts.lengths) - n for n in ts.lengths)
+
+
+def test_train_data_resumes_mid_epoch_and_splits_ranks(setup_dir):
+    from tracesft.train.batching import TrainData, TrainSet
+
+    ts = TrainSet([[1, 2, 3][: 2 + i % 2] for i in range(10)], [1] * 10, 0, 0)
+    one = TrainData(ts, micro_batch_size=2, accumulation=2, seed=3)
+    steps = list(one.epoch(0))
+    assert [len(s) for s in steps] == [2, 2, 1] or sorted(len(s) for s in steps) == [1, 2, 2]
+    assert [s[0]["input_ids"].tolist() for s in one.epoch(0, start=1)] == [s[0]["input_ids"].tolist()
+                                                                           for s in steps[1:]]
+    ranks = [TrainData(ts, micro_batch_size=2, accumulation=1, world_size=2, rank=r, seed=3) for r in (0, 1)]
+    assert ranks[0].plan(0) == one.plan(0)[:2]  # the short last step is dropped under 2 ranks
+    for r, data in enumerate(ranks):
+        assert [len(s) for s in data.epoch(0)] == [1, 1]

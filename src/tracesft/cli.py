@@ -8,15 +8,17 @@ import logging
 import sys
 from pathlib import Path
 
+from .errors import TracesftError, UserInputError
+
 log = logging.getLogger("tracesft")
 
 
 def _cmd_filter(args) -> int:
     from .data import filter_correct, read_examples, to_r1_zero_response, write_jsonl
-    from .grading import free_form_reward_fn, r1_zero_reward_fn
+    from .grading import default_reward_name, get_reward
 
-    reward_name = args.reward or ("free_form" if args.template == "question_only" else "r1_zero")
-    reward_fn = {"r1_zero": r1_zero_reward_fn, "free_form": free_form_reward_fn}[reward_name]
+    reward_name = args.reward or default_reward_name(args.template)
+    reward_fn = get_reward(reward_name)
     examples, skipped = read_examples(args.input, skip_invalid=args.skip_invalid)
     kept, report = filter_correct(examples, reward_fn, workers=args.workers, progress=not args.quiet)
     records = []
@@ -72,32 +74,29 @@ def _cmd_eval(args) -> int:
     import time
 
     from .data import apply_template, load_examples, load_template, write_jsonl
-    from .grading import free_form_reward_fn, r1_zero_reward_fn
+    from .evaluate import Sampling, build_evaluator, load_model_and_tokenizer
+    from .grading import default_reward_name, get_reward
 
     template = load_template(args.template)
-    reward_name = args.reward or ("free_form" if args.template == "question_only" else "r1_zero")
-    reward_fn = {"r1_zero": r1_zero_reward_fn, "free_form": free_form_reward_fn}[reward_name]
+    reward_name = args.reward or default_reward_name(args.template)
     examples = load_examples(args.data, require_ground_truth=True)
     if args.n is not None:
         examples = examples[: args.n]
     if not examples:
-        raise ValueError(f"{args.data}: no examples to evaluate")
-    prompts = [apply_template(template, e.prompt) for e in examples]
-    truths = [e.ground_truth for e in examples]
-    kwargs = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                  seed=args.seed)
-    if args.backend == "vllm":
-        from .evaluate.vllm import init_vllm, log_generations_vllm
-
-        llm = init_vllm(args.model, device=args.device if args.device.startswith("cuda") else "cuda:0",
-                        seed=args.seed)
-        result = log_generations_vllm(llm, prompts, truths, reward_fn, **kwargs)
-    else:
-        from .evaluate import load_model_and_tokenizer, log_generations
-
+        raise UserInputError(f"{args.data}: no examples to evaluate")
+    model = tok = None
+    if args.backend == "hf":  # an engine backend loads the weights itself
         model, tok = load_model_and_tokenizer(args.model, device=args.device, dtype=args.dtype,
                                               trust_remote_code=args.trust_remote_code)
-        result = log_generations(model, tok, prompts, truths, reward_fn, batch_size=args.batch_size, **kwargs)
+    sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                        seed=args.seed, batch_size=args.batch_size)
+    evaluator = build_evaluator(args.backend, model_path=args.model, model=model, tokenizer=tok,
+                                reward_fn=get_reward(reward_name), sampling=sampling, device=args.device)
+    try:
+        result = evaluator.evaluate(None, [apply_template(template, e.prompt) for e in examples],
+                                    [e.ground_truth for e in examples])
+    finally:
+        evaluator.close()
     out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "generations.jsonl", result["records"])
@@ -133,10 +132,10 @@ def _cmd_train(args) -> int:
         run_dir = Path(args.resume)
         config_path = args.config or str(run_dir / "config.yaml")
         if not Path(config_path).is_file():
-            raise ValueError(f"--resume {run_dir}: no config.yaml there (is it a tracesft run directory?)")
+            raise UserInputError(f"--resume {run_dir}: no config.yaml there (is it a tracesft run directory?)")
         overrides.append(f"output_dir={run_dir}")
     elif not args.config:
-        raise ValueError("train needs --config FILE.yaml (or --resume RUN_DIR)")
+        raise UserInputError("train needs --config FILE.yaml (or --resume RUN_DIR)")
     else:
         config_path = args.config
     cfg = load_config(config_path, overrides)
@@ -163,8 +162,14 @@ def _cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .evaluate.evaluator import EVALUATORS
+    from .evaluate.loading import DTYPES
+    from .grading.registry import REWARDS
+    from .train.metrics import LOG_BACKENDS
+
     p = argparse.ArgumentParser(prog="tracesft", description="SFT of causal LMs on reasoning traces.")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", "--debug", action="store_true",
+                   help="debug logging, and the full traceback of every error")
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("filter", help="keep the traces whose final answer is correct")
@@ -172,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, help="JSONL file for the kept examples")
     f.add_argument("--template", default="r1_zero", choices=["r1_zero", "question_only"],
                    help="format of the responses: r1_zero (tags) or question_only (free-form)")
-    f.add_argument("--reward", choices=["r1_zero", "free_form"],
+    f.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
     f.add_argument("--to-r1-zero", action="store_true",
                    help="write kept responses as '<solution> </think> <answer> <answer> </answer>'")
@@ -191,9 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
     e.add_argument("--data", required=True, help="JSONL with prompts and ground truths")
     e.add_argument("--template", default="r1_zero", help="r1_zero, question_only or a template file")
-    e.add_argument("--reward", choices=["r1_zero", "free_form"],
+    e.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
-    e.add_argument("--backend", choices=["hf", "vllm"], default="hf")
+    e.add_argument("--backend", choices=list(EVALUATORS), default="hf")
     e.add_argument("--n", type=int, default=None, help="evaluate only the first N examples")
     e.add_argument("--max-new-tokens", type=int, default=512)
     e.add_argument("--batch-size", type=int, default=8)
@@ -201,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--top-p", type=float, default=1.0)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
-    e.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    e.add_argument("--dtype", default="float32", choices=list(DTYPES))
     e.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     e.add_argument("--out", default=None, help="run directory (default runs/eval-TIMESTAMP)")
     e.set_defaults(func=_cmd_eval)
@@ -210,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="YAML file of TrainConfig fields")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest whole checkpoint")
-    t.add_argument("--log", choices=["none", "tensorboard", "wandb"], help="also log to tensorboard or wandb")
+    t.add_argument("--log", choices=list(LOG_BACKENDS), help="also log to tensorboard or wandb")
     t.add_argument("--nproc", type=int, default=None,
                    help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs)")
     t.set_defaults(func=_cmd_train)
@@ -229,21 +234,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. User errors (:class:`tracesft.errors.TracesftError`) print one
+    ``error: ...`` line and exit non-zero (2, or 1 for a run that could not go on); anything else is
+    a bug and shows its traceback. ``-v``/``--debug`` shows the traceback of user errors too."""
     parser = build_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
     args.raw_argv = raw[raw.index(args.command) + 1:] if args.command in raw else raw
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
-    from .errors import DataError
-
     try:
         return int(args.func(args) or 0)
-    except (DataError, ValueError, FileNotFoundError, ImportError, OSError) as e:
+    except TracesftError as e:
+        if args.verbose:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:  # the user's files and disk: a missing path, no permission, a full disk
+        if args.verbose:
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # TrainingError (non-finite loss, out of memory), missing GPU for vLLM
-        print(f"error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .errors import DataError, MissingExtraError, UserInputError
+
 __all__ = ["plot_run"]
 
 
@@ -20,19 +22,19 @@ def plot_run(run_dir) -> list[Path]:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("plots need matplotlib: pip install 'tracesft[plots]'") from e
+    except ImportError:
+        raise MissingExtraError("plots", "plots") from None
     run_dir = Path(run_dir)
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a tracesft run directory?")
+        raise UserInputError(f"{path} not found: is {run_dir} a tracesft run directory?")
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
-                raise ValueError(f"{path}:{n}: malformed JSON") from None
+                raise DataError(path, n, "malformed JSON") from None
     written = []
 
     def figure(name, panels):

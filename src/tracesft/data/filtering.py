@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
-from ..grading.rewards import DETAILED_GRADERS, Grade, grade_many, r1_zero_reward_fn
+from ..grading.registry import detailed_grader
+from ..grading.rewards import grade_many, r1_zero_reward_fn
 from .loaders import Example
 
 __all__ = ["filter_correct", "FilterReport", "REASONS", "to_r1_zero_response"]
@@ -37,18 +38,6 @@ class FilterReport:
         return out
 
 
-def _grade_with(reward_fn: Callable) -> Callable[[str, object], Grade]:
-    detailed = DETAILED_GRADERS.get(reward_fn)
-    if detailed is not None:
-        return detailed
-
-    def grade(response, truth):
-        r = reward_fn(response, truth)
-        return Grade(bool(r["format_reward"]), bool(r["answer_reward"]), None)
-
-    return grade
-
-
 def filter_correct(
     examples: Sequence[Example],
     reward_fn: Callable = r1_zero_reward_fn,
@@ -65,7 +54,7 @@ def filter_correct(
     Kept examples get ``meta["extracted_answer"]`` when the grader reports one. Order is preserved;
     grading runs on ``workers`` threads, each driving its own grader process.
     """
-    grade = _grade_with(reward_fn)
+    grade = detailed_grader(reward_fn)
     report = FilterReport(n_before=len(examples))
     to_grade = [i for i, e in enumerate(examples) if e.response is not None and e.ground_truth is not None]
     graded = grade_many([examples[i].response for i in to_grade], [examples[i].ground_truth for i in to_grade],

@@ -69,7 +69,7 @@ def _from_chat(record: dict) -> Example:
     messages = record["messages"]
     if not isinstance(messages, list) or not messages:
         raise _Bad("field 'messages' must be a non-empty list")
-    user = assistant = None
+    user = assistant = system = None
     for k, m in enumerate(messages):
         if not isinstance(m, dict):
             raise _Bad(f"messages[{k}] must be an object")
@@ -77,10 +77,19 @@ def _from_chat(record: dict) -> Example:
         if role not in ("system", "user", "assistant"):
             raise _Bad(f"messages[{k}].role must be system, user or assistant, got {role!r}")
         _string(m, "content")
-        if role == "user" and user is None:
+        if role == "user":
+            if user is not None:
+                raise _Bad(f"messages[{k}]: a second user turn; multi-turn conversations are not supported "
+                           "(one user message, optionally a system message before it and an assistant reply)")
             user = m
-        elif role == "assistant" and user is not None and assistant is None:
+        elif role == "assistant":
+            if user is None or assistant is not None:
+                raise _Bad(f"messages[{k}]: an assistant message must follow the (single) user message")
             assistant = m
+        elif user is not None or system is not None:
+            raise _Bad(f"messages[{k}]: one system message at most, before the user message")
+        else:
+            system = m
     if user is None:
         raise _Bad("no message with role 'user'")
     info = user.get("info") or {}
@@ -89,6 +98,8 @@ def _from_chat(record: dict) -> Example:
     truth = _ground_truth(info.get("reference_answer", record.get("ground_truth")), "reference_answer")
     meta = {k: v for k, v in record.items() if k != "messages"}
     meta.update({k: v for k, v in info.items() if k != "reference_answer"})
+    if system is not None:
+        meta["system"] = system["content"]
     return Example(user["content"], assistant["content"] if assistant else None, truth, meta)
 
 
@@ -173,8 +184,10 @@ def load_examples(
     """Read a JSONL file of examples, one record per line, in any of these forms:
 
     - chat: ``{"messages": [{"role": "user", "content": ..., "info": {"reference_answer": ...}},
-      {"role": "assistant", "content": ...}]}`` (prompt = first user message, response = the
-      assistant message after it, ground truth = the user's reference answer when present);
+      {"role": "assistant", "content": ...}]}`` (prompt = the user message, response = the
+      assistant message after it, ground truth = the user's reference answer when present; an
+      optional system message before the user's goes to ``meta["system"]``; a conversation of
+      several turns is an error, not silently cut to its first);
     - ``{"prompt", "response" | "completion", "ground_truth" | "answer"}`` (response and ground
       truth optional);
     - GSM8K style ``{"question", "answer"}``: ground truth after ``####`` (the text before it goes

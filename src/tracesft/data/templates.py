@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import UserInputError
+
 __all__ = ["R1_ZERO", "QUESTION_ONLY", "TEMPLATES", "load_template", "apply_template"]
 
 R1_ZERO = (
@@ -28,13 +30,13 @@ def load_template(name_or_path: str) -> str:
         return TEMPLATES[name_or_path]
     path = Path(name_or_path)
     if not path.is_file():
-        raise ValueError(f"unknown template {name_or_path!r}: not one of {sorted(TEMPLATES)} and not a file")
+        raise UserInputError(f"unknown template {name_or_path!r}: not one of {sorted(TEMPLATES)} and not a file")
     text = path.read_text(encoding="utf-8")
     if text.endswith("\n") and not text.endswith("\n\n"):
         text = text[:-1]  # editors add a final newline; the prompt should end where the text ends
     count = text.count("{question}")
     if count != 1:
-        raise ValueError(f"template {path} must contain '{{question}}' exactly once, found {count}")
+        raise UserInputError(f"template {path} must contain '{{question}}' exactly once, found {count}")
     return text
 
 

@@ -1,12 +1,16 @@
 """vLLM backend (optional extra ``tracesft[vllm]``; needs a CUDA GPU).
 
-- :func:`init_vllm` puts a vLLM engine on its own GPU.
+- :func:`init_vllm` starts a vLLM engine for a model directory.
 - :func:`load_policy_into_vllm_instance` copies the training model's current weights into the engine
   without going through disk.
 - :func:`log_generations_vllm` has the same records and summary as
   :func:`tracesft.evaluate.log_generations`. Entropy is an approximation: vLLM returns only the
   top-k log-probs of each step, so the entropy is computed over those k entries renormalised
   (a lower bound on the true entropy when the tail is non-negligible).
+- :class:`VLLMEvaluator` is the :class:`tracesft.evaluate.Evaluator` over these.
+
+Which GPU the engine uses is the process's choice: start it with ``CUDA_VISIBLE_DEVICES`` set
+(this module never changes the environment, which would do nothing once CUDA is initialised).
 """
 
 from __future__ import annotations
@@ -14,19 +18,19 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-from .hf import grade_records
+from ..errors import BackendUnavailableError, MissingExtraError
+from .records import grade_records
 
-__all__ = ["init_vllm", "load_policy_into_vllm_instance", "log_generations_vllm", "vllm_unavailable_reason"]
+__all__ = ["init_vllm", "load_policy_into_vllm_instance", "log_generations_vllm", "vllm_unavailable_reason",
+           "VLLMEvaluator"]
 
 ENTROPY_TOP_K = 20
 
 
 def vllm_unavailable_reason() -> str | None:
     """Why the vLLM backend cannot run here, or None."""
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
+    import torch
+
     if not torch.cuda.is_available():
         return "the vLLM backend needs a CUDA GPU and none is visible"
     try:
@@ -37,22 +41,22 @@ def vllm_unavailable_reason() -> str | None:
 
 
 def _require():
-    reason = vllm_unavailable_reason()
-    if reason is not None:
-        raise RuntimeError(reason)
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailableError("the vLLM backend needs a CUDA GPU and none is visible")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("the vLLM backend", "vllm") from None
 
 
-def init_vllm(model_id: str, device: str = "cuda:0", seed: int = 0, gpu_memory_utilization: float = 0.85):
-    """A ``vllm.LLM`` for ``model_id`` on ``device`` (its own GPU, apart from the training one)."""
+def init_vllm(model_id: str, seed: int = 0, gpu_memory_utilization: float = 0.85):
+    """A ``vllm.LLM`` for ``model_id`` (bfloat16, prefix caching) on the process's visible GPU."""
     _require()
-    import os
-
     import torch
     from vllm import LLM
 
-    index = torch.device(device).index
-    if index is not None:
-        os.environ.setdefault("CUDA_VISIBLE_DEVICES", str(index))
     return LLM(model=model_id, dtype=torch.bfloat16, seed=seed, enable_prefix_caching=True,
                gpu_memory_utilization=gpu_memory_utilization)
 
@@ -111,3 +115,25 @@ def log_generations_vllm(
         records.append({"prompt": prompt, "response": comp.text, "ground_truth": truth, "response_length": n,
                         "mean_token_entropy": sum(ents) / len(ents) if ents else 0.0})
     return grade_records(records, reward_fn, tokens, seconds, grading_workers)
+
+
+class VLLMEvaluator:
+    """Evaluates on a vLLM engine; before each evaluation the policy's weights are copied into it."""
+
+    def __init__(self, llm, reward_fn: Callable, sampling) -> None:
+        self.llm, self.reward_fn, self.sampling = llm, reward_fn, sampling
+
+    @classmethod
+    def build(cls, *, model_path: str, model, tokenizer, reward_fn: Callable, sampling, device: str,
+              progress: bool | None = None) -> VLLMEvaluator:
+        return cls(init_vllm(model_path, seed=sampling.seed), reward_fn, sampling)
+
+    def evaluate(self, policy, prompts: Sequence[str], ground_truths: Sequence) -> dict:
+        if policy is not None:
+            load_policy_into_vllm_instance(policy, self.llm)
+        s = self.sampling
+        return log_generations_vllm(self.llm, prompts, ground_truths, self.reward_fn, max_new_tokens=s.max_new_tokens,
+                                    temperature=s.temperature, top_p=s.top_p, stop=s.stop, seed=s.seed)
+
+    def close(self) -> None:
+        self.llm = None

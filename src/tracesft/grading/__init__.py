@@ -9,6 +9,7 @@ from .extract import (
     math_ground_truth,
 )
 from .normalize import normalize_answer
+from .registry import REWARDS, default_reward_name, detailed_grader, get_reward
 from .rewards import (
     Grade,
     free_form_reward_fn,
@@ -20,6 +21,10 @@ from .rewards import (
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
+    "REWARDS",
+    "default_reward_name",
+    "detailed_grader",
+    "get_reward",
     "Equivalence",
     "Grade",
     "answers_equivalent",

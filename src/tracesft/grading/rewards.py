@@ -66,9 +66,6 @@ def free_form_reward_fn(response: str, ground_truth, timeout: float = DEFAULT_TI
     return grade_free_form(response, ground_truth, timeout).reward()
 
 
-DETAILED_GRADERS: dict[Callable, Callable] = {r1_zero_reward_fn: grade_r1_zero, free_form_reward_fn: grade_free_form}
-
-
 def grade_many(
     responses: Sequence[str],
     ground_truths: Sequence,

@@ -1,6 +1,7 @@
-"""Training: config, batching and accumulation, checkpoints, the loop."""
+"""Training: config, builders, data, one step, checkpoints, the loop."""
 
-from .config import ConfigError, TrainConfig, load_config
-from .loop import TrainingError, train
+from ..errors import ConfigError, TrainingError
+from .config import TrainConfig, load_config
+from .loop import train
 
 __all__ = ["TrainConfig", "load_config", "ConfigError", "train", "TrainingError"]

@@ -1,4 +1,10 @@
-"""Tokenized training data, length-grouped batching, and one optimizer step's gradient accumulation."""
+"""Training data: tokenized once, grouped by length into an epoch plan, collated per micro-batch.
+
+:func:`build_train_set` tokenizes every example once (the ids are kept); :func:`epoch_plan` turns
+the lengths into an epoch of optimizer steps; :class:`TrainData` serves one rank's micro-batches of
+each step through a ``DataLoader`` whose batch sampler walks the plan (and can start mid-epoch, for
+resume), with :func:`collate` building the padded tensors.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +13,63 @@ from dataclasses import dataclass
 
 import torch
 
-from ..losses import masked_mean, sft_microbatch_train_step
-from ..tokenization import tokenize_prompt_and_output
-
-__all__ = ["TrainSet", "build_train_set", "epoch_plan", "accumulate_step"]
+__all__ = ["TrainSet", "build_train_set", "epoch_plan", "collate", "TrainData"]
 
 
 @dataclass
 class TrainSet:
-    """Prompt (templated) and response strings with their token lengths (after truncation)."""
+    """Tokenized examples: prompt+response ids (truncated to max_length) and each prompt's length."""
 
-    prompts: list[str]
-    responses: list[str]
-    lengths: list[int]
+    input_ids: list[list[int]]
+    prompt_lengths: list[int]
     n_truncated: int  # examples cut at max_length (kept)
-    n_dropped: int  # examples whose prompt alone fills max_length (no response token left)
+    n_dropped: int  # examples whose prompt alone fills max_length, or with an empty response
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.input_ids]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> tuple[list[int], int]:
+        return self.input_ids[i], self.prompt_lengths[i]
 
 
 def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_length: int) -> TrainSet:
-    """Measure each example once; count truncated examples, drop (and count) those with no response left."""
-    p_ids = tokenizer(prompts)["input_ids"]
-    o_ids = tokenizer(responses, add_special_tokens=False)["input_ids"]
-    keep_p, keep_r, lengths = [], [], []
+    """Tokenize each example once, exactly as :func:`tracesft.tokenize_prompt_and_output` does (prompt
+    with special tokens, response without, concatenated, cut at ``max_length``); count truncated
+    examples; drop (and count) those with no response token left."""
+    p_ids = tokenizer(list(prompts))["input_ids"]
+    o_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
+    ids, n_prompt = [], []
     truncated = dropped = 0
-    for p, r, pi, oi in zip(prompts, responses, p_ids, o_ids):
-        total = len(pi) + len(oi)
+    for pi, oi in zip(p_ids, o_ids):
         if len(pi) >= max_length or not oi:
             dropped += 1
             continue
-        truncated += total > max_length
-        keep_p.append(p)
-        keep_r.append(r)
-        lengths.append(min(total, max_length))
-    return TrainSet(keep_p, keep_r, lengths, truncated, dropped)
+        truncated += len(pi) + len(oi) > max_length
+        ids.append((list(pi) + list(oi))[:max_length])
+        n_prompt.append(len(pi))
+    return TrainSet(ids, n_prompt, truncated, dropped)
+
+
+def collate(examples: list[tuple[list[int], int]], pad_id: int) -> dict:
+    """Right-pad and shift one micro-batch, as :func:`tracesft.tokenize_prompt_and_output` returns it.
+
+    Returns ``input_ids``/``labels`` (b, L-1) int64, ``response_mask`` (b, L-1) bool (True where the
+    label is a response token), and ints ``n_tokens`` (non-padding tokens) and ``n_padding``.
+    """
+    length = max(len(ids) for ids, _ in examples)
+    padded = torch.full((len(examples), length), pad_id, dtype=torch.long)
+    is_response = torch.zeros((len(examples), length), dtype=torch.bool)
+    for i, (ids, n_p) in enumerate(examples):
+        padded[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        is_response[i, n_p:len(ids)] = True
+    n_tokens = sum(len(ids) for ids, _ in examples)
+    return {"input_ids": padded[:, :-1].contiguous(), "labels": padded[:, 1:].contiguous(),
+            "response_mask": is_response[:, 1:].contiguous(), "n_tokens": n_tokens,
+            "n_padding": (length - 1) * len(examples) - (n_tokens - len(examples))}
 
 
 def epoch_plan(lengths: list[int], micro_batch_size: int, accumulation: int, seed: int, epoch: int,
@@ -64,67 +94,48 @@ def epoch_plan(lengths: list[int], micro_batch_size: int, accumulation: int, see
     return [[s[m:m + micro_batch_size] for m in range(0, len(s), micro_batch_size)] for s in steps]
 
 
-def accumulate_step(module, tokenizer, train_set: TrainSet, microbatches: list[list[int]], *, max_length: int,
-                    loss_normalization: str, normalize_constant: float = 1.0, reduce_sum=None,
-                    data_parallel_size: int = 1) -> dict:
-    """Forward and backward over one optimizer step's micro-batches (gradients accumulate in .grad).
+class _StepSampler:
+    """Batch sampler: one rank's example indices of each step of ``steps`` (flattened)."""
 
-    ``module(input_ids, labels, response_mask)`` returns ``{"log_probs", "token_entropy"}``
-    (:class:`tracesft.train.distributed.LogProbModule`, possibly wrapped in DDP/FSDP).
-    Loss normalisation (G = this rank's micro-batches, b_m = size of micro-batch m, W = data-parallel
-    size, whose gradient averaging the constants undo):
-      - ``sum``: per-sequence sums of -log p / ``normalize_constant``, mean over each micro-batch, / G
-        (the reference behaviour of :func:`sft_microbatch_train_step`; with W ranks it equals one
-        process accumulating G*W micro-batches);
-      - ``token``: exact mean of -log p over all response tokens of the global step, however it is
-        split (normalize_constant = T / (b_m G W), T = response tokens summed over ranks);
-      - ``sample``: mean over all sequences of the step of each sequence's token mean.
-    ``reduce_sum`` sums a list of floats over ranks (identity by default). Returns floats for the
-    global step: loss, response_tokens, total_tokens (non-padding), padded_tokens, entropy (mean
-    over response tokens).
+    def __init__(self, steps: list[list[list[int]]], rank: int, accumulation: int) -> None:
+        self.local = [step[rank * accumulation:(rank + 1) * accumulation] for step in steps]
+
+    def __iter__(self):
+        for microbatches in self.local:
+            yield [i for mb in microbatches for i in mb]
+
+    def __len__(self) -> int:
+        return len(self.local)
+
+
+class TrainData:
+    """Each epoch's optimizer steps for this rank: a list of collated micro-batches per step.
+
+    ``accumulation`` (G) micro-batches of ``micro_batch_size`` per rank and step, ``world_size``
+    ranks; under several ranks a short last step is dropped, since every rank needs its G.
     """
-    from contextlib import nullcontext
 
-    reduce_sum = reduce_sum or (lambda values: list(values))
-    W = data_parallel_size
-    batches = [tokenize_prompt_and_output([train_set.prompts[i] for i in mb], [train_set.responses[i] for i in mb],
-                                          tokenizer, max_length) for mb in microbatches]
-    G = len(batches)
-    local_tokens = sum(int(b["response_mask"].sum()) for b in batches)
-    T, N = reduce_sum([local_tokens, sum(len(mb) for mb in microbatches)])
-    device = next(module.parameters()).device
-    loss_total = entropy_sum = 0.0
-    real_tokens = padded = 0
-    for m, (mb, batch) in enumerate(zip(microbatches, batches)):
-        input_ids = batch["input_ids"].to(device)
-        labels = batch["labels"].to(device)
-        mask = batch["response_mask"].to(device)
-        # DDP: all-reduce gradients once, after the last micro-batch.
-        sync = module.no_sync() if (m < G - 1 and hasattr(module, "no_sync")) else nullcontext()
-        with sync:
-            out = module(input_ids, labels, mask)
-            log_probs = out["log_probs"]
-            b = len(mb)
-            if loss_normalization == "sum":
-                constant = normalize_constant
-            elif loss_normalization == "token":
-                constant = T / (b * G * W)
-            else:  # sample: divide each sequence by its own token count
-                per_seq = mask.sum(dim=-1, keepdim=True).clamp(min=1)
-                log_probs = log_probs / per_seq
-                constant = N / (b * G * W)
-            loss, _ = sft_microbatch_train_step(log_probs, mask, G, constant)
-        loss_total += float(loss)
-        with torch.no_grad():
-            entropy_sum += float(masked_mean(out["token_entropy"].detach(), mask)) * int(mask.sum())
-        lengths = [train_set.lengths[i] for i in mb]
-        real_tokens += sum(lengths)
-        padded += (max(lengths) - 1) * b - sum(n - 1 for n in lengths)
-    loss_sum, entropy_sum, real_tokens, padded = reduce_sum([loss_total, entropy_sum, real_tokens, padded])
-    return {
-        "loss": loss_sum / W,  # DDP/FSDP average the ranks' gradients, so the objective is the mean
-        "response_tokens": int(T),
-        "total_tokens": int(real_tokens),
-        "padded_tokens": int(padded),
-        "entropy": entropy_sum / max(1, T),
-    }
+    def __init__(self, train_set: TrainSet, *, micro_batch_size: int, accumulation: int, world_size: int = 1,
+                 rank: int = 0, seed: int = 0, group_by_length: bool = True, pad_id: int = 0) -> None:
+        self.train_set, self.micro_batch_size, self.accumulation = train_set, micro_batch_size, accumulation
+        self.world_size, self.rank, self.seed, self.group_by_length = world_size, rank, seed, group_by_length
+        self.pad_id = pad_id
+
+    def plan(self, epoch: int) -> list[list[list[int]]]:
+        G, W = self.accumulation, self.world_size
+        plan = epoch_plan(self.train_set.lengths, self.micro_batch_size, G * W, self.seed, epoch, self.group_by_length)
+        return [s for s in plan if len(s) == G * W] if W > 1 else plan
+
+    def steps_per_epoch(self) -> int:
+        return len(self.plan(0))
+
+    def _collate_step(self, examples: list) -> list[dict]:
+        m = self.micro_batch_size
+        return [collate(examples[s:s + m], self.pad_id) for s in range(0, len(examples), m)]
+
+    def epoch(self, epoch: int, start: int = 0):
+        """The steps of ``epoch`` from step ``start`` on (resume), as lists of micro-batch dicts."""
+        from torch.utils.data import DataLoader
+
+        sampler = _StepSampler(self.plan(epoch)[start:], self.rank, self.accumulation)
+        return DataLoader(self.train_set, batch_sampler=sampler, collate_fn=self._collate_step)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
 import time
@@ -18,13 +17,14 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UserInputError
+from .state import TrainState, capture_rng, restore_rng
+
 __all__ = ["save_checkpoint", "latest_checkpoint", "load_checkpoint_weights", "load_checkpoint_training_state",
            "clean_partial", "CHECKPOINT_DIR"]
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
-# Test hook "STEP:SECONDS": pause after writing checkpoint STEP, before its rename (to SIGKILL mid-save).
-_PAUSE_ENV = "TRACESFT_TEST_PAUSE_IN_SAVE"
 
 
 def _fsync_tree(path: Path) -> None:
@@ -39,18 +39,18 @@ def _fsync_tree(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(run_dir, step: int, model, tokenizer, model_state: dict, optim_state: dict, scheduler,
-                    state: dict, keep_last: int) -> Path:
-    """Write a whole checkpoint for ``step`` and keep only the newest ``keep_last``; returns its path.
+def save_checkpoint(run_dir, state: TrainState, model, tokenizer, model_state: dict, optim_state: dict, scheduler,
+                    extra: dict, keep_last: int) -> Path:
+    """Write a whole checkpoint of ``state`` and keep only the newest ``keep_last``; returns its path.
 
     ``model_state`` / ``optim_state`` are full (unsharded) state dicts keyed by parameter name, as
     returned by :func:`tracesft.train.distributed.full_state_dicts`, so that N ranks' checkpoints
-    resume on M ranks.
+    resume on M ranks. ``extra`` (e.g. the reason, the world size) is stored in ``state.json``.
     """
     root = Path(run_dir) / CHECKPOINT_DIR
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step:08d}"
-    tmp = root / f".tmp-step-{step:08d}-{os.getpid()}"
+    final = root / f"step-{state.step:08d}"
+    tmp = root / f".tmp-step-{state.step:08d}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -58,35 +58,30 @@ def save_checkpoint(run_dir, step: int, model, tokenizer, model_state: dict, opt
     tokenizer.save_pretrained(tmp)
     torch.save(optim_state, tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    rng = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state_all()
-    torch.save(rng, tmp / "rng.pt")
-    py_state = random.getstate()
-    full_state = dict(state, step=step, python_random=[py_state[0], list(py_state[1]), py_state[2]],
-                      saved_at=time.time())
-    (tmp / "state.json").write_text(json.dumps(full_state, indent=2), encoding="utf-8")
+    torch.save(capture_rng(), tmp / "rng.pt")
+    (tmp / "state.json").write_text(json.dumps({**extra, **state.to_dict(), "saved_at": time.time()}, indent=2),
+                                    encoding="utf-8")
     _fsync_tree(tmp)
-    pause_step, _, pause = os.environ.get(_PAUSE_ENV, "").partition(":")
-    pause = float(pause) if pause_step and int(pause_step) == step else 0.0
-    if pause:
-        print(f"checkpoint {step} written, pausing {pause}s before rename", flush=True)
-        time.sleep(pause)
+    _publish(tmp, final)
+    for old in list_checkpoints(run_dir)[:-keep_last]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Give a whole, synced checkpoint directory its final name (atomically)."""
     if final.exists():  # re-saving the same step (e.g. after a resume): replace it whole
-        old = root / f".old-step-{step:08d}-{os.getpid()}"
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
         os.rename(final, old)
         os.rename(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, final)
-    fd = os.open(root, os.O_RDONLY)
+    fd = os.open(final.parent, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    for old in list_checkpoints(run_dir)[:-keep_last]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def list_checkpoints(run_dir) -> list[Path]:
@@ -132,29 +127,27 @@ def load_checkpoint_weights(path, model) -> None:
     path = Path(path)
     files = sorted(path.glob("*.safetensors"))
     if not files:
-        raise ValueError(f"checkpoint {path} holds no .safetensors file")
+        raise UserInputError(f"checkpoint {path} holds no .safetensors file")
     weights: dict = {}
     for f in files:
         weights.update(load_file(f))
     missing, unexpected = model.load_state_dict(weights, strict=False)
     tied = tied_parameter_names(model)
     if unexpected or set(missing) - tied:
-        raise ValueError(f"checkpoint {path} does not match the model: missing {sorted(set(missing) - tied)[:5]}, "
+        raise UserInputError(f"checkpoint {path} does not match the model: missing {sorted(set(missing) - tied)[:5]}, "
                          f"unexpected {sorted(unexpected)[:5]}")
 
 
-def load_checkpoint_training_state(path, model, optimizer, scheduler) -> dict:
-    """Load optimizer, scheduler and RNG state (after wrapping); returns the saved training state."""
+def load_checkpoint_training_state(path, model, optimizer, scheduler) -> TrainState:
+    """Load optimizer, scheduler and RNG state (after wrapping); returns the saved :class:`TrainState`."""
     from .distributed import load_full_state_dicts
 
     path = Path(path)
     load_full_state_dicts(model, optimizer, None, torch.load(path / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    saved = json.loads((path / "state.json").read_text(encoding="utf-8"))
     rng = torch.load(path / "rng.pt", weights_only=True)
-    torch.set_rng_state(rng["torch"])
-    if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
-    state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-    v, internal, gauss = state.pop("python_random")
-    random.setstate((v, tuple(internal), gauss))
-    return state
+    if "python_random" in saved:  # checkpoints written before the RNG state moved to rng.pt
+        rng["python"] = saved["python_random"]
+    restore_rng(rng)
+    return TrainState.from_dict(saved)

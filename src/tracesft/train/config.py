@@ -7,20 +7,26 @@ import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-__all__ = ["TrainConfig", "load_config", "apply_overrides", "save_config", "ConfigError"]
+from ..errors import ConfigError
+from ..evaluate.evaluator import EVALUATORS
+from ..evaluate.loading import DTYPES
+from ..grading.registry import REWARDS
+from .metrics import LOG_BACKENDS
+from .normalization import NORMALIZATIONS
+from .optim import OPTIMIZERS
+from .schedule import SCHEDULES
 
+__all__ = ["TrainConfig", "load_config", "apply_overrides", "save_config", "ConfigError", "CHOICES"]
 
-class ConfigError(ValueError):
-    """A bad configuration key or value; the message names the key and what is allowed."""
-
-
+# Allowed values, read from each choice's own registry. Training in float16 would need loss scaling.
 CHOICES = {
-    "device": None,  # free-form ("cpu", "cuda", "cuda:1") but validated below
-    "dtype": ("float32", "bfloat16"),
-    "loss_normalization": ("sum", "token", "sample"),
-    "lr_schedule": ("constant", "linear", "cosine"),
-    "reward": ("r1_zero", "free_form"),
-    "log": ("none", "tensorboard", "wandb"),
+    "dtype": tuple(d for d in DTYPES if d != "float16"),
+    "loss_normalization": tuple(NORMALIZATIONS),
+    "lr_schedule": SCHEDULES,
+    "optimizer": tuple(OPTIMIZERS),
+    "reward": tuple(REWARDS),
+    "eval_backend": tuple(EVALUATORS),
+    "log": LOG_BACKENDS,
     "parallel": ("ddp", "fsdp"),
 }
 
@@ -47,6 +53,7 @@ class TrainConfig:
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
     parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
     # optimisation
+    optimizer: str = "adamw"  #: adamw | sgd (momentum = adam_beta1); no weight decay on biases and norms
     micro_batch_size: int = 4
     gradient_accumulation_steps: int = 1
     loss_normalization: str = "token"  #: sum (reference) | token (exact token mean) | sample
@@ -63,6 +70,7 @@ class TrainConfig:
     max_steps: int | None = None  #: optimizer steps; overrides epochs when set
     seed: int = 0
     # evaluation
+    eval_backend: str = "hf"  #: hf (generate on the policy) | vllm (engine refreshed from the policy)
     eval_every: int = 0  #: optimizer steps between evaluations (0: only at the end)
     eval_n: int = 64  #: held-out examples per evaluation
     eval_batch_size: int = 16
@@ -81,7 +89,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         for key, choices in CHOICES.items():
             value = getattr(self, key)
-            if choices is not None and value not in choices:
+            if value not in choices:
                 raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device: {self.device!r} is not one of cpu, cuda, cuda:N")

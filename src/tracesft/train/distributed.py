@@ -2,14 +2,15 @@
 
 Launched by ``torchrun --nproc_per_node N -m tracesft train ...`` (or ``tracesft train --nproc N``).
 Each rank trains on its own share of every global batch; gradients are averaged across ranks by
-DDP/FSDP, and :func:`tracesft.train.batching.accumulate_step` scales the loss so that the averaged
-gradient is exactly the gradient of the whole global batch (token counts are all-reduced first).
+DDP/FSDP, and :func:`tracesft.train.step.train_step` weights the loss so that the averaged gradient
+is exactly the gradient of the whole global batch (token counts are all-reduced first).
 Only rank 0 writes logs, checkpoints and plots, and evaluates.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +18,7 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = ["DistInfo", "setup_distributed", "teardown_distributed", "LogProbModule", "wrap_for_training",
-           "all_reduce_sum", "full_state_dicts", "load_full_state_dicts", "barrier"]
+           "all_reduce_sum", "full_state_dicts", "load_full_state_dicts", "barrier", "gradient_sync"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,29 @@ def wrap_for_training(model: nn.Module, parallel: str, info: DistInfo, fused: bo
 
     device_ids = [info.local_rank] if next(model.parameters()).is_cuda else None
     return DDP(module, device_ids=device_ids)
+
+
+@contextmanager
+def gradient_sync(module: nn.Module, enabled: bool):
+    """Within the block, backward synchronises gradients across ranks only when ``enabled``.
+
+    Gradient accumulation syncs once per optimizer step, on its last micro-batch: DDP through
+    ``no_sync()``, FSDP2 through ``set_requires_gradient_sync(False)`` (which has no ``no_sync``);
+    a plain module (one process) needs nothing.
+    """
+    if enabled:
+        yield
+    elif hasattr(module, "no_sync"):
+        with module.no_sync():
+            yield
+    elif hasattr(module, "set_requires_gradient_sync"):
+        module.set_requires_gradient_sync(False)
+        try:
+            yield
+        finally:
+            module.set_requires_gradient_sync(True)
+    else:
+        yield
 
 
 def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:

@@ -1,0 +1,135 @@
+"""Small builders that turn a :class:`TrainConfig` into the parts the training loop uses.
+
+Each builder is a plain function of the config (and what it needs); :func:`build_components` calls
+them in order. To change a part, change its builder (or its registry: optimizers in ``optim``,
+schedules in ``schedule``, normalisations in ``normalization``, evaluators in ``tracesft.evaluate``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data import apply_template, filter_correct, load_examples, load_template
+from ..errors import UserInputError
+from ..evaluate import Sampling, build_evaluator, load_model_and_tokenizer
+from ..grading import get_reward
+from ..tokenization import _pad_id
+from . import checkpoint as ckpt
+from . import distributed as dist_
+from .batching import TrainData, build_train_set
+from .metrics import MetricsLog
+from .optim import build_optimizer
+from .schedule import build_scheduler
+
+__all__ = ["Components", "build_components", "build_model", "build_train_data", "build_eval_set",
+           "build_evaluator_for", "build_metrics"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    """Everything the loop needs; built once per run."""
+
+    model: torch.nn.Module  #: the unwrapped model (saving, evaluating)
+    module: torch.nn.Module  #: what the step calls: LogProbModule, possibly in DDP/FSDP
+    tokenizer: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    data: TrainData
+    total_steps: int
+    metrics: MetricsLog
+    evaluator: object | None = None  #: None when there is no eval_data (or on ranks other than 0)
+    eval_prompts: list = field(default_factory=list)
+    eval_truths: list = field(default_factory=list)
+    ref_model: torch.nn.Module | None = None  #: the starting model, for eval_kl
+    tied: set = field(default_factory=set)  #: state-dict names saved once (e.g. a tied lm_head)
+    report: dict = field(default_factory=dict)  #: data counts for the summary
+
+
+def build_model(cfg, device: str):
+    """(model, tokenizer) in training mode, with gradient checkpointing when asked."""
+    model, tokenizer = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
+                                                trust_remote_code=cfg.trust_remote_code, tokenizer_path=cfg.tokenizer)
+    if cfg.gradient_checkpointing:
+        model.config.use_cache = False
+        model.gradient_checkpointing_enable()
+    return model.train(), tokenizer
+
+
+def build_train_data(cfg, tokenizer, info: dist_.DistInfo, progress: bool) -> tuple[TrainData, dict]:
+    """Load, optionally filter, template and tokenize (once) the training examples."""
+    template = load_template(cfg.template)
+    examples = load_examples(cfg.train_data, require_response=True)
+    report = {"n_train_examples": len(examples)}
+    if cfg.filter_correct:
+        examples, frep = filter_correct(examples, get_reward(cfg.reward), progress=progress)
+        report["filter"] = frep.to_dict()
+        for line in frep.lines():
+            log.info("filter: %s", line)
+    if not examples:
+        raise UserInputError(f"{cfg.train_data}: no training examples left")
+    ts = build_train_set([apply_template(template, e.prompt) for e in examples], [e.response for e in examples],
+                         tokenizer, cfg.max_length)
+    report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts))
+    log.info("train set: %d examples, %d truncated at max_length=%d, %d dropped (prompt fills max_length)",
+             len(ts), ts.n_truncated, cfg.max_length, ts.n_dropped)
+    if not len(ts):
+        raise UserInputError(f"every example's prompt fills max_length={cfg.max_length}; raise max_length")
+    data = TrainData(ts, micro_batch_size=cfg.micro_batch_size, accumulation=cfg.gradient_accumulation_steps,
+                     world_size=info.world_size, rank=info.rank, seed=cfg.seed, group_by_length=cfg.group_by_length,
+                     pad_id=_pad_id(tokenizer))
+    if data.steps_per_epoch() == 0:
+        raise UserInputError(f"{len(ts)} examples do not fill one global batch of {cfg.micro_batch_size} x "
+                             f"{cfg.gradient_accumulation_steps} x {info.world_size} ranks")
+    return data, report
+
+
+def build_eval_set(cfg) -> tuple[list[str], list]:
+    """The first ``eval_n`` held-out prompts (templated) and their ground truths."""
+    if not cfg.eval_data:
+        return [], []
+    template = load_template(cfg.template)
+    held_out = load_examples(cfg.eval_data, require_ground_truth=True)[: cfg.eval_n]
+    return [apply_template(template, e.prompt) for e in held_out], [e.ground_truth for e in held_out]
+
+
+def build_evaluator_for(cfg, model, tokenizer, device: str):
+    sampling = Sampling(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature, seed=cfg.seed,
+                        batch_size=cfg.eval_batch_size)
+    return build_evaluator(cfg.eval_backend, model_path=cfg.model, model=model, tokenizer=tokenizer,
+                           reward_fn=get_reward(cfg.reward), sampling=sampling, device=device, progress=False)
+
+
+def build_metrics(cfg, main: bool) -> MetricsLog:
+    return MetricsLog(Path(cfg.output_dir), cfg.log, cfg.to_dict(), enabled=main)
+
+
+def build_components(cfg, info: dist_.DistInfo, latest: Path | None) -> Components:
+    """Model (with ``latest``'s weights when resuming), data, optimizer, schedule, evaluator, logger."""
+    device = f"cuda:{info.local_rank}" if cfg.device == "cuda" and info.enabled else cfg.device
+    model, tokenizer = build_model(cfg, device)
+    if latest is not None:
+        ckpt.load_checkpoint_weights(latest, model)
+    tied = ckpt.tied_parameter_names(model)
+    module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs)
+    data, report = build_train_data(cfg, tokenizer, info, progress=cfg.progress and info.is_main)
+    total_steps = cfg.max_steps or data.steps_per_epoch() * cfg.epochs
+    optimizer = build_optimizer(model, cfg.optimizer, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
+                                weight_decay=cfg.weight_decay)
+    scheduler = build_scheduler(optimizer, cfg.lr_schedule, warmup_steps=cfg.warmup_steps, total_steps=total_steps,
+                                min_lr_ratio=cfg.min_lr_ratio)
+    c = Components(model, module, tokenizer, optimizer, scheduler, data, total_steps, build_metrics(cfg, info.is_main),
+                   tied=tied, report=report)
+    if info.is_main and cfg.eval_data:
+        c.eval_prompts, c.eval_truths = build_eval_set(cfg)
+        c.evaluator = build_evaluator_for(cfg, model, tokenizer, device)
+        if cfg.eval_kl:
+            c.ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
+                                                      trust_remote_code=cfg.trust_remote_code)
+            c.ref_model.eval().requires_grad_(False)
+    return c

@@ -1,0 +1,49 @@
+"""Evaluation during training: the configured evaluator on the current policy, records on disk."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..data import write_jsonl
+from ..evaluate.kl import mean_kl
+from . import distributed as dist_
+
+__all__ = ["evaluate_during_training"]
+
+log = logging.getLogger(__name__)
+
+
+def _policy_for_eval(c, info: dist_.DistInfo, parallel: str):
+    """The model to generate with: the policy itself, or under FSDP an unsharded copy on rank 0."""
+    if not (info.enabled and parallel == "fsdp"):
+        return c.model
+    full, _ = dist_.full_state_dicts(c.model, c.optimizer)  # collective: every rank takes part
+    if not info.is_main:
+        return None
+    from transformers import AutoModelForCausalLM
+
+    copy = AutoModelForCausalLM.from_config(c.model.config).to(next(c.model.parameters()).device)
+    copy.load_state_dict(full, strict=False)
+    return copy
+
+
+def evaluate_during_training(cfg, c, info: dist_.DistInfo, step: int) -> dict | None:
+    """Evaluate at ``step`` (every rank calls this; rank 0 does the work); returns the metrics row.
+
+    Writes ``generations/step-NNNNNNNN.jsonl`` and a ``kind: eval`` row to metrics.jsonl; adds
+    ``kl_k3`` (mean k3 KL to the starting model over the responses' tokens) when ``eval_kl``.
+    """
+    policy = _policy_for_eval(c, info, cfg.parallel)
+    row = None
+    if info.is_main:
+        result = c.evaluator.evaluate(policy, c.eval_prompts, c.eval_truths)
+        write_jsonl(Path(cfg.output_dir) / "generations" / f"step-{step:08d}.jsonl", result["records"])
+        row = {"kind": "eval", "step": step, **result["summary"]}
+        if c.ref_model is not None:
+            row["kl_k3"] = mean_kl(policy, c.ref_model, c.tokenizer, result["records"], max_length=cfg.max_length,
+                                   batch_size=cfg.eval_batch_size)
+        c.metrics.write(row)
+        log.info("eval at step %d: accuracy %.3f, format rate %.3f", step, row["accuracy"], row["format_rate"])
+    dist_.barrier(info)
+    return row

@@ -1,0 +1,56 @@
+"""One optimizer step's forward and backward passes over its micro-batches (gradients accumulate)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..losses import masked_mean
+from .distributed import gradient_sync
+from .normalization import StepTotals
+
+__all__ = ["train_step"]
+
+
+def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normalize_constant: float = 1.0,
+               reduce_sum: Callable | None = None, world_size: int = 1) -> dict:
+    """Forward and backward over this rank's micro-batches of one optimizer step.
+
+    ``module(input_ids, labels, response_mask)`` returns ``{"log_probs", "token_entropy"}``
+    (:class:`tracesft.train.distributed.LogProbModule`, possibly wrapped in DDP/FSDP).
+    ``microbatches`` are :func:`tracesft.train.batching.collate` dicts. The step's token and
+    sequence counts are summed over ranks once (``reduce_sum``, identity by default), then each
+    micro-batch's loss is ``-sum(weight_fn(mask, totals) * log_probs) * world_size`` (the factor
+    undoes DDP/FSDP's averaging of gradients over ranks). Gradients are synchronised across ranks
+    on the last micro-batch only. Returns floats for the global step: loss, response_tokens,
+    total_tokens (non-padding), padded_tokens, entropy (mean over response tokens).
+    """
+    reduce_sum = reduce_sum or (lambda values: list(values))
+    masks = [mb["response_mask"] for mb in microbatches]
+    tokens, sequences = reduce_sum([sum(int(m.sum()) for m in masks), sum(m.shape[0] for m in masks)])
+    totals = StepTotals(tokens=tokens, sequences=sequences, microbatches=len(microbatches) * world_size)
+    device = next(module.parameters()).device
+    loss_sum = entropy_sum = 0.0
+    real_tokens = padded = 0
+    for m, mb in enumerate(microbatches):
+        input_ids, labels, mask = (mb[k].to(device, non_blocking=True)
+                                   for k in ("input_ids", "labels", "response_mask"))
+        with gradient_sync(module, enabled=m == len(microbatches) - 1):
+            out = module(input_ids, labels, mask)
+            weights = weight_fn(mask, totals, normalize_constant)
+            loss = -(out["log_probs"] * weights).sum() * world_size
+            loss.backward()
+        loss_sum += float(loss.detach())
+        with torch.no_grad():
+            entropy_sum += float(masked_mean(out["token_entropy"].detach(), mask)) * int(mask.sum())
+        real_tokens += mb["n_tokens"]
+        padded += mb["n_padding"]
+    loss_sum, entropy_sum, real_tokens, padded = reduce_sum([loss_sum, entropy_sum, real_tokens, padded])
+    return {
+        "loss": loss_sum / world_size,
+        "response_tokens": int(tokens),
+        "total_tokens": int(real_tokens),
+        "padded_tokens": int(padded),
+        "entropy": entropy_sum / max(1, tokens),
+    }
