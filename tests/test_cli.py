@@ -64,3 +64,55 @@ def test_eval_cli_unreadable_model_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: model directory {tmp_path / 'nope'} does not exist or has "
                                                 "no config.json"]
+
+
+def test_real_bugs_keep_their_traceback_and_debug_shows_user_errors(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    from tracesft import cli
+
+    def buggy(args):
+        raise RuntimeError("a bug, not a user error")
+
+    monkeypatch.setattr(cli, "_cmd_plot", buggy)
+    with pytest.raises(RuntimeError, match="a bug"):  # not turned into a one-line "error:"
+        cli.main(["plot", str(tmp_path)])
+    monkeypatch.undo()
+    assert cli.main(["plot", str(tmp_path / "nothing")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    from tracesft.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="metrics.jsonl not found"):
+        cli.main(["--debug", "plot", str(tmp_path / "nothing")])
+
+
+def test_missing_extra_is_one_error_type_naming_the_extra(monkeypatch):
+    import builtins
+
+    import pytest
+
+    from tracesft.errors import MissingExtraError, TracesftError
+    from tracesft.plots import plot_run
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *a, **kw):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(MissingExtraError, match=r"pip install 'tracesft\[plots\]'") as e:
+        plot_run("anywhere")
+    assert isinstance(e.value, TracesftError) and isinstance(e.value, ImportError) and e.value.extra == "plots"
+
+
+def test_reward_choices_come_from_the_registry():
+    from tracesft.cli import build_parser
+    from tracesft.grading import REWARDS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for command in ("filter", "eval"):
+        reward = next(a for a in sub.choices[command]._actions if a.dest == "reward")
+        assert list(reward.choices) == list(REWARDS)

@@ -154,3 +154,37 @@ def test_champ_import_and_reference_answers():
     r = records[0]
     assert r["messages"][0]["role"] == "user" and r["messages"][1]["role"] == "assistant"
     assert isinstance(r["messages"][0]["info"]["reference_answer"], list)
+
+
+def test_partial_reward_keeps_detailed_fields():
+    import functools
+
+    from tracesft.grading import detailed_grader, grade_free_form
+
+    examples = [Example("p", "The answer is 12.", "12"), Example("q", "The answer is 13.", "12")]
+    reward = functools.partial(free_form_reward_fn, timeout=0.5)
+    kept, report = filter_correct(examples, reward)
+    assert [e.prompt for e in kept] == ["p"]
+    assert kept[0].meta["extracted_answer"] == "12"  # the answer survives the partial
+    assert report.samples["wrong_answer"][0]["answer"] == "13"
+    grader = detailed_grader(reward)
+    assert grader.func is grade_free_form and grader.keywords == {"timeout": 0.5}  # the bound is kept too
+
+
+def test_chat_records_with_system_message_and_several_turns(tmp_path):
+    ok = {"messages": [{"role": "system", "content": "Be brief."},
+                       {"role": "user", "content": "1+1?", "info": {"reference_answer": "2"}},
+                       {"role": "assistant", "content": "2"}]}
+    two_turns = {"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"},
+                              {"role": "user", "content": "and 2+2?"}, {"role": "assistant", "content": "4"}]}
+    late_system = {"messages": [{"role": "user", "content": "1+1?"}, {"role": "system", "content": "x"}]}
+    path = write(tmp_path, [json.dumps(ok), json.dumps(two_turns), json.dumps(late_system)])
+    examples, skipped = read_examples(path, skip_invalid=True)
+    assert len(examples) == 1
+    ex = examples[0]
+    assert (ex.prompt, ex.response, ex.ground_truth, ex.meta["system"]) == ("1+1?", "2", "2", "Be brief.")
+    assert [s.line for s in skipped] == [2, 3]
+    assert "messages[2]: a second user turn" in skipped[0].reason
+    assert "one system message at most, before the user message" in skipped[1].reason
+    with pytest.raises(DataError, match=rf"{path}:2: messages\[2\]: a second user turn"):
+        load_examples(path)

@@ -98,3 +98,66 @@ def test_bad_arguments(saved_model):
     model, tok = load_model_and_tokenizer(str(saved_model))
     with pytest.raises(ValueError, match="differ in length"):
         log_generations(model, tok, PROMPTS, TRUTHS[:1], stub_reward, max_new_tokens=2)
+
+
+def _reference_end(tokenizer, ids, stop, eos_ids, pad_id):
+    """The linear scan the bisection replaces: the first prefix whose text holds the stop string."""
+    n = next((k + 1 for k, t in enumerate(ids) if t in eos_ids), len(ids))
+    text = tokenizer.decode(ids[:n], skip_special_tokens=True)
+    hits = [(text.find(s), s) for s in stop if s and s in text]
+    if hits:
+        pos, s = min(hits)
+        for k in range(1, n + 1):
+            if len(tokenizer.decode(ids[:k], skip_special_tokens=True)) >= pos + len(s):
+                return text[:pos + len(s)], k
+    while n > 0 and pad_id not in eos_ids and ids[n - 1] == pad_id:
+        n -= 1
+    return text, n
+
+
+def test_response_end_matches_linear_scan(saved_model):
+    import random
+
+    from tracesft.evaluate.hf import _response_end
+
+    _, tok = load_model_and_tokenizer(str(saved_model))
+    rng = random.Random(0)
+    eos = {tok.eos_token_id}
+    texts = ["12 + 7 = 19 </think> <answer> 19 </answer> more", "abc </answer>", "</answer>", "no stop here"]
+    for trial in range(60):
+        text = rng.choice(texts)
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        if trial % 3 == 0:
+            ids = ids + [tok.eos_token_id] + ids[:3]
+        if trial % 5 == 0:
+            ids = ids + [tok.pad_token_id] * 3
+        for stop in (("</answer>",), ("7",), ("19", "</think>"), ()):
+            assert _response_end(tok, ids, stop, eos, tok.pad_token_id) == \
+                _reference_end(tok, ids, stop, eos, tok.pad_token_id)
+
+
+def test_stop_string_starting_in_the_prompt_does_not_end_the_response(saved_model):
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    prompt = "Add 5 and 6."
+    free = log_generations(model, tok, [prompt], ["7"], stub_reward, max_new_tokens=12, stop=())["records"][0]
+    # A stop string made of the prompt's last two characters and the response's first one ("6.." here).
+    stop = prompt[-2:] + free["response"][:1]
+    assert len(stop) == 3 and stop not in free["response"]
+    cut = log_generations(model, tok, [prompt], ["7"], stub_reward, max_new_tokens=12, stop=(stop,))["records"][0]
+    assert cut["response"] == free["response"] and cut["response_length"] == free["response_length"] == 12
+
+
+def test_evaluator_seam_hf(saved_model):
+    from tracesft.errors import UserInputError
+    from tracesft.evaluate import Sampling, build_evaluator
+
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    sampling = Sampling(max_new_tokens=6, stop=(), batch_size=2)
+    ev = build_evaluator("hf", model_path=str(saved_model), model=model, tokenizer=tok, reward_fn=stub_reward,
+                         sampling=sampling)
+    got = ev.evaluate(None, PROMPTS, TRUTHS)
+    want = log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, max_new_tokens=6, batch_size=2, stop=())
+    assert [r["response"] for r in got["records"]] == [r["response"] for r in want["records"]]
+    assert got["summary"]["accuracy"] == want["summary"]["accuracy"]
+    with pytest.raises(UserInputError, match="unknown evaluation backend 'tgi': not one of hf, vllm"):
+        build_evaluator("tgi", model_path="m", model=None, tokenizer=None, reward_fn=stub_reward, sampling=sampling)

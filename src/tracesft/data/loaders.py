@@ -83,8 +83,10 @@ def _from_chat(record: dict) -> Example:
                            "(one user message, optionally a system message before it and an assistant reply)")
             user = m
         elif role == "assistant":
-            if user is None or assistant is not None:
-                raise _Bad(f"messages[{k}]: an assistant message must follow the (single) user message")
+            if user is None:
+                raise _Bad(f"no message with role 'user' before messages[{k}] (assistant)")
+            if assistant is not None:
+                raise _Bad(f"messages[{k}]: a second assistant message; multi-turn conversations are not supported")
             assistant = m
         elif user is not None or system is not None:
             raise _Bad(f"messages[{k}]: one system message at most, before the user message")
