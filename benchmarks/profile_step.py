@@ -26,27 +26,29 @@ def main() -> None:
 
     from tracesft.data import apply_template, load_template  # noqa: F401
     from tracesft.evaluate import load_model_and_tokenizer
-    from tracesft.train.batching import accumulate_step, build_train_set, epoch_plan
+    from tracesft.train.batching import TrainData, build_train_set
     from tracesft.train.distributed import LogProbModule
+    from tracesft.train.normalization import token_weights
+    from tracesft.train.step import train_step
 
     work = Path(tempfile.mkdtemp(prefix="tracesft-prof-"))
     prepare(work, 64)
     model, tok = load_model_and_tokenizer(str(work / "model"))
     rows = [json.loads(line) for line in (work / "data.jsonl").read_text().splitlines()]
     ts = build_train_set([r["prompt"] for r in rows], [r["completion"] for r in rows], tok, 1024)
-    plan = epoch_plan(ts.lengths, 16, 2, 0, 0)
+    steps = iter(TrainData(ts, micro_batch_size=16, accumulation=2, pad_id=tok.pad_token_id).epoch(0))
     module = LogProbModule(model, fused=bool(args.fused))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step(mbs):
-        accumulate_step(module, tok, ts, mbs, max_length=1024, loss_normalization="token")
+        train_step(module, mbs, token_weights)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    step(plan[0])  # warm-up
+    step(next(steps))  # warm-up
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        step(plan[1])
+        step(next(steps))
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
 
 

@@ -2,6 +2,7 @@
 
     make bench-train          # = .venv-bench/bin/python benchmarks/train_throughput.py
     python benchmarks/train_throughput.py [--rounds 3] [--pairs 512]
+    python benchmarks/train_throughput.py --frameworks tracesft baseline --baseline OLD/src   # before/after
 
 Needs TRL (a benchmark-only dependency: `make bench-train` installs it in .venv-bench). Model: a
 Qwen2-architecture model with hidden 128, 4 layers, 4 heads, 2 KV heads, tied embeddings and the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -84,8 +86,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=512)
-    ap.add_argument("--frameworks", nargs="+", default=["trl", "tracesft"], choices=["trl", "tracesft"],
-                    help="run only some (e.g. tracesft alone after a change; the ratio then needs both)")
+    ap.add_argument("--frameworks", nargs="+", default=["trl", "tracesft"], choices=["trl", "tracesft", "baseline"],
+                    help="run only some; 'baseline' is tracesft from --baseline's source tree (before a change)")
+    ap.add_argument("--baseline", metavar="SRC", help="another tracesft source tree (its src/), run as 'baseline'")
     ap.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
@@ -97,11 +100,15 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="tracesft-bench-"))
     prepare(workdir, args.pairs)
-    results: dict[str, list] = {"trl": [], "tracesft": []}
+    if "baseline" in args.frameworks and not args.baseline:
+        sys.exit("--frameworks baseline needs --baseline SRC")
+    results: dict[str, list] = {name: [] for name in args.frameworks}
     for r in range(args.rounds):
         for name in args.frameworks:
-            proc = subprocess.run([sys.executable, __file__, "--case", name, str(workdir)],
-                                  capture_output=True, text=True)
+            env = dict(os.environ, PYTHONPATH=args.baseline) if name == "baseline" else None
+            case = "tracesft" if name == "baseline" else name
+            proc = subprocess.run([sys.executable, __file__, "--case", case, str(workdir)],
+                                  capture_output=True, text=True, env=env)
             line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
             if proc.returncode != 0 or not line:
                 sys.exit(f"{name} failed:\n{proc.stderr[-3000:]}")
@@ -120,11 +127,14 @@ def main() -> None:
         print(f"{name:<10} {med(name, lambda x: x['tokens'] / x['seconds']):>9.0f} "
               f"{med(name, lambda x: x['peak_rss']) / 2**30:>7.2f}Gi "
               f"{med(name, lambda x: statistics.mean(x['losses'][-4:])):>11.4f}")
-    if len(args.frameworks) < 2:
-        return
-    speed = med("tracesft", lambda x: x["tokens"] / x["seconds"]) / med("trl", lambda x: x["tokens"] / x["seconds"])
-    mem = med("tracesft", lambda x: x["peak_rss"]) / med("trl", lambda x: x["peak_rss"])
-    print(f"ratio (tracesft / trl): speed {speed:.2f}x, peak memory {mem:.2f}x")
+    def tokens_per_s(x):
+        return x["tokens"] / x["seconds"]
+
+    for other in ("trl", "baseline"):
+        if other in args.frameworks and "tracesft" in args.frameworks:
+            speed = med("tracesft", tokens_per_s) / med(other, tokens_per_s)
+            mem = med("tracesft", lambda x: x["peak_rss"]) / med(other, lambda x: x["peak_rss"])
+            print(f"ratio (tracesft / {other}): speed {speed:.2f}x, peak memory {mem:.2f}x")
 
 
 if __name__ == "__main__":

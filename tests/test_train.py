@@ -413,5 +413,5 @@ def test_train_data_resumes_mid_epoch_and_splits_ranks(setup_dir):
     ranks = [TrainData(ts, micro_batch_size=2, accumulation=1, world_size=2, rank=r, seed=3) for r in (0, 1)]
     # The same global steps; the short one is dropped under 2 ranks (each needs its micro-batch).
     assert ranks[0].plan(0) == [s for s in one.plan(0) if len(s) == 2] and len(ranks[0].plan(0)) == 2
-    for r, data in enumerate(ranks):
+    for data in ranks:
         assert [len(s) for s in data.epoch(0)] == [1, 1]

@@ -146,6 +146,17 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from .train.sweep import parse_sizes, run_sweep, sweep_table
+
+    rows = run_sweep(args.config, list(args.set or []), parse_sizes(args.sizes), args.filter, args.out)
+    if rows is None:
+        return 0  # stopped by a signal; the interrupted cell saved a checkpoint
+    print(sweep_table(rows))
+    print(f"wrote {Path(args.out) / 'sweep.json'} and {Path(args.out) / 'accuracy_vs_size.png'}")
+    return 0
+
+
 def _cmd_plot(args) -> int:
     from .plots import plot_run
 
@@ -155,9 +166,12 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo.run import run_demo
+    from .demo.run import run_demo, run_demo_sweep
 
-    run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed)
+    if args.sweep:
+        run_demo_sweep(args.out, seed=args.seed, fast=args.fast)
+    else:
+        run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed)
     return 0
 
 
@@ -166,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate.loading import DTYPES
     from .grading.registry import REWARDS
     from .train.metrics import LOG_BACKENDS
+    from .train.sweep import FILTER_MODES
 
     p = argparse.ArgumentParser(prog="tracesft", description="SFT of causal LMs on reasoning traces.")
     p.add_argument("-v", "--verbose", "--debug", action="store_true",
@@ -220,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs)")
     t.set_defaults(func=_cmd_train)
 
+    sw = sub.add_parser("sweep", help="accuracy vs training-set size, filtered and unfiltered: one run per cell")
+    sw.add_argument("--config", required=True, help="YAML training config (with eval_data or test_size)")
+    sw.add_argument("--sizes", required=True, help="comma-separated training-set sizes, e.g. 128,256,512,full")
+    sw.add_argument("--filter", default="both", choices=list(FILTER_MODES),
+                    help="train on all traces (off), on the correct ones (on), or both (default)")
+    sw.add_argument("--out", default="runs/sweep", help="directory of the cells' runs and sweep.json")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field in every cell")
+    sw.set_defaults(func=_cmd_sweep)
+
     pl = sub.add_parser("plot", help="write PNG plots of a run directory")
     pl.add_argument("run_dir")
     pl.set_defaults(func=_cmd_plot)
@@ -227,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the whole pipeline on a synthetic task, on CPU, in minutes")
     m.add_argument("--fast", action="store_true", help="a smaller run (under a minute), for smoke tests")
     m.add_argument("--no-filter", action="store_true", help="train on the unfiltered teacher traces")
+    m.add_argument("--sweep", action="store_true",
+                   help="instead: accuracy vs training-set size, filtered and unfiltered (tracesft sweep), ~8 min")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=_cmd_demo)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import DataError, MissingExtraError, UserInputError
 
-__all__ = ["plot_run"]
+__all__ = ["plot_run", "plot_sweep"]
 
 
 def _series(rows, kind, key):
@@ -15,8 +15,7 @@ def _series(rows, kind, key):
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def plot_run(run_dir) -> list[Path]:
-    """Write loss.png, eval.png (accuracy, format rate) and length_entropy.png; returns their paths."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -24,6 +23,34 @@ def plot_run(run_dir) -> list[Path]:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MissingExtraError("plots", "plots") from None
+    return plt
+
+
+def plot_sweep(rows: list[dict], out) -> Path:
+    """accuracy_vs_size.png of a sweep: held-out accuracy against training examples (log scale),
+    one line per filter setting (x: the examples drawn, before filtering)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for setting, label in (("off", "all traces (unfiltered)"), ("on", "correct traces only (filtered)")):
+        pts = sorted((r["examples"], r["accuracy"]) for r in rows
+                     if r["filter"] == setting and r["accuracy"] is not None)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples drawn (before filtering)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_run(run_dir) -> list[Path]:
+    """Write loss.png, eval.png (accuracy, format rate) and length_entropy.png; returns their paths."""
+    plt = _pyplot()
     run_dir = Path(run_dir)
     path = run_dir / "metrics.jsonl"
     if not path.is_file():

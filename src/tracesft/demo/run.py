@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from ..data import Example, filter_correct, write_jsonl
 from .task import DEMO_TEMPLATE, make_dataset
 
@@ -46,16 +48,35 @@ FAST = DemoSize(n_train=600, n_eval=40, epochs=1, hidden=64, layers=2, micro_bat
 def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False, seed: int = 0,
              size: DemoSize | None = None) -> Path:
     """Run the demo; returns the run directory (whose summary.json holds the before/after numbers)."""
-    from ..train import TrainConfig, train
-    from .models import tiny_qwen2
-    from .tokenizer import train_bpe_tokenizer
+    from ..train import train
 
     size = size or (FAST if fast else FULL)
     t0 = time.perf_counter()
     run_dir = Path(out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
+    train_records = _write_data(run_dir, size, seed, no_filter)  # steps 1 and 2
+    model_dir = _write_model(run_dir, size, seed, train_records)  # step 3
+    print("[4/4] training (tracesft train machinery); evaluating before and after")
+    summary = train(_train_config(run_dir, model_dir, size, seed))
+    result = {
+        "accuracy_before": summary["eval_accuracy_before"],
+        "accuracy_after": summary["eval_accuracy"],
+        "format_rate_after": summary["eval_format_rate"],
+        "n_eval": summary["eval_n_examples"],
+        "n_train": summary["n_train"],
+        "filtered": not no_filter,
+        "train_steps": summary["steps"],
+        "final_loss": summary["final_loss"],
+        "seconds": time.perf_counter() - t0,
+        "fast": fast,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _print_result(run_dir, result)
+    return run_dir
 
-    # 1. data from a noisy teacher, and a held-out set
+
+def _write_data(run_dir: Path, size: DemoSize, seed: int, no_filter: bool) -> list[dict]:
+    """1. traces from a noisy teacher and a held-out set; 2. grade, filter, write train.jsonl."""
     train_records = make_dataset(size.n_train, seed=seed, max_digits=size.max_digits,
                                  word_problems=size.word_problems)
     eval_records = make_dataset(size.n_eval, seed=seed + 10_000, wrong_share=0.0, max_digits=size.max_digits,
@@ -67,7 +88,6 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
     n_wrong = sum(not r["teacher_correct"] for r in train_records)
     print(f"[1/4] teacher wrote {len(train_records)} traces ({n_wrong} with a wrong final answer)")
 
-    # 2. grade and filter
     examples = [Example(r["prompt"], r["response"], r["ground_truth"], {"source": f"teacher:{i + 1}"})
                 for i, r in enumerate(train_records)]
     kept, report = filter_correct(examples, progress=False)
@@ -83,8 +103,14 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
         print(f"      training on all {len(used)} traces (--no-filter; the grader would have dropped {caught})")
     else:
         print(f"      training on {len(used)} traces ({caught} dropped by the grader)")
+    return train_records
 
-    # 3. tokenizer and tiny model, saved as a Hugging Face directory
+
+def _write_model(run_dir: Path, size: DemoSize, seed: int, train_records: list[dict]) -> Path:
+    """3. a BPE tokenizer trained on the task text and a tiny random Qwen2 model, as a HF directory."""
+    from .models import tiny_qwen2
+    from .tokenizer import train_bpe_tokenizer
+
     texts = [DEMO_TEMPLATE.replace("{question}", r["prompt"]) + r["response"] for r in train_records[:2000]]
     tokenizer = train_bpe_tokenizer(texts, vocab_size=400)
     model = tiny_qwen2(vocab_size=len(tokenizer), hidden_size=size.hidden, num_hidden_layers=size.layers,
@@ -95,9 +121,14 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
     tokenizer.save_pretrained(model_dir)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"[3/4] tokenizer: {len(tokenizer)} tokens; model: Qwen2 architecture, {n_params / 1e6:.2f}M parameters")
+    return model_dir
 
-    # 4. evaluate, train, evaluate (the tracesft train machinery)
-    cfg = TrainConfig(
+
+def _train_config(run_dir: Path, model_dir: Path, size: DemoSize, seed: int):
+    """4. the tracesft train config: evaluate before, during and after training."""
+    from ..train import TrainConfig
+
+    return TrainConfig(
         model=str(model_dir), train_data=str(run_dir / "train.jsonl"), eval_data=str(run_dir / "eval.jsonl"),
         template=str(run_dir / "template.txt"), reward="r1_zero", max_length=128,
         micro_batch_size=size.micro_batch_size, gradient_accumulation_steps=1, loss_normalization="token",
@@ -106,31 +137,17 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
         eval_max_new_tokens=100, eval_before=True, output_dir=str(run_dir / "train"), checkpoint_every=0,
         keep_last=1, progress=True,
     ).validate()
-    print("[4/4] training (tracesft train machinery); evaluating before and after")
-    summary = train(cfg)
-    seconds = time.perf_counter() - t0
-    result = {
-        "accuracy_before": summary["eval_accuracy_before"],
-        "accuracy_after": summary["eval_accuracy"],
-        "format_rate_after": summary["eval_format_rate"],
-        "n_eval": summary["eval_n_examples"],
-        "n_train": summary["n_train"],
-        "filtered": not no_filter,
-        "train_steps": summary["steps"],
-        "final_loss": summary["final_loss"],
-        "seconds": seconds,
-        "fast": fast,
-    }
-    (run_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+def _print_result(run_dir: Path, result: dict) -> None:
     print()
     print(f"{'':<22}{'before':>10}{'after':>10}")
     print(f"{'held-out accuracy':<22}{result['accuracy_before']:>10.1%}{result['accuracy_after']:>10.1%}")
     fmt_before = _first_eval(run_dir / "train")["format_rate"]
     print(f"{'format rate':<22}{fmt_before:>10.1%}{result['format_rate_after']:>10.1%}")
-    print(f"({result['n_eval']} held-out problems, {result['train_steps']} optimizer steps, {seconds:.0f} s; "
+    print(f"({result['n_eval']} held-out problems, {result['train_steps']} optimizer steps, {result['seconds']:.0f} s; "
           f"plots in {run_dir / 'train'})")
     print(run_dir.resolve())
-    return run_dir
 
 
 def _first_eval(train_dir: Path) -> dict:
@@ -139,3 +156,54 @@ def _first_eval(train_dir: Path) -> dict:
         if row.get("kind") == "eval":
             return row
     return {}
+
+
+@dataclass(frozen=True)
+class SweepSize:
+    sizes: tuple[int, ...]
+    n_eval: int
+    epochs: int
+    wrong_share: float  #: share of the teacher's traces that forget every carry/borrow
+    hidden: int = 96
+    layers: int = 2
+    micro_batch_size: int = 32
+    lr: float = 3e-3
+
+
+# Measured on 2 CPU cores (see README): the whole sweep in about 8 minutes.
+SWEEP = SweepSize(sizes=(250, 500, 1000, 2000), n_eval=200, epochs=6, wrong_share=0.7)
+SWEEP_FAST = SweepSize(sizes=(64, 128), n_eval=16, epochs=1, wrong_share=0.7, hidden=32, micro_batch_size=16)
+
+
+def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, size: SweepSize | None = None) -> Path:
+    """Accuracy vs training-set size, trained on all of a systematically wrong teacher's traces and on
+    the correct ones only (``tracesft sweep`` on the built-in task); returns the sweep directory."""
+    from ..train.sweep import run_sweep, sweep_table
+
+    size = size or (SWEEP_FAST if fast else SWEEP)
+    run_dir = Path(out or f"runs/demo-sweep-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    n = max(size.sizes) + size.n_eval
+    records = make_dataset(n, seed=seed, wrong_share=size.wrong_share, max_digits=2, word_problems=False,
+                           mistake="carry")
+    write_jsonl(run_dir / "teacher_traces.jsonl", records)
+    (run_dir / "template.txt").write_text(DEMO_TEMPLATE, encoding="utf-8")
+    n_wrong = sum(not r["teacher_correct"] for r in records)
+    print(f"teacher wrote {n} traces; {n_wrong} forget a carry or borrow and end on a wrong answer")
+    model_size = DemoSize(n_train=n, n_eval=size.n_eval, epochs=size.epochs, hidden=size.hidden, layers=size.layers,
+                          micro_batch_size=size.micro_batch_size, lr=size.lr)
+    model_dir = _write_model(run_dir, model_size, seed, records)
+    config = {"model": str(model_dir), "train_data": str(run_dir / "teacher_traces.jsonl"),
+              "test_size": size.n_eval, "eval_n": size.n_eval, "template": str(run_dir / "template.txt"),
+              "reward": "r1_zero", "max_length": 128, "micro_batch_size": size.micro_batch_size, "lr": size.lr,
+              "lr_schedule": "cosine", "warmup_steps": 10, "min_lr_ratio": 0.05, "epochs": size.epochs,
+              "seed": seed, "eval_batch_size": 100, "eval_max_new_tokens": 100, "progress": False, "plots": False}
+    (run_dir / "sweep.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    print(f"tracesft sweep --config {run_dir / 'sweep.yaml'} --sizes {','.join(map(str, size.sizes))} "
+          f"--out {run_dir / 'sweep'}")
+    rows = run_sweep(str(run_dir / "sweep.yaml"), [], list(size.sizes), "both", str(run_dir / "sweep"))
+    if rows is not None:
+        print(sweep_table(rows))
+        print(f"plot: {run_dir / 'sweep' / 'accuracy_vs_size.png'}")
+    print(run_dir.resolve())
+    return run_dir

@@ -1,9 +1,31 @@
-"""Evaluation: generate (Hugging Face or vLLM), grade, log records and summaries."""
+"""Evaluation: generate (Hugging Face or vLLM), grade, log records and summaries.
 
-from .evaluator import EVALUATORS, Evaluator, HFEvaluator, Sampling, build_evaluator
-from .hf import log_generations
-from .loading import DTYPES, load_model_and_tokenizer
-from .records import grade_records, summarize_records
+Names resolve lazily, so that reading a registry (``EVALUATORS``, ``DTYPES``) does not import torch.
+"""
 
-__all__ = ["log_generations", "summarize_records", "grade_records", "load_model_and_tokenizer", "DTYPES",
-           "Evaluator", "HFEvaluator", "Sampling", "EVALUATORS", "build_evaluator"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "log_generations": "hf",
+    "summarize_records": "records",
+    "grade_records": "records",
+    "load_model_and_tokenizer": "loading",
+    "DTYPES": "loading",
+    "Evaluator": "evaluator",
+    "HFEvaluator": "evaluator",
+    "Sampling": "evaluator",
+    "EVALUATORS": "evaluator",
+    "build_evaluator": "evaluator",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracesft.evaluate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

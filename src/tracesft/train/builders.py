@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..data import apply_template, filter_correct, load_examples, load_template
+from ..data.selection import split_held_out, take_subset
 from ..errors import UserInputError
 from ..evaluate import Sampling, build_evaluator, load_model_and_tokenizer
 from ..grading import get_reward
@@ -25,7 +26,7 @@ from .metrics import MetricsLog
 from .optim import build_optimizer
 from .schedule import build_scheduler
 
-__all__ = ["Components", "build_components", "build_model", "build_train_data", "build_eval_set",
+__all__ = ["Components", "build_components", "build_model", "select_examples", "build_train_data", "build_eval_set",
            "build_evaluator_for", "build_metrics"]
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,27 @@ def build_model(cfg, device: str):
     return model.train(), tokenizer
 
 
-def build_train_data(cfg, tokenizer, info: dist_.DistInfo, progress: bool) -> tuple[TrainData, dict]:
-    """Load, optionally filter, template and tokenize (once) the training examples."""
-    template = load_template(cfg.template)
+def select_examples(cfg) -> tuple[list, list, dict]:
+    """(training examples, held-out examples, report): the ``test_size`` split of train_data is taken
+    first (so every subset is evaluated on the same examples), then the seeded ``subset``."""
     examples = load_examples(cfg.train_data, require_response=True)
-    report = {"n_train_examples": len(examples)}
+    train_examples, held_out = split_held_out(examples, cfg.test_size, cfg.seed)
+    train_examples = take_subset(train_examples, cfg.subset, cfg.seed)
+    unanswered = next((e for e in held_out if e.ground_truth is None), None)
+    if unanswered is not None:
+        raise UserInputError(f"{unanswered.meta.get('source')}: held out for evaluation (test_size) but has no "
+                             "ground truth")
+    report = {"n_train_file": len(examples), "n_held_out": len(held_out), "subset": cfg.subset or "full",
+              "n_train_examples": len(train_examples)}
+    log.info("data: %d examples in %s, %d held out for evaluation, training on %s of the rest (%d)",
+             len(examples), cfg.train_data, len(held_out), report["subset"], len(train_examples))
+    return train_examples, held_out, report
+
+
+def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.DistInfo,
+                     progress: bool) -> TrainData:
+    """Optionally filter, then template and tokenize (once) the training examples; counts go to ``report``."""
+    template = load_template(cfg.template)
     if cfg.filter_correct:
         examples, frep = filter_correct(examples, get_reward(cfg.reward), progress=progress)
         report["filter"] = frep.to_dict()
@@ -86,15 +103,16 @@ def build_train_data(cfg, tokenizer, info: dist_.DistInfo, progress: bool) -> tu
     if data.steps_per_epoch() == 0:
         raise UserInputError(f"{len(ts)} examples do not fill one global batch of {cfg.micro_batch_size} x "
                              f"{cfg.gradient_accumulation_steps} x {info.world_size} ranks")
-    return data, report
+    return data
 
 
-def build_eval_set(cfg) -> tuple[list[str], list]:
-    """The first ``eval_n`` held-out prompts (templated) and their ground truths."""
-    if not cfg.eval_data:
-        return [], []
+def build_eval_set(cfg, held_out: list) -> tuple[list[str], list]:
+    """The first ``eval_n`` evaluation prompts (templated) and their ground truths: from eval_data, or
+    the examples held out of train_data by ``test_size``."""
+    if cfg.eval_data:
+        held_out = load_examples(cfg.eval_data, require_ground_truth=True)
     template = load_template(cfg.template)
-    held_out = load_examples(cfg.eval_data, require_ground_truth=True)[: cfg.eval_n]
+    held_out = held_out[: cfg.eval_n]
     return [apply_template(template, e.prompt) for e in held_out], [e.ground_truth for e in held_out]
 
 
@@ -117,7 +135,8 @@ def build_components(cfg, info: dist_.DistInfo, latest: Path | None) -> Componen
         ckpt.load_checkpoint_weights(latest, model)
     tied = ckpt.tied_parameter_names(model)
     module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs)
-    data, report = build_train_data(cfg, tokenizer, info, progress=cfg.progress and info.is_main)
+    examples, held_out, report = select_examples(cfg)
+    data = build_train_data(cfg, examples, report, tokenizer, info, progress=cfg.progress and info.is_main)
     total_steps = cfg.max_steps or data.steps_per_epoch() * cfg.epochs
     optimizer = build_optimizer(model, cfg.optimizer, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
                                 weight_decay=cfg.weight_decay)
@@ -125,8 +144,8 @@ def build_components(cfg, info: dist_.DistInfo, latest: Path | None) -> Componen
                                 min_lr_ratio=cfg.min_lr_ratio)
     c = Components(model, module, tokenizer, optimizer, scheduler, data, total_steps, build_metrics(cfg, info.is_main),
                    tied=tied, report=report)
-    if info.is_main and cfg.eval_data:
-        c.eval_prompts, c.eval_truths = build_eval_set(cfg)
+    if info.is_main and cfg.has_eval:
+        c.eval_prompts, c.eval_truths = build_eval_set(cfg, held_out)
         c.evaluator = build_evaluator_for(cfg, model, tokenizer, device)
         if cfg.eval_kl:
             c.ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,

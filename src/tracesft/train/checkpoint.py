@@ -18,10 +18,12 @@ from pathlib import Path
 import torch
 
 from ..errors import UserInputError
+from .config import save_config
+from .distributed import barrier
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "load_checkpoint_weights", "load_checkpoint_training_state",
-           "clean_partial", "CHECKPOINT_DIR"]
+           "clean_partial", "prepare_run_dir", "CHECKPOINT_DIR"]
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -82,6 +84,24 @@ def _publish(tmp: Path, final: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def prepare_run_dir(cfg, resume: bool, info) -> Path | None:
+    """Refuse to overwrite a run (or to resume nothing); create the directory (rank 0), clean what an
+    interrupted save left, write the resolved config. Returns the checkpoint to resume from."""
+    run_dir = Path(cfg.output_dir)
+    latest = latest_checkpoint(run_dir)
+    if not resume and latest is not None:
+        raise UserInputError(f"{run_dir} already holds checkpoints: resume with --resume {run_dir}, "
+                             "or choose another output_dir")
+    if resume and latest is None:
+        raise UserInputError(f"--resume {run_dir}: no whole checkpoint found under {run_dir / CHECKPOINT_DIR}")
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        clean_partial(run_dir)
+        save_config(cfg, run_dir / "config.yaml")
+    barrier(info)
+    return latest
 
 
 def list_checkpoints(run_dir) -> list[Path]:

@@ -44,6 +44,8 @@ class TrainConfig:
     template: str = "r1_zero"  #: r1_zero, question_only, or a template file
     reward: str = "r1_zero"  #: grader for filtering and evaluation
     filter_correct: bool = False  #: keep only traces whose answer is right before training
+    subset: int | None = None  #: train on a seeded random sample of N examples (null or "full": all)
+    test_size: float = 0.0  #: without eval_data: hold out this fraction (< 1) or count (>= 1) of train_data
     max_length: int = 1024  #: prompt+response tokens; longer ones are truncated (counted)
     group_by_length: bool = True  #: sort within shuffled buckets to cut padding
     # hardware
@@ -104,6 +106,12 @@ class TrainConfig:
         for key in ("eval_every", "checkpoint_every", "warmup_steps"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if self.subset is not None and self.subset < 1:
+            raise ConfigError(f"subset: must be >= 1 or full, got {self.subset}")
+        if self.test_size < 0:
+            raise ConfigError(f"test_size: must be >= 0, got {self.test_size}")
+        if self.test_size and self.eval_data:
+            raise ConfigError("test_size and eval_data: evaluate on one or the other (test_size=0 or eval_data=null)")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
         if self.lr <= 0 or self.normalize_constant <= 0:
@@ -111,6 +119,11 @@ class TrainConfig:
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
         return self
+
+    @property
+    def has_eval(self) -> bool:
+        """Whether the run evaluates: on eval_data, or on the test_size split of train_data."""
+        return bool(self.eval_data) or self.test_size > 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -120,7 +133,12 @@ _HINTS = typing.get_type_hints(TrainConfig)
 _KEYS = [f.name for f in fields(TrainConfig)]
 
 
+_WORDS = {"subset": {"full": None}}  # words a key accepts besides its type
+
+
 def _coerce(key: str, value):
+    if isinstance(value, str) and value in _WORDS.get(key, {}):
+        return _WORDS[key][value]
     hint = _HINTS[key]
     args = typing.get_args(hint)
     optional = type(None) in args

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import torch
 
-from ..errors import TrainingError, UserInputError
+from ..errors import TrainingError
 from . import checkpoint as ckpt
 from . import distributed as dist_
 from .builders import Components, build_components
-from .config import TrainConfig, save_config
+from .config import TrainConfig
 from .evaluation import evaluate_during_training
 from .normalization import NORMALIZATIONS
 from .signals import StopFlag
 from .state import TrainState
-from .step import train_step
+from .step import is_oom, train_step
 
 __all__ = ["train", "TrainingError"]
 
@@ -44,7 +44,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
 
 
 def _run(cfg: TrainConfig, resume: bool, info: dist_.DistInfo) -> dict:
-    latest = _prepare_run_dir(cfg, resume, info)
+    latest = ckpt.prepare_run_dir(cfg, resume, info)
     torch.manual_seed(cfg.seed)
     c = build_components(cfg, info, latest)
     state = TrainState()
@@ -54,7 +54,7 @@ def _run(cfg: TrainConfig, resume: bool, info: dist_.DistInfo) -> dict:
         log.info("resumed from %s (step %d, epoch %d)", latest, state.step, state.epoch)
     else:
         c.metrics.reset()
-    evaluate = partial(evaluate_during_training, cfg, c, info) if cfg.eval_data else None
+    evaluate = partial(evaluate_during_training, cfg, c, info) if cfg.has_eval else None
     reduce_sum = partial(dist_.all_reduce_sum, info=info)
     t_start, eval_rows, last_row, interrupted = time.perf_counter(), [], {}, None
     try:
@@ -100,29 +100,6 @@ def _run(cfg: TrainConfig, resume: bool, info: dist_.DistInfo) -> dict:
             c.evaluator.close()
 
 
-def _prepare_run_dir(cfg: TrainConfig, resume: bool, info: dist_.DistInfo) -> Path | None:
-    """Refuse to overwrite a run (or to resume nothing); create the directory and write the config.
-    Returns the checkpoint to resume from."""
-    run_dir = Path(cfg.output_dir)
-    latest = ckpt.latest_checkpoint(run_dir)
-    if not resume and latest is not None:
-        raise UserInputError(f"{run_dir} already holds checkpoints: resume with --resume {run_dir}, "
-                             "or choose another output_dir")
-    if resume and latest is None:
-        raise UserInputError(f"--resume {run_dir}: no whole checkpoint found under {run_dir / ckpt.CHECKPOINT_DIR}")
-    if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt.clean_partial(run_dir)
-        save_config(cfg, run_dir / "config.yaml")
-    dist_.barrier(info)
-    return latest
-
-
-def _is_oom(e: BaseException) -> bool:
-    oom_type = getattr(torch, "OutOfMemoryError", None)
-    return (oom_type is not None and isinstance(e, oom_type)) or "out of memory" in str(e).lower()
-
-
 def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches: list, reduce_sum,
                     world_size: int) -> dict:
     """Forward/backward over this rank's micro-batches, clip, step; returns the step's metrics row."""
@@ -131,7 +108,7 @@ def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches:
         stats = train_step(c.module, batches, NORMALIZATIONS[cfg.loss_normalization],
                            normalize_constant=cfg.normalize_constant, reduce_sum=reduce_sum, world_size=world_size)
     except RuntimeError as e:
-        if _is_oom(e):
+        if is_oom(e):
             raise TrainingError(f"out of memory at step {state.step + 1}: lower micro_batch_size (now "
                                 f"{cfg.micro_batch_size}) or max_length (now {cfg.max_length}), or set "
                                 "gradient_checkpointing=true") from None

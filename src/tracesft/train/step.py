@@ -10,7 +10,7 @@ from ..losses import masked_mean
 from .distributed import gradient_sync
 from .normalization import StepTotals
 
-__all__ = ["train_step"]
+__all__ = ["train_step", "is_oom"]
 
 
 def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normalize_constant: float = 1.0,
@@ -54,3 +54,8 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
         "padded_tokens": int(padded),
         "entropy": entropy_sum / max(1, tokens),
     }
+
+
+def is_oom(e: BaseException) -> bool:
+    oom_type = getattr(torch, "OutOfMemoryError", None)
+    return (oom_type is not None and isinstance(e, oom_type)) or "out of memory" in str(e).lower()

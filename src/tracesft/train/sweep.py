@@ -1,0 +1,129 @@
+"""``tracesft sweep``: one training run per (training-set size, filter) cell, then a table and a plot.
+
+Every cell uses the same config, seed and evaluation set (``eval_data``, or the ``test_size``
+split, which is taken before the subset); only ``subset`` and ``filter_correct`` change. Cells live
+in ``OUT/filtered-N`` and ``OUT/unfiltered-N``. Running the same sweep again skips finished cells
+(their ``summary.json``) and resumes an interrupted one from its newest checkpoint; a cell directory
+written with a different config is an error, never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import UserInputError
+from .config import ConfigError, TrainConfig, load_config
+
+__all__ = ["Cell", "parse_sizes", "FILTER_MODES", "run_sweep", "sweep_table"]
+
+log = logging.getLogger(__name__)
+
+FILTER_MODES = {"both": (False, True), "on": (True,), "off": (False,)}
+_IGNORED_KEYS = ("progress",)  # may differ between a run and its resumption
+
+
+@dataclass(frozen=True)
+class Cell:
+    size: int | None  #: None: the whole training set
+    filtered: bool
+
+    @property
+    def name(self) -> str:
+        return f"{'filtered' if self.filtered else 'unfiltered'}-{self.size or 'full'}"
+
+
+def parse_sizes(text: str) -> list[int | None]:
+    """``"128,256,full"`` -> ``[128, 256, None]``; one line naming the bad item otherwise."""
+    sizes: list[int | None] = []
+    for item in (s.strip() for s in text.split(",")):
+        if item == "full":
+            sizes.append(None)
+        elif item.isdigit() and int(item) > 0:
+            sizes.append(int(item))
+        else:
+            raise UserInputError(f"--sizes: {item!r} is not a positive whole number or 'full'")
+    if not sizes or len(set(sizes)) != len(sizes):
+        raise UserInputError(f"--sizes: give distinct sizes, got {text!r}")
+    return sorted(sizes, key=lambda s: float("inf") if s is None else s)
+
+
+def _check_same_config(cfg: TrainConfig) -> None:
+    saved_path = Path(cfg.output_dir) / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    for key, value in cfg.to_dict().items():
+        if key not in _IGNORED_KEYS and key in saved and saved[key] != value:
+            raise UserInputError(f"{cfg.output_dir} was trained with {key}={saved[key]!r}, this sweep has "
+                                 f"{key}={value!r}: use another --out, or remove that directory")
+
+
+def _run_cell(cfg: TrainConfig) -> dict | None:
+    """The cell's summary: read when it finished before, else trained (or resumed); None if interrupted."""
+    _check_same_config(cfg)
+    summary_path = Path(cfg.output_dir) / "summary.json"
+    if summary_path.is_file():
+        log.info("%s: finished before, skipped", cfg.output_dir)
+        return json.loads(summary_path.read_text(encoding="utf-8"))
+    from . import checkpoint as ckpt
+    from .loop import train
+
+    resume = ckpt.latest_checkpoint(cfg.output_dir) is not None
+    result = train(cfg, resume=resume)
+    return None if "interrupted" in result else result
+
+
+def _row(cell: Cell, cfg: TrainConfig, summary: dict) -> dict:
+    return {"size": cell.size or "full", "filter": "on" if cell.filtered else "off",
+            "examples": summary["n_train_examples"], "kept": summary["n_train"], "steps": summary["steps"],
+            "accuracy": summary.get("eval_accuracy"), "format_rate": summary.get("eval_format_rate"),
+            "mean_response_length": summary.get("eval_mean_response_length"), "seconds": summary["seconds"],
+            "run_dir": cfg.output_dir}
+
+
+def run_sweep(config_path: str | None, overrides: list[str], sizes: list[int | None], filter_mode: str,
+              out_dir: str) -> list[dict] | None:
+    """Train every cell (filter settings x sizes) under ``out_dir``; write ``sweep.json`` and
+    ``accuracy_vs_size.png``. Returns the rows, or None when a signal stopped a cell (run again to resume)."""
+    if filter_mode not in FILTER_MODES:
+        raise UserInputError(f"--filter: {filter_mode!r} is not one of {', '.join(FILTER_MODES)}")
+    out = Path(out_dir)
+    rows = []
+    for filtered in FILTER_MODES[filter_mode]:
+        for size in sizes:
+            cell = Cell(size, filtered)
+            cfg = load_config(config_path, [*overrides, f"subset={size or 'full'}", f"filter_correct={filtered}",
+                                            f"output_dir={out / cell.name}"])
+            if not (cfg.eval_data or cfg.test_size):
+                raise ConfigError("a sweep needs an evaluation set: set eval_data or test_size")
+            print(f"sweep: cell {cell.name}", flush=True)
+            summary = _run_cell(cfg)
+            if summary is None:
+                print(f"sweep stopped in cell {cell.name}; run the same command again to resume it", flush=True)
+                return None
+            rows.append(_row(cell, cfg, summary))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    from ..plots import plot_sweep
+
+    plot_sweep(rows, out / "accuracy_vs_size.png")
+    return rows
+
+
+def sweep_table(rows: list[dict]) -> str:
+    """The sweep's rows as a text table."""
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+
+    lines = [f"{'size':>6} {'filter':>6} {'examples':>8} {'kept':>6} {'steps':>6} {'accuracy':>8} "
+             f"{'format':>7} {'resp len':>8} {'seconds':>8}"]
+    for r in rows:
+        lines.append(f"{r['size']!s:>6} {r['filter']:>6} {r['examples']:>8} {r['kept']:>6} {r['steps']:>6} "
+                     f"{fmt(r['accuracy'], '.1%'):>8} {fmt(r['format_rate'], '.1%'):>7} "
+                     f"{fmt(r['mean_response_length'], '.1f'):>8} {r['seconds']:>8.0f}")
+    return "\n".join(lines)
