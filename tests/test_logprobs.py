@@ -240,3 +240,18 @@ def test_fallback_for_model_without_output_embedding():
         out = get_response_log_probs(model, ids, labels)
     manual = torch.log_softmax(model.emb(ids), -1).gather(-1, labels[..., None]).squeeze(-1)
     torch.testing.assert_close(out["log_probs"], manual)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_with_grad_keyword(fused):
+    model = tiny_qwen2(vocab_size=64)
+    ids = torch.randint(0, 64, (2, 6))
+    labels = torch.randint(0, 64, (2, 6))
+    default = get_response_log_probs(model, ids, labels, fused=fused)["log_probs"]
+    assert default.requires_grad  # None: follows the grad mode, as before the keyword existed
+    off = get_response_log_probs(model, ids, labels, True, with_grad=False, fused=fused)
+    assert not off["log_probs"].requires_grad and not off["token_entropy"].requires_grad
+    torch.testing.assert_close(off["log_probs"], default.detach())
+    with torch.no_grad():
+        assert not get_response_log_probs(model, ids, labels, fused=fused)["log_probs"].requires_grad
+        assert get_response_log_probs(model, ids, labels, with_grad=True, fused=fused)["log_probs"].requires_grad

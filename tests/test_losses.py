@@ -181,3 +181,18 @@ def test_kl_estimators_monte_carlo(seed):
     # The wrong-sign variant exp(lp - lq) - 1 - (lp - lq) estimates something else.
     wrong = (torch.exp(lp - lq) - 1 - (lp - lq)).mean().item()
     assert abs(wrong - exact) > 5 * abs(k3 - exact)
+
+
+def test_kl_penalty_seed_modes():
+    from tracesft import kl_penalty
+
+    lp = torch.tensor([[-1.0, -2.0, -0.5]])
+    ref = torch.tensor([[-1.5, -1.0, -0.5]])
+    mask = torch.tensor([[True, True, False]])
+    r = ref - lp  # the k3 direction whose expectation under the policy is KL(policy || ref)
+    assert kl_penalty(lp, ref, mode="biased").item() == pytest.approx((lp - ref).mean().item())
+    assert kl_penalty(lp, ref, mode="unbiased").item() == pytest.approx((torch.exp(r) - r - 1).mean().item())
+    assert kl_penalty(lp, ref, mode="unbiased", mask=mask).item() == pytest.approx(
+        (torch.exp(r) - r - 1)[mask].mean().item())
+    with pytest.raises(ValueError, match="mode must be one of"):
+        kl_penalty(lp, ref, mode="k3")

@@ -124,3 +124,33 @@ def test_killed_sweep_resumes_its_interrupted_cell(setup_dir, tmp_path):
     expected, got = final_weights(ref / "unfiltered-32"), final_weights(out / "unfiltered-32")
     assert all(torch.equal(got[k], expected[k]) for k in expected)
     assert "unfiltered" in done.stdout and "wrote" in done.stdout
+
+
+def test_demo_sweep_fast(tmp_path, capsys):
+    from tracesft.demo.run import run_demo_sweep
+
+    run_dir = run_demo_sweep(str(tmp_path / "ds"), fast=True)
+    rows = json.loads((run_dir / "sweep" / "sweep.json").read_text())
+    assert [(r["size"], r["filter"]) for r in rows] == [(64, "off"), (128, "off"), (64, "on"), (128, "on")]
+    assert all(r["kept"] < r["examples"] for r in rows if r["filter"] == "on")  # the grader dropped the carry slips
+    assert all(r["kept"] == r["examples"] for r in rows if r["filter"] == "off")
+    out = capsys.readouterr().out
+    assert "forget a carry or borrow" in out and out.strip().splitlines()[-1] == str(run_dir.resolve())
+
+
+def test_carry_teacher_is_wrong_exactly_where_a_carry_is_forgotten():
+    from tracesft.demo.task import make_dataset
+
+    records = make_dataset(400, seed=0, wrong_share=1.0, max_digits=2, word_problems=False, mistake="carry")
+    for r in records:
+        a, op, b = r["prompt"].removeprefix("What is ").rstrip("?").split(" ")
+        a, b = int(a), int(b)
+        needs_carry = (a % 10 + b % 10 >= 10) if op == "plus" else (a % 10 < b % 10)
+        needs_carry = needs_carry or (op == "plus" and (a // 10 % 10 + b // 10 % 10 >= 10)) or \
+            (op == "minus" and (a // 10 % 10 < b // 10 % 10))
+        assert r["teacher_correct"] == (not needs_carry), r
+    # The main demo's data is what it was before the carry teacher existed (digest of the earlier code's output).
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(make_dataset(200, seed=1)).encode()).hexdigest()
+    assert digest == "5958c4c230602a53de3b2f9d4d113ad7b018615b507223dab9d756f37c2458ed"

@@ -62,6 +62,7 @@ def get_response_log_probs(
     input_ids: torch.Tensor,
     labels: torch.Tensor,
     return_token_entropy: bool = False,
+    with_grad: bool | None = None,
     *,
     response_mask: torch.Tensor | None = None,
     attention_mask: torch.Tensor | None = None,
@@ -80,10 +81,17 @@ def get_response_log_probs(
         attention_mask: optional (batch, seq), passed to the model (not needed for right padding).
         fused: use the chunked head when the model allows it (default); False forces full logits.
         chunk_size: tokens per chunk of the fused head; default chosen from a memory budget.
+        with_grad: None (default) follows torch's grad mode, as any forward does: a graph is built
+            when grad is enabled (training), none under ``torch.no_grad()``. False computes without a
+            graph (scoring, as the seeds' ``with_grad=False``); True builds one even under no_grad.
 
     Returns ``{"log_probs": (batch, seq) float32, "token_entropy": (batch, seq) float32}`` (entropy
-    only when asked). Nothing else is masked. Gradients flow when grad is enabled.
+    only when asked). Nothing else is masked.
     """
+    if with_grad is not None:
+        with torch.set_grad_enabled(with_grad):
+            return get_response_log_probs(model, input_ids, labels, return_token_entropy, response_mask=response_mask,
+                                          attention_mask=attention_mask, fused=fused, chunk_size=chunk_size)
     _check_inputs(input_ids, labels, response_mask)
     if fused:
         from .fused_logprobs import fused_response_log_probs, fused_unsupported_reason

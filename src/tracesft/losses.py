@@ -134,6 +134,7 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -10
 
 
 _ESTIMATORS = ("k1", "k2", "k3")
+_MODES = {"biased": "k1", "unbiased": "k3"}  # the seeds' names
 
 
 def kl_penalty(
@@ -141,6 +142,8 @@ def kl_penalty(
     ref_log_probs: torch.Tensor,
     estimator: str = "k3",
     mask: torch.Tensor | None = None,
+    *,
+    mode: str | None = None,
 ) -> torch.Tensor:
     """Per-token estimators of KL(policy || reference) from tokens sampled from the policy.
 
@@ -150,7 +153,17 @@ def kl_penalty(
       k2 = 0.5 * r^2           (biased, low variance)
       k3 = exp(r) - r - 1      (unbiased, always >= 0)
     Returns the per-token values, or their masked mean (scalar) when ``mask`` is given.
+
+    ``mode="biased"`` / ``"unbiased"`` (the seeds' names) choose k1 / k3 and return the mean (the
+    masked mean with ``mask``, else over every element). k3 here is exp(r) - r - 1 with
+    r = ref - policy, the direction whose expectation under the policy's samples is
+    KL(policy || reference); see the README.
     """
+    if mode is not None:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {tuple(_MODES)}, got {mode!r}")
+        kl = kl_penalty(log_probs, ref_log_probs, _MODES[mode], mask)
+        return kl if mask is not None else kl.mean()
     _check_same_shape("log_probs", log_probs, "ref_log_probs", ref_log_probs)
     if estimator not in _ESTIMATORS:
         raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")

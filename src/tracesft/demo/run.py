@@ -106,7 +106,7 @@ def _write_data(run_dir: Path, size: DemoSize, seed: int, no_filter: bool) -> li
     return train_records
 
 
-def _write_model(run_dir: Path, size: DemoSize, seed: int, train_records: list[dict]) -> Path:
+def _write_model(run_dir: Path, size: DemoSize, seed: int, train_records: list[dict], label: str = "[3/4] ") -> Path:
     """3. a BPE tokenizer trained on the task text and a tiny random Qwen2 model, as a HF directory."""
     from .models import tiny_qwen2
     from .tokenizer import train_bpe_tokenizer
@@ -120,7 +120,7 @@ def _write_model(run_dir: Path, size: DemoSize, seed: int, train_records: list[d
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"[3/4] tokenizer: {len(tokenizer)} tokens; model: Qwen2 architecture, {n_params / 1e6:.2f}M parameters")
+    print(f"{label}tokenizer: {len(tokenizer)} tokens; model: Qwen2 architecture, {n_params / 1e6:.2f}M parameters")
     return model_dir
 
 
@@ -164,15 +164,16 @@ class SweepSize:
     n_eval: int
     epochs: int
     wrong_share: float  #: share of the teacher's traces that forget every carry/borrow
-    hidden: int = 96
-    layers: int = 2
-    micro_batch_size: int = 32
-    lr: float = 3e-3
+    hidden: int = 128
+    layers: int = 3
+    micro_batch_size: int = 48
+    lr: float = 2e-3
 
 
-# Measured on 2 CPU cores (see README): the whole sweep in about 8 minutes.
-SWEEP = SweepSize(sizes=(250, 500, 1000, 2000), n_eval=200, epochs=6, wrong_share=0.7)
-SWEEP_FAST = SweepSize(sizes=(64, 128), n_eval=16, epochs=1, wrong_share=0.7, hidden=32, micro_batch_size=16)
+# The main demo's model and optimiser settings; see the README for what this sweep measured.
+SWEEP = SweepSize(sizes=(1000, 2000, 4000), n_eval=200, epochs=6, wrong_share=0.7)
+SWEEP_FAST = SweepSize(sizes=(64, 128), n_eval=16, epochs=1, wrong_share=0.7, hidden=32, layers=2,
+                       micro_batch_size=16)
 
 
 def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, size: SweepSize | None = None) -> Path:
@@ -192,11 +193,11 @@ def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, si
     print(f"teacher wrote {n} traces; {n_wrong} forget a carry or borrow and end on a wrong answer")
     model_size = DemoSize(n_train=n, n_eval=size.n_eval, epochs=size.epochs, hidden=size.hidden, layers=size.layers,
                           micro_batch_size=size.micro_batch_size, lr=size.lr)
-    model_dir = _write_model(run_dir, model_size, seed, records)
+    model_dir = _write_model(run_dir, model_size, seed, records, label="")
     config = {"model": str(model_dir), "train_data": str(run_dir / "teacher_traces.jsonl"),
               "test_size": size.n_eval, "eval_n": size.n_eval, "template": str(run_dir / "template.txt"),
               "reward": "r1_zero", "max_length": 128, "micro_batch_size": size.micro_batch_size, "lr": size.lr,
-              "lr_schedule": "cosine", "warmup_steps": 10, "min_lr_ratio": 0.05, "epochs": size.epochs,
+              "lr_schedule": "cosine", "warmup_steps": 30, "min_lr_ratio": 0.05, "epochs": size.epochs,
               "seed": seed, "eval_batch_size": 100, "eval_max_new_tokens": 100, "progress": False, "plots": False}
     (run_dir / "sweep.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     print(f"tracesft sweep --config {run_dir / 'sweep.yaml'} --sizes {','.join(map(str, size.sizes))} "
@@ -205,5 +206,37 @@ def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, si
     if rows is not None:
         print(sweep_table(rows))
         print(f"plot: {run_dir / 'sweep' / 'accuracy_vs_size.png'}")
+        habits = [dict(size=r["size"], filter=r["filter"], **carry_habit(Path(r["run_dir"]))) for r in rows]
+        (run_dir / "sweep" / "carry_habit.json").write_text(json.dumps(habits, indent=2) + "\n", encoding="utf-8")
+        print("held-out problems that need a carry/borrow vs not, and how often the model repeats the teacher's slip:")
+        print(f"{'size':>6} {'filter':>6} {'carry right':>12} {'no-carry right':>15} {'teacher slip':>13}")
+        for h in habits:
+            print(f"{h['size']!s:>6} {h['filter']:>6} {h['carry_accuracy']:>12.1%} {h['no_carry_accuracy']:>15.1%} "
+                  f"{h['slip_rate']:>13.1%}")
     print(run_dir.resolve())
     return run_dir
+
+
+def carry_habit(cell_dir: Path) -> dict:
+    """From a cell's last evaluation: accuracy on held-out problems that need a carry (borrow) and on
+    those that do not, and the share of the former answered with the teacher's forgotten-carry answer."""
+    import re
+
+    from .task import Problem, trace_answer, worked_trace
+
+    last = sorted((cell_dir / "generations").glob("step-*.jsonl"))[-1]
+    counts = {"carry": [0, 0, 0], "no_carry": [0, 0, 0]}  # problems, right, teacher's slip
+    for line in last.read_text(encoding="utf-8").splitlines():
+        g = json.loads(line)
+        a, op, b = re.search(r"What is (\d+) (plus|minus) (\d+)\?", g["prompt"]).groups()
+        p = Problem("", int(a), int(b), "+" if op == "plus" else "-")
+        slip = trace_answer(worked_trace(p, forget_carry=True))
+        m = re.search(r"<answer>\s*(-?\d+)\s*</answer>", g["response"])
+        answer = int(m.group(1)) if m else None
+        c = counts["no_carry" if slip == p.answer else "carry"]
+        c[0] += 1
+        c[1] += answer == p.answer
+        c[2] += answer == slip != p.answer
+    return {"carry_problems": counts["carry"][0], "carry_accuracy": counts["carry"][1] / max(1, counts["carry"][0]),
+            "no_carry_accuracy": counts["no_carry"][1] / max(1, counts["no_carry"][0]),
+            "slip_rate": counts["carry"][2] / max(1, counts["carry"][0])}

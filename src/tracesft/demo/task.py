@@ -42,10 +42,10 @@ class Problem:
         return self.a + self.b if self.op == "+" else self.a - self.b
 
 
-def make_problem(rng: random.Random, max_digits: int = 3, word_problems: bool = True) -> Problem:
+def make_problem(rng: random.Random, max_digits: int = 3, word_problems: bool = True, ops: str = "+-") -> Problem:
     a = rng.randint(10, 10**max_digits - 1)
     b = rng.randint(1, 10**rng.randint(1, max_digits) - 1)
-    op = rng.choice("+-")
+    op = rng.choice(ops)
     if op == "-" and b > a:
         a, b = b, a
     templates = _ADD if op == "+" else _SUB
@@ -91,17 +91,17 @@ def trace_answer(trace: str) -> int:
 
 
 def make_dataset(n: int, seed: int, wrong_share: float = 0.25, max_digits: int = 3,
-                 word_problems: bool = True, mistake: str = "random") -> list[dict]:
+                 word_problems: bool = True, mistake: str = "random", ops: str = "+-") -> list[dict]:
     """n records {prompt, response, ground_truth, teacher_correct}. With ``mistake="random"``,
     ``wrong_share`` of the teacher's final answers are off by a small nonzero amount; with
     ``"carry"``, the teacher forgets every carry (borrow) in ``wrong_share`` of its traces, which is
-    wrong exactly on the problems that need one."""
+    wrong exactly on the problems that need one. ``ops``: the operations drawn from ("+-", "+" or "-")."""
     if mistake not in ("random", "carry"):
         raise ValueError(f"mistake must be 'random' or 'carry', got {mistake!r}")
     rng = random.Random(seed)
     records = []
     for _ in range(n):
-        p = make_problem(rng, max_digits, word_problems)
+        p = make_problem(rng, max_digits, word_problems, ops)
         answer, trace = p.answer, worked_trace(p)
         if mistake == "random" and rng.random() < wrong_share:
             answer += rng.choice([-1, 1]) * rng.choice([1, 2, 10, 100])
