@@ -1,9 +1,11 @@
+import sys
 import threading
 import time
 
 import pytest
 
 from tracesft.grading import (
+    DEFAULT_TIMEOUT_S,
     answers_equivalent,
     extract_free_form_answer,
     extract_r1_zero_answer,
@@ -210,3 +212,110 @@ def test_grade_many_preserves_order():
 def test_equivalence_rejects_bad_ground_truth_type():
     with pytest.raises(ValueError, match="ground truth"):
         answers_equivalent("1", {"a": 1})
+
+
+# --- bounds that hold for any input ----------------------------------------------------------------
+
+ADVERSARIAL = {
+    "unclosed boxed (r1)": lambda n: "</think> <answer> " + "\\boxed{" * (n // 7) + " </answer>",
+    "unclosed boxed": lambda n: "\\boxed{" * (n // 7),
+    "many 'is'": lambda n: "is 1 " * (n // 5),
+    "many '='": lambda n: "a=" * (n // 2),
+    "many </think>": lambda n: "</think> " * (n // 9),
+    "open braces": lambda n: "{" * n,
+}
+
+
+@pytest.mark.parametrize("family", list(ADVERSARIAL))
+def test_extraction_is_linear_and_a_megabyte_grades_within_the_bound(family):
+    def extract_seconds(n):
+        text = ADVERSARIAL[family](n)
+        t0 = time.perf_counter()
+        extract_free_form_answer(text)
+        extract_r1_zero_answer(text)
+        return time.perf_counter() - t0
+
+    small, large = extract_seconds(10_000), extract_seconds(1_000_000)
+    assert large < 100 * max(small, 1e-3) * 3  # 100x the text: linear (x3 for noise), not 10,000x
+    text = ADVERSARIAL[family](1_000_000)
+    t0 = time.perf_counter()
+    assert r1_zero_reward_fn(text, "7")["reward"] == 0.0
+    assert free_form_reward_fn(text, "7")["answer_reward"] == 0.0
+    assert time.perf_counter() - t0 < 2 * (DEFAULT_TIMEOUT_S + 1.0)  # two calls, each within its bound
+
+
+def test_the_whole_call_is_bounded_for_any_length():
+    from tracesft.grading.rewards import IN_PROCESS_CHARS
+
+    long_right = "x" * (IN_PROCESS_CHARS + 10) + " </think> <answer> \\frac{14}{2} </answer>"
+    g = grade_r1_zero(long_right, "7")  # graded whole in a worker, same verdict
+    assert (g.format_ok, g.correct, g.answer, g.timed_out) == (True, True, "\\frac{14}{2}", False)
+    t0 = time.perf_counter()
+    g = grade_r1_zero("</think> <answer> " + "\\boxed{" * 2_000_000 + " </answer>", "7", timeout=0.5)
+    assert time.perf_counter() - t0 < 0.5 + 1.5 and not g.correct  # 14 MB: cut off at the bound
+
+
+ORPHAN_DRIVER = """
+import os, sys, threading, time
+from tracesft.grading import r1_zero_reward_fn
+
+def hostile():
+    r1_zero_reward_fn("</think> <answer> 10^{10^{10}} + 9^{9^{9^{9}}} </answer>", "7", timeout=120)
+
+for _ in range(2):
+    threading.Thread(target=hostile, daemon=True).start()
+time.sleep(4)
+print("grading", flush=True)
+time.sleep(120)
+"""
+
+
+def _worker_pids(parent: int) -> list[int]:
+    import os
+
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            cmd = open(f"/proc/{entry}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"tracesft.grading.sandbox" in cmd:
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and /proc are Linux's")
+def test_workers_die_with_a_killed_parent(tmp_path):
+    import os
+    import subprocess
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(ORPHAN_DRIVER)
+    proc = subprocess.Popen([sys.executable, str(driver)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "grading"
+    workers = _worker_pids(proc.pid)
+    assert len(workers) >= 2
+    proc.kill()  # SIGKILL: no atexit, no cleanup in the parent
+    proc.wait()
+    time.sleep(1.0)
+    alive = [p for p in workers if os.path.exists(f"/proc/{p}") and
+             open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert alive == []
+
+
+def test_a_worker_nobody_waits_for_stops_at_its_cpu_limit():
+    import json
+
+    w = sandbox._Worker()
+    assert w.wait_ready()
+    w.proc.stdin.write(json.dumps({"f": "symbolic_equal", "a": ["9^{9^{9^{9}}}", "7"], "t": 0.5}) + "\n")
+    w.proc.stdin.flush()
+    deadline = time.monotonic() + 10
+    while w.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopped = not w.alive()
+    w.kill()
+    assert stopped  # SIGXCPU after about 1.5 s of CPU, though the caller never killed it

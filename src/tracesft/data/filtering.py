@@ -75,10 +75,10 @@ def filter_correct(
             reason = "no_ground_truth"
         elif g.correct and g.format_ok:
             reason = None
+        elif g.timed_out:  # before bad_format: a response graded whole in a worker has no format verdict
+            reason = "timed_out"
         elif not g.format_ok:
             reason = "bad_format"
-        elif g.timed_out:
-            reason = "timed_out"
         else:
             reason = "wrong_answer"
         if reason is None:

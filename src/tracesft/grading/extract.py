@@ -5,6 +5,7 @@ All scanners are linear in the length of the text (no backtracking regexes over 
 
 from __future__ import annotations
 
+import bisect
 import re
 
 __all__ = [
@@ -22,34 +23,29 @@ _ANSWER_OPEN = "<answer>"
 _ANSWER_CLOSE = "</answer>"
 
 
-def _balanced_from(text: str, start: int) -> str | None:
-    """Content of the brace group whose '{' is at text[start - 1]; None when unbalanced."""
-    depth = 1
-    i = start
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n:  # skip escaped characters such as \{ and \}
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start:i]
-        i += 1
-    return None
+_BRACES = re.compile(r"\\.|[{}]", re.DOTALL)  # an escaped character (\{, \}, ...) or a brace
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last balanced ``\\boxed{...}`` (or ``\\fbox{...}``) in text, else None."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    for s in reversed(starts):
-        content = _balanced_from(text, s)
-        if content is not None:
-            return content
-    return None
+    """Content of the last balanced ``\\boxed{...}`` (or ``\\fbox{...}``) in text, else None.
+
+    One pass over the braces with a stack (escaped ``\\{``/``\\}`` skipped), so the time is linear in
+    the text however many unclosed ``\\boxed{`` it holds.
+    """
+    starts = {m.end() for m in _BOXED.finditer(text)}  # positions just after a boxed '{'
+    if not starts:
+        return None
+    best: tuple[int, int] | None = None
+    stack: list[int] = []
+    for m in _BRACES.finditer(text):
+        c = m.group()
+        if c == "{":
+            stack.append(m.end())
+        elif c == "}" and stack:
+            start = stack.pop()
+            if start in starts and (best is None or start > best[0]):
+                best = (start, m.start())
+    return text[best[0]:best[1]] if best is not None else None
 
 
 def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
@@ -61,11 +57,12 @@ def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
     ``</answer>`` is ignored); when it contains ``\\boxed{...}``, the last balanced boxed content.
     """
     fmt_ok = False
+    last_close = response.rfind(_ANSWER_CLOSE)
     pos = response.find(_THINK_END)
-    while pos != -1:
+    while pos != -1 and last_close != -1:
         after = pos + len(_THINK_END)
         rest = response[after:after + 64].lstrip()
-        if rest.startswith(_ANSWER_OPEN) and response.find(_ANSWER_CLOSE, after) != -1:
+        if rest.startswith(_ANSWER_OPEN) and last_close >= after:
             fmt_ok = True
             break
         pos = response.find(_THINK_END, after)
@@ -90,18 +87,22 @@ _MATHY = re.compile(r"[0-9$\\^+*/=()]|^[A-Za-z]$")
 _MATH_FUNCS = {"sqrt", "floor", "ceil", "log", "ln", "exp", "sin", "cos", "tan", "pi", "binom", "mod"}
 
 
-def _sentence_tail(text: str, start: int) -> str:
-    """The rest of the sentence from start: up to a period followed by space/end, or newline."""
-    end = len(text)
-    i = start
-    while i < end:
-        c = text[i]
-        if c == "\n":
-            break
-        if c == "." and (i + 1 == end or text[i + 1].isspace()):
-            break
-        i += 1
-    return text[start:i].strip()
+_SENTENCE_END = re.compile(r"\n|\.(?=\s|$)")
+# The answer after "is"/"=" is read from at most this many characters (no real answer is longer);
+# this keeps the scan of a final sentence with many "is"/"=" linear in its length.
+_TAIL_CHARS = 2000
+
+
+def _sentence_end(text: str, start: int) -> int:
+    """Where the sentence that holds ``start`` ends: a newline, or a period before space or the end."""
+    m = _SENTENCE_END.search(text, start)
+    return m.start() if m else len(text)
+
+
+def _sentence_tail(text: str, start: int, end: int | None = None) -> str:
+    """The rest of the sentence from start (up to ``end`` when the caller knows it), at most _TAIL_CHARS."""
+    end = _sentence_end(text, start) if end is None else end
+    return text[start:min(end, start + _TAIL_CHARS)].strip()
 
 
 def _leading_expression(tail: str) -> str | None:
@@ -149,10 +150,13 @@ def extract_free_form_answer(response: str) -> str | None:
     yes_no = _YES_NO.match(text, start)
     if yes_no:
         return yes_no.group(1).capitalize()
-    candidates = [_leading_expression(_sentence_tail(text, m.end())) for m in _LINKING.finditer(text, start)]
-    mathy = [c for c in candidates if c and _MATHY.search(c)]
-    if mathy:
-        return mathy[-1]
+    # Sentence ends after start, found once; each "is"/"=" reads up to the first one after it.
+    ends = [m.start() for m in _SENTENCE_END.finditer(text, start)] + [len(text)]
+    for m in reversed(list(_LINKING.finditer(text, start))):
+        end = ends[bisect.bisect_left(ends, m.end())]
+        candidate = _leading_expression(_sentence_tail(text, m.end(), end))
+        if candidate and _MATHY.search(candidate):
+            return candidate
     spans = _DOLLAR.findall(text)
     if spans:
         return spans[-1].strip()

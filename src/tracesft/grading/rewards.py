@@ -34,14 +34,38 @@ def _grade(format_ok: bool, answer: str | None, ground_truth, timeout: float) ->
     return Grade(format_ok, eq.equal, answer, eq.timed_out)
 
 
+# Responses longer than this are graded whole (extraction included) in a killable worker, so the
+# time bound holds for any length; shorter ones extract here (linear scanners, milliseconds).
+IN_PROCESS_CHARS = 65_536
+
+
+def _grade_in_worker(kind: str, response: str, ground_truth, timeout: float) -> Grade | None:
+    from .sandbox import _IN_WORKER, TIMED_OUT, run_bounded
+
+    if _IN_WORKER:
+        return None  # already inside a worker: grade here
+    result = run_bounded("grade", (kind, response, ground_truth, timeout), timeout)
+    if result == TIMED_OUT:
+        return Grade(False, False, None, timed_out=True)
+    return Grade(*result) if isinstance(result, list) else Grade(False, False, None)
+
+
 def grade_r1_zero(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade an R1-Zero response (see :func:`r1_zero_reward_fn`) with details."""
+    if len(response) > IN_PROCESS_CHARS:
+        graded = _grade_in_worker("r1_zero", response, ground_truth, timeout)
+        if graded is not None:
+            return graded
     format_ok, answer = extract_r1_zero_answer(response)
     return _grade(format_ok, answer, ground_truth, timeout)
 
 
 def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade a response without tags (see :func:`free_form_reward_fn`) with details."""
+    if len(response) > IN_PROCESS_CHARS:
+        graded = _grade_in_worker("free_form", response, ground_truth, timeout)
+        if graded is not None:
+            return graded
     answer = extract_free_form_answer(response)
     return _grade(answer is not None, answer, ground_truth, timeout)
 

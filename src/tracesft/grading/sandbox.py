@@ -23,19 +23,73 @@ __all__ = ["run_bounded", "TIMED_OUT", "shutdown", "prestart"]
 TIMED_OUT = "timed_out"
 _START_TIMEOUT_S = 60.0  # a fresh worker imports sympy and the LaTeX parser first
 _MAX_IDLE = max(2, os.cpu_count() or 2)
+_MEMORY_LIMIT_BYTES = 4 << 30  # a worker's data segment; sympy on a hostile answer can grow without bound
+_IN_WORKER = False  # set in a worker process: bounded calls run directly (the caller's bound covers them)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux), and exit now if it
+    already has: a killed ``tracesft filter`` must not leave graders running."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the stdin EOF check below still ends idle workers
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def _limit_cpu_for_next_job(seconds: float) -> None:
+    """A soft CPU-time limit ``seconds`` past what this worker has used so far (SIGXCPU ends it)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = used.ru_utime + used.ru_stime
+    soft = int(spent + seconds) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _worker_functions() -> dict:
+    from . import rewards, symbolic
+
+    def grade(kind: str, response: str, ground_truth, timeout: float):
+        g = (rewards.grade_r1_zero if kind == "r1_zero" else rewards.grade_free_form)(response, ground_truth, timeout)
+        return [g.format_ok, g.correct, g.answer, g.timed_out]
+
+    return {"symbolic_equal": symbolic.symbolic_equal, "grade": grade}
 
 
 def _worker_main() -> None:
-    """Worker loop: one JSON request per stdin line, one JSON reply per stdout line."""
-    from . import symbolic
+    """Worker loop: one JSON request per stdin line, one JSON reply per stdout line.
 
-    functions = {"symbolic_equal": symbolic.symbolic_equal}
+    The worker dies with its parent, gets a memory limit, and before each job a CPU-time limit of
+    the job's bound (plus a second), so that even a worker nobody waits for stops by itself.
+    """
+    import resource
+
+    from . import sandbox  # under ``-m`` this file runs as __main__; the graders import it by name
+    sandbox._IN_WORKER = True
+    _die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid())
+    try:
+        resource.setrlimit(resource.RLIMIT_DATA, (_MEMORY_LIMIT_BYTES, _MEMORY_LIMIT_BYTES))
+    except (ValueError, OSError):
+        pass
+    functions = _worker_functions()
     out = sys.stdout
     out.write("ready\n")
     out.flush()
-    for line in sys.stdin:
+    for line in sys.stdin:  # EOF when the parent closes the pipe or dies
         try:
             request = json.loads(line)
+            _limit_cpu_for_next_job(float(request.get("t", 60.0)))
             result = functions[request["f"]](*request["a"])
         except Exception:  # a failing comparison is "not equal", never a crash of the worker
             result = False
@@ -49,7 +103,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tracesft.grading.sandbox"],
+            [sys.executable, "-m", "tracesft.grading.sandbox", str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, bufsize=1,
         )
@@ -68,7 +122,7 @@ class _Worker:
         return self.ready
 
     def call(self, name: str, args: tuple, timeout: float):
-        self.proc.stdin.write(json.dumps({"f": name, "a": list(args)}) + "\n")
+        self.proc.stdin.write(json.dumps({"f": name, "a": list(args), "t": timeout}) + "\n")
         self.proc.stdin.flush()
         line = self._readline(timeout)
         if line is None:
@@ -125,8 +179,12 @@ def run_bounded(name: str, args: tuple, timeout: float):
 
     The time counts from when a ready worker receives the job: the start-up of a fresh worker
     (about 1-2 s, importing sympy and the parser; once per process, and in the background after a
-    kill) is not charged to the call. Never raises for a slow or crashing job.
+    kill) is not charged to the call. Never raises for a slow or crashing job. Inside a worker (a
+    whole grade sent there, see :mod:`tracesft.grading.rewards`) the function runs directly: the
+    bound of the outer call covers it.
     """
+    if _IN_WORKER:
+        return _worker_functions()[name](*args)
     w = _acquire()
     try:
         if not w.wait_ready():
