@@ -275,7 +275,10 @@ def test_nan_loss_stops_with_step_and_keeps_checkpoint(setup_dir, tmp_path, monk
 
 def test_refuses_to_overwrite_run_and_resume_needs_checkpoint(setup_dir, tmp_path):
     out = tmp_path / "r"
-    with pytest.raises(ValueError, match="no whole checkpoint"):
+    with pytest.raises(ValueError, match="no such run directory"):
+        train(make_cfg(setup_dir, out), resume=True)
+    out.mkdir()
+    with pytest.raises(ValueError, match="no whole checkpoint .*run the same command without --resume"):
         train(make_cfg(setup_dir, out), resume=True)
     train(make_cfg(setup_dir, out, max_steps=2, eval_data=None))
     with pytest.raises(ValueError, match="already holds checkpoints"):

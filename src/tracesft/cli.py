@@ -139,7 +139,7 @@ def _cmd_train(args) -> int:
     else:
         config_path = args.config
     cfg = load_config(config_path, overrides)
-    summary = train(cfg, resume=bool(args.resume))
+    summary = train(cfg, resume=bool(args.resume), force=args.force)
     if "interrupted" not in summary:
         print(summary_table({k: v for k, v in summary.items() if not isinstance(v, dict)},
                             f"training finished: {cfg.output_dir}"))
@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="YAML file of TrainConfig fields")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest whole checkpoint")
+    t.add_argument("--force", action="store_true",
+                   help="with --resume: apply --set changes that alter the run's trajectory (lr, data, ...)")
     t.add_argument("--log", choices=list(LOG_BACKENDS), help="also log to tensorboard or wandb")
     t.add_argument("--nproc", type=int, default=None,
                    help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs)")

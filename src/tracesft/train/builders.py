@@ -127,12 +127,12 @@ def build_metrics(cfg, main: bool) -> MetricsLog:
     return MetricsLog(Path(cfg.output_dir), cfg.log, cfg.to_dict(), enabled=main)
 
 
-def build_components(cfg, info: dist_.DistInfo, latest: Path | None) -> Components:
-    """Model (with ``latest``'s weights when resuming), data, optimizer, schedule, evaluator, logger."""
+def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | None) -> Components:
+    """Model (with the checkpoint's weights when resuming), data, optimizer, schedule, evaluator, logger."""
     device = f"cuda:{info.local_rank}" if cfg.device == "cuda" and info.enabled else cfg.device
     model, tokenizer = build_model(cfg, device)
-    if latest is not None:
-        ckpt.load_checkpoint_weights(latest, model)
+    if checkpoint is not None:
+        ckpt.apply_weights(checkpoint, model)
     tied = ckpt.tied_parameter_names(model)
     module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs)
     examples, held_out, report = select_examples(cfg)

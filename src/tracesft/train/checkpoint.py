@@ -2,28 +2,37 @@
 
 A directory named ``step-NNNNNNNN`` under ``RUN_DIR/checkpoints`` is always whole: it only gets
 that name by an atomic rename after every file in it was written and synced. Leftover temporary
-directories (from a kill during a save) are removed on the next start. Optimizer, scheduler and
-RNG state are loaded with ``torch.load(weights_only=True)``: nothing is unpickled as code.
+directories (from a kill during a save) are removed on the next start; a previous checkpoint that
+was being replaced is put back. Optimizer, scheduler and RNG state are loaded with
+``torch.load(weights_only=True)``: nothing is unpickled as code.
+
+Resuming reads the newest checkpoint whole, every file validated, before anything is applied; a
+damaged one (truncated weights, an empty or garbled state file) is named in a warning and the
+previous whole checkpoint is used instead.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..errors import UserInputError
-from .config import save_config
-from .distributed import barrier
+from ..errors import TrainingError, UserInputError
 from .state import TrainState, capture_rng, restore_rng
 
-__all__ = ["save_checkpoint", "latest_checkpoint", "load_checkpoint_weights", "load_checkpoint_training_state",
-           "clean_partial", "prepare_run_dir", "CHECKPOINT_DIR"]
+__all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
+           "Checkpoint", "DamagedCheckpoint", "apply_weights", "apply_training_state", "clean_partial",
+           "CHECKPOINT_DIR"]
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -56,18 +65,35 @@ def save_checkpoint(run_dir, state: TrainState, model, tokenizer, model_state: d
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    model.save_pretrained(tmp, state_dict=model_state, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    torch.save(optim_state, tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    torch.save(capture_rng(), tmp / "rng.pt")
-    (tmp / "state.json").write_text(json.dumps({**extra, **state.to_dict(), "saved_at": time.time()}, indent=2),
-                                    encoding="utf-8")
-    _fsync_tree(tmp)
+    try:
+        model.save_pretrained(tmp, state_dict=model_state, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        torch.save(optim_state, tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        torch.save(capture_rng(), tmp / "rng.pt")
+        (tmp / "state.json").write_text(json.dumps({**extra, **state.to_dict(), "saved_at": time.time()}, indent=2),
+                                        encoding="utf-8")
+        _fsync_tree(tmp)
+    except (OSError, RuntimeError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _raise_write_error(e, tmp, final)
     _publish(tmp, final)
     for old in list_checkpoints(run_dir)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _raise_write_error(e: BaseException, tmp: Path, final: Path) -> None:
+    """A failed checkpoint write as one line; a full disk is said as such (torch's own text is not)."""
+    free = shutil.disk_usage(tmp.parent).free
+    full = (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "unexpected pos" in str(e) or free < (1 << 20)
+    if full:
+        raise TrainingError(f"cannot write checkpoint {final}: no space left on device ({free} bytes free on "
+                            f"{tmp.parent}); the previous checkpoint is intact") from None
+    if isinstance(e, OSError):
+        raise TrainingError(f"cannot write checkpoint {final}: {e.strerror or e} ({e.filename or tmp}); "
+                            "the previous checkpoint is intact") from None
+    raise e
 
 
 def _publish(tmp: Path, final: Path) -> None:
@@ -86,24 +112,6 @@ def _publish(tmp: Path, final: Path) -> None:
         os.close(fd)
 
 
-def prepare_run_dir(cfg, resume: bool, info) -> Path | None:
-    """Refuse to overwrite a run (or to resume nothing); create the directory (rank 0), clean what an
-    interrupted save left, write the resolved config. Returns the checkpoint to resume from."""
-    run_dir = Path(cfg.output_dir)
-    latest = latest_checkpoint(run_dir)
-    if not resume and latest is not None:
-        raise UserInputError(f"{run_dir} already holds checkpoints: resume with --resume {run_dir}, "
-                             "or choose another output_dir")
-    if resume and latest is None:
-        raise UserInputError(f"--resume {run_dir}: no whole checkpoint found under {run_dir / CHECKPOINT_DIR}")
-    if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        clean_partial(run_dir)
-        save_config(cfg, run_dir / "config.yaml")
-    barrier(info)
-    return latest
-
-
 def list_checkpoints(run_dir) -> list[Path]:
     root = Path(run_dir) / CHECKPOINT_DIR
     if not root.is_dir():
@@ -118,13 +126,23 @@ def latest_checkpoint(run_dir) -> Path | None:
 
 
 def clean_partial(run_dir) -> int:
-    """Remove temporary directories left by an interrupted save; returns how many."""
+    """Tidy what an interrupted save left; returns how many leftovers were handled.
+
+    ``.tmp-step-*`` (a save that never finished) is removed. ``.old-step-N-*`` is the whole
+    checkpoint N that was being replaced by a new save of the same step: it is put back when no
+    ``step-N`` exists (the kill fell between the two renames), removed otherwise.
+    """
     root = Path(run_dir) / CHECKPOINT_DIR
     if not root.is_dir():
         return 0
-    stale = [p for p in root.iterdir() if p.name.startswith((".tmp-step-", ".old-step-"))]
+    stale = sorted(p for p in root.iterdir() if p.name.startswith((".tmp-step-", ".old-step-")))
     for p in stale:
-        shutil.rmtree(p, ignore_errors=True)
+        final = root / p.name[len(".old-"):len(".old-") + len("step-00000000")]
+        if p.name.startswith(".old-step-") and not final.exists() and (p / "state.json").is_file():
+            os.rename(p, final)
+            log.warning("restored checkpoint %s (a save of the same step was interrupted)", final)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
     return len(stale)
 
 
@@ -140,34 +158,95 @@ def tied_parameter_names(model) -> set[str]:
     return tied
 
 
-def load_checkpoint_weights(path, model) -> None:
-    """Load a checkpoint's weights into an unwrapped model (before DDP/FSDP wrapping)."""
+class DamagedCheckpoint(UserInputError):
+    """A checkpoint file that cannot be read; the message names it."""
+
+
+@dataclass
+class Checkpoint:
+    """Everything a resume needs, read and validated before any of it is applied."""
+
+    path: Path
+    weights: dict
+    optim_state: dict
+    scheduler_state: dict
+    rng: dict
+    state: TrainState
+
+
+def _read(path: Path, what: str, reader):
+    try:
+        return reader(path)
+    except FileNotFoundError:
+        raise DamagedCheckpoint(f"{path}: missing") from None
+    except Exception as e:  # any unreadable file: truncated, empty, garbled
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise DamagedCheckpoint(f"{path}: cannot read the {what} ({type(e).__name__}: {first})") from None
+
+
+def read_checkpoint(path) -> Checkpoint:
+    """Read every file of a checkpoint; :class:`DamagedCheckpoint` names the first that is unreadable."""
     from safetensors.torch import load_file
 
     path = Path(path)
     files = sorted(path.glob("*.safetensors"))
     if not files:
-        raise UserInputError(f"checkpoint {path} holds no .safetensors file")
+        raise DamagedCheckpoint(f"{path}: holds no .safetensors file")
     weights: dict = {}
     for f in files:
-        weights.update(load_file(f))
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+        weights.update(_read(f, "model weights", load_file))
+
+    def load_pt(p):
+        return torch.load(p, weights_only=True)
+
+    def load_state(p):
+        saved = json.loads(p.read_text(encoding="utf-8"))
+        return saved, TrainState.from_dict(saved)
+
+    optim_state = _read(path / "optimizer.pt", "optimizer state", load_pt)
+    scheduler_state = _read(path / "scheduler.pt", "scheduler state", load_pt)
+    rng = _read(path / "rng.pt", "random-generator state", load_pt)
+    saved, state = _read(path / "state.json", "training state", load_state)
+    if "python_random" in saved:  # checkpoints written before the RNG state moved to rng.pt
+        rng["python"] = saved["python_random"]
+    if not isinstance(rng, dict) or "torch" not in rng:
+        raise DamagedCheckpoint(f"{path / 'rng.pt'}: not a random-generator state")
+    return Checkpoint(path, weights, optim_state, scheduler_state, rng, state)
+
+
+def read_newest_whole(run_dir) -> Checkpoint | None:
+    """The newest checkpoint that reads whole; a damaged newer one is skipped with a warning naming
+    the file. None when there is none; an error when every checkpoint is damaged."""
+    found = list_checkpoints(run_dir)
+    problems = []
+    for path in reversed(found):
+        try:
+            return read_checkpoint(path)
+        except DamagedCheckpoint as e:
+            problems.append(str(e))
+            log.warning("checkpoint damaged, trying the previous one: %s", e)
+    if problems:
+        raise UserInputError(f"no checkpoint under {Path(run_dir) / CHECKPOINT_DIR} can be read: "
+                             + "; ".join(problems))
+    return None
+
+
+def apply_weights(checkpoint: Checkpoint, model) -> None:
+    """Load the checkpoint's weights into an unwrapped model (before DDP/FSDP wrapping)."""
+    missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
     tied = tied_parameter_names(model)
     if unexpected or set(missing) - tied:
-        raise UserInputError(f"checkpoint {path} does not match the model: missing {sorted(set(missing) - tied)[:5]}, "
-                         f"unexpected {sorted(unexpected)[:5]}")
+        raise UserInputError(f"checkpoint {checkpoint.path} does not match the model: missing "
+                             f"{sorted(set(missing) - tied)[:5]}, unexpected {sorted(unexpected)[:5]}")
+    checkpoint.weights = {}  # applied: free the copy
 
 
-def load_checkpoint_training_state(path, model, optimizer, scheduler) -> TrainState:
+def apply_training_state(checkpoint: Checkpoint, model, optimizer, scheduler) -> TrainState:
     """Load optimizer, scheduler and RNG state (after wrapping); returns the saved :class:`TrainState`."""
     from .distributed import load_full_state_dicts
 
-    path = Path(path)
-    load_full_state_dicts(model, optimizer, None, torch.load(path / "optimizer.pt", weights_only=True))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-    saved = json.loads((path / "state.json").read_text(encoding="utf-8"))
-    rng = torch.load(path / "rng.pt", weights_only=True)
-    if "python_random" in saved:  # checkpoints written before the RNG state moved to rng.pt
-        rng["python"] = saved["python_random"]
-    restore_rng(rng)
-    return TrainState.from_dict(saved)
+    load_full_state_dicts(model, optimizer, None, checkpoint.optim_state)
+    scheduler.load_state_dict(checkpoint.scheduler_state)
+    restore_rng(checkpoint.rng)
+    checkpoint.optim_state = {}
+    return checkpoint.state

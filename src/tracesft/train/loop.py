@@ -20,6 +20,7 @@ from .builders import Components, build_components
 from .config import TrainConfig
 from .evaluation import evaluate_during_training
 from .normalization import NORMALIZATIONS
+from .run_dir import prepare_run_dir, resume_from
 from .signals import StopFlag
 from .state import TrainState
 from .step import is_oom, train_step
@@ -29,8 +30,11 @@ __all__ = ["train", "TrainingError"]
 log = logging.getLogger(__name__)
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict:
+def train(cfg: TrainConfig, resume: bool = False, force: bool = False) -> dict:
     """Run SFT as configured; returns the final summary (also written to RUN_DIR/summary.json).
+
+    ``resume`` continues from the newest whole checkpoint in ``cfg.output_dir``; a config change
+    that would alter the run's trajectory is refused unless ``force`` (see :mod:`.run_dir`).
 
     Under torchrun (WORLD_SIZE > 1) every rank runs this; ``micro_batch_size`` and
     ``gradient_accumulation_steps`` are per rank, so the global batch is their product times the
@@ -38,21 +42,22 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """
     info = dist_.setup_distributed(cfg.device)
     try:
-        return _run(cfg, resume, info)
+        return _run(cfg, resume, force, info)
     finally:
         dist_.teardown_distributed(info)
 
 
-def _run(cfg: TrainConfig, resume: bool, info: dist_.DistInfo) -> dict:
-    latest = ckpt.prepare_run_dir(cfg, resume, info)
-    torch.manual_seed(cfg.seed)
-    c = build_components(cfg, info, latest)
-    state = TrainState()
-    if latest is not None:
-        state = ckpt.load_checkpoint_training_state(latest, c.model, c.optimizer, c.scheduler)
-        c.metrics.truncate_after(state.step)
-        log.info("resumed from %s (step %d, epoch %d)", latest, state.step, state.epoch)
-    else:
+def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo) -> dict:
+    lock, checkpoint, changes = prepare_run_dir(cfg, resume, info, force)
+    try:
+        torch.manual_seed(cfg.seed)
+        c = build_components(cfg, info, checkpoint)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    state = resume_from(checkpoint, c, cfg, changes) if checkpoint is not None else TrainState()
+    if checkpoint is None:
         c.metrics.reset()
     evaluate = partial(evaluate_during_training, cfg, c, info) if cfg.has_eval else None
     reduce_sum = partial(dist_.all_reduce_sum, info=info)
@@ -64,7 +69,7 @@ def _run(cfg: TrainConfig, resume: bool, info: dist_.DistInfo) -> dict:
 
         bar = tqdm(total=c.total_steps, initial=state.step, disable=not (cfg.progress and info.is_main),
                    desc="train", unit="step")
-        with StopFlag() as stop:
+        with StopFlag() as stop:  # through the final evaluation too
             while state.step < c.total_steps and interrupted is None:
                 for batches in c.data.epoch(state.epoch, start=state.step_in_epoch):
                     last_row = _optimizer_step(cfg, c, state, batches, reduce_sum, info.world_size)
@@ -84,20 +89,23 @@ def _run(cfg: TrainConfig, resume: bool, info: dist_.DistInfo) -> dict:
                         break
                 else:
                     state.next_epoch()
-        bar.close()
+            bar.close()
+            if interrupted is None and evaluate:
+                eval_rows.append(evaluate(state.step))
+                interrupted = stop.signal
         if interrupted is not None:
             path = _save(cfg, c, state, info, f"interrupted by {interrupted}")
             if info.is_main:
                 print(f"stopped by {interrupted} at step {state.step}; checkpoint {path}\n"
                       f"resume with: tracesft train --resume {cfg.output_dir}", flush=True)
             return {"interrupted": interrupted, "step": state.step, "run_dir": str(cfg.output_dir)}
-        if evaluate:
-            eval_rows.append(evaluate(state.step))
         return _finish(cfg, c, state, info, eval_rows, last_row, time.perf_counter() - t_start)
     finally:
         c.metrics.close()
         if c.evaluator is not None:
             c.evaluator.close()
+        if lock is not None:
+            lock.release()
 
 
 def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches: list, reduce_sum,
@@ -152,8 +160,10 @@ def _save(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistIn
 
 def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistInfo, eval_rows: list,
             last_row: dict, seconds: float) -> dict:
-    """Save the last checkpoint and the final model, write summary.json and the plots."""
-    _save(cfg, c, state, info, "final")
+    """Save the last checkpoint (unless a periodic save just wrote this step) and the final model,
+    write summary.json and the plots."""
+    if not (Path(cfg.output_dir) / ckpt.CHECKPOINT_DIR / f"step-{state.step:08d}").is_dir():
+        _save(cfg, c, state, info, "final")
     model_state, _ = _model_state(c)
     run_dir = Path(cfg.output_dir)
     summary = {"steps": state.step, "epochs_started": state.epoch + (state.step_in_epoch > 0), "seconds": seconds,

@@ -1,0 +1,134 @@
+"""Owning a run directory: one writer at a time, no silent overwrite, and an honest resume.
+
+- A lock (``RUN_DIR/.lock``, ``flock``) is held by the process that trains into the directory; a
+  second ``tracesft train`` on it stops with the holder's pid. The kernel releases the lock when
+  its process dies, so a stale lock never blocks.
+- Without ``--resume`` a directory with checkpoints is refused; with it, the newest checkpoint that
+  reads whole is used (see :mod:`tracesft.train.checkpoint`).
+- On resume the config may change only where it cannot change the run's trajectory (evaluation,
+  checkpointing, logging); other changes are refused unless forced, and then applied and recorded,
+  never only recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+import yaml
+
+from ..errors import UserInputError
+from . import checkpoint as ckpt
+from .config import save_config
+from .distributed import barrier
+
+__all__ = ["RunLock", "prepare_run_dir", "resume_changes", "resume_from", "RESUME_SAFE_KEYS"]
+
+log = logging.getLogger(__name__)
+
+#: keys a resume may change freely: they do not touch the weights' trajectory
+RESUME_SAFE_KEYS = frozenset({
+    "eval_data", "eval_every", "eval_n", "eval_batch_size", "eval_max_new_tokens", "eval_temperature", "eval_kl",
+    "eval_before", "eval_backend", "checkpoint_every", "keep_last", "log", "plots", "progress", "output_dir",
+    "device", "parallel", "fused_logprobs", "gradient_checkpointing",
+})
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``RUN_DIR/.lock`` for as long as the run lasts (released on exit)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        import fcntl
+
+        self.path = Path(run_dir) / ".lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(self.fd)
+            raise UserInputError(f"{run_dir} is in use by {holder}: wait for that run to end or stop it "
+                                 "(two writers would interleave their checkpoints)") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"process {os.getpid()} on {socket.gethostname()} since {time.ctime()}".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+
+
+def resume_changes(cfg, run_dir: Path) -> dict:
+    """Keys whose value differs from the run's saved config.yaml and that change its trajectory."""
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        return {}
+    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    return {k: (saved[k], v) for k, v in cfg.to_dict().items()
+            if k in saved and saved[k] != v and k not in RESUME_SAFE_KEYS}
+
+
+def _check_resume(cfg, run_dir: Path, checkpoint: ckpt.Checkpoint, force: bool) -> dict:
+    step = checkpoint.state.step
+    if cfg.max_steps is not None and cfg.max_steps < step:
+        raise UserInputError(f"--resume {run_dir}: the run is at step {step}, past max_steps={cfg.max_steps}")
+    changes = resume_changes(cfg, run_dir)
+    if changes and not force:
+        listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
+        raise UserInputError(f"--resume {run_dir}: {listed} would not continue the same run; start a new run, or "
+                             "pass --force to apply the change from this step on (it is recorded in metrics.jsonl)")
+    return changes
+
+
+def prepare_run_dir(cfg, resume: bool, info, force: bool = False):
+    """Lock the directory (rank 0), refuse to overwrite a run or to resume nothing, tidy what an
+    interrupted save left, check the resume contract, write the resolved config.
+
+    Returns ``(lock, checkpoint, changes)``: the lock to release at the end (None on other ranks),
+    the checkpoint to resume from (None for a new run) and the forced config changes.
+    """
+    run_dir = Path(cfg.output_dir)
+    if resume and not run_dir.is_dir():
+        raise UserInputError(f"--resume {run_dir}: no such run directory")
+    lock = None
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(run_dir)
+    try:
+        if info.is_main:
+            ckpt.clean_partial(run_dir)
+        barrier(info)
+        if not resume and ckpt.latest_checkpoint(run_dir) is not None:
+            raise UserInputError(f"{run_dir} already holds checkpoints: resume with --resume {run_dir}, "
+                                 "or choose another output_dir")
+        checkpoint = ckpt.read_newest_whole(run_dir) if resume else None
+        if resume and checkpoint is None:
+            raise UserInputError(f"--resume {run_dir}: no whole checkpoint under {run_dir / ckpt.CHECKPOINT_DIR} "
+                                 "(a run stopped before its first checkpoint has nothing to resume): run the "
+                                 "same command without --resume to start it again")
+        changes = _check_resume(cfg, run_dir, checkpoint, force) if checkpoint is not None else {}
+        if info.is_main:
+            save_config(cfg, run_dir / "config.yaml")
+        barrier(info)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return lock, checkpoint, changes
+
+
+def resume_from(checkpoint: ckpt.Checkpoint, c, cfg, changes: dict):
+    """Restore optimizer, scheduler and RNG state; drop metrics logged after the checkpoint; apply
+    and record forced config changes. Returns the run's :class:`TrainState`."""
+    state = ckpt.apply_training_state(checkpoint, c.model, c.optimizer, c.scheduler)
+    c.metrics.truncate_after(state.step)
+    log.info("resumed from %s (step %d, epoch %d)", checkpoint.path, state.step, state.epoch)
+    if changes:  # forced: applied from this step on, and recorded
+        if "lr" in changes:  # the scheduler scales its saved base lr: replace it, not only the record
+            c.scheduler.base_lrs = [cfg.lr] * len(c.optimizer.param_groups)
+        c.metrics.write({"kind": "resume", "step": state.step, "changed": changes})
+        log.warning("resumed with changed %s (--force)", ", ".join(changes))
+    return state
