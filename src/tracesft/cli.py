@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -13,12 +14,34 @@ from .errors import TracesftError, UserInputError
 log = logging.getLogger("tracesft")
 
 
+def _check_output(out: Path, inputs=(), directory: bool = False) -> None:
+    """Before any work: the output can be written, is not an input, and is of the right kind."""
+    if directory and out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out}: exists and is not a directory")
+    if not directory and out.is_dir():
+        raise UserInputError(f"--out {out}: is a directory; give a file name")
+    for source in inputs:
+        if Path(source).exists() and out.exists() and out.resolve() == Path(source).resolve():
+            raise UserInputError(f"--out {out}: is the input {source}; writing it would destroy the data being read")
+    parent = out if directory else out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserInputError(f"--out {out}: cannot create {parent} ({e.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise UserInputError(f"--out {out}: {parent} is not writable")
+
+
 def _cmd_filter(args) -> int:
     from .data import filter_correct, read_examples, to_r1_zero_response, write_jsonl
     from .grading import default_reward_name, get_reward
 
     reward_name = args.reward or default_reward_name(args.template)
     reward_fn = get_reward(reward_name)
+    out = Path(args.out)
+    report_path = out.with_name(out.stem + ".report.json")
+    _check_output(out, [args.input])
+    _check_output(report_path, [args.input])
     examples, skipped = read_examples(args.input, skip_invalid=args.skip_invalid)
     kept, report = filter_correct(examples, reward_fn, workers=args.workers, progress=not args.quiet)
     records = []
@@ -28,12 +51,10 @@ def _cmd_filter(args) -> int:
             response = to_r1_zero_response(ex.response, ex.meta.get("extracted_answer", ""))
         meta = {k: v for k, v in ex.meta.items() if k not in ("prompt", "response", "ground_truth")}
         records.append({"prompt": ex.prompt, "response": response, "ground_truth": ex.ground_truth, **meta})
-    out = Path(args.out)
     write_jsonl(out, records)
     summary = report.to_dict()
     summary.update({"input": str(args.input), "output": str(out), "reward": reward_name,
                     "skipped_invalid_lines": [{"line": s.line, "reason": s.reason} for s in skipped]})
-    report_path = out.with_name(out.stem + ".report.json")
     report_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for line in report.lines():
         print(line)
@@ -49,6 +70,7 @@ def _cmd_data_champ(args) -> int:
     from .data import write_jsonl
     from .data.champ import champ_records
 
+    _check_output(Path(args.out))
     stats: Counter = Counter()
     records = champ_records(stats)
     n = write_jsonl(args.out, records)
@@ -79,6 +101,8 @@ def _cmd_eval(args) -> int:
 
     template = load_template(args.template)
     reward_name = args.reward or default_reward_name(args.template)
+    out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
+    _check_output(out, directory=True)
     examples = load_examples(args.data, require_ground_truth=True)
     if args.n is not None:
         examples = examples[: args.n]
@@ -97,8 +121,6 @@ def _cmd_eval(args) -> int:
                                     [e.ground_truth for e in examples])
     finally:
         evaluator.close()
-    out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "generations.jsonl", result["records"])
     summary = {"model": args.model, "data": str(args.data), "backend": args.backend, "reward": reward_name,
                **result["summary"]}
@@ -175,6 +197,32 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, like every other error of the CLI."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def _bounded(kind, low=None, high=None, low_open=False, what=""):
+    """An argparse type: ``kind`` in [low, high] (``(low, high]`` with low_open)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        if too_low or (high is not None and value > high) or value != value:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    return parse
+
+
+_POSITIVE = _bounded(int, 1, what=">= 1")
+_NONNEGATIVE = _bounded(float, 0.0, what=">= 0")
+_PROBABILITY = _bounded(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .evaluate.evaluator import EVALUATORS
     from .evaluate.loading import DTYPES
@@ -182,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .train.metrics import LOG_BACKENDS
     from .train.sweep import FILTER_MODES
 
-    p = argparse.ArgumentParser(prog="tracesft", description="SFT of causal LMs on reasoning traces.")
+    p = _Parser(prog="tracesft", description="SFT of causal LMs on reasoning traces.")
     p.add_argument("-v", "--verbose", "--debug", action="store_true",
                    help="debug logging, and the full traceback of every error")
     sub = p.add_subparsers(dest="command", required=True)
@@ -196,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grader (default: free_form for question_only, else r1_zero)")
     f.add_argument("--to-r1-zero", action="store_true",
                    help="write kept responses as '<solution> </think> <answer> <answer> </answer>'")
-    f.add_argument("--workers", type=int, default=None, help="grading processes (default: CPU count)")
+    f.add_argument("--workers", type=_POSITIVE, default=None, help="grading processes (default: CPU count)")
     f.add_argument("--skip-invalid", action="store_true", help="skip bad input lines instead of stopping")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_filter)
@@ -214,11 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
     e.add_argument("--backend", choices=list(EVALUATORS), default="hf")
-    e.add_argument("--n", type=int, default=None, help="evaluate only the first N examples")
-    e.add_argument("--max-new-tokens", type=int, default=512)
-    e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--temperature", type=float, default=0.0)
-    e.add_argument("--top-p", type=float, default=1.0)
+    e.add_argument("--n", type=_POSITIVE, default=None, help="evaluate only the first N examples")
+    e.add_argument("--max-new-tokens", type=_POSITIVE, default=512)
+    e.add_argument("--batch-size", type=_POSITIVE, default=8)
+    e.add_argument("--temperature", type=_NONNEGATIVE, default=0.0)
+    e.add_argument("--top-p", type=_PROBABILITY, default=1.0)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="cpu")
     e.add_argument("--dtype", default="float32", choices=list(DTYPES))
@@ -233,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true",
                    help="with --resume: apply --set changes that alter the run's trajectory (lr, data, ...)")
     t.add_argument("--log", choices=list(LOG_BACKENDS), help="also log to tensorboard or wandb")
-    t.add_argument("--nproc", type=int, default=None,
+    t.add_argument("--nproc", type=_POSITIVE, default=None,
                    help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs)")
     t.set_defaults(func=_cmd_train)
 

@@ -56,12 +56,19 @@ def plot_run(run_dir) -> list[Path]:
     if not path.is_file():
         raise UserInputError(f"{path} not found: is {run_dir} a tracesft run directory?")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(path, None, f"not UTF-8 text (byte {e.start})") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
                 raise DataError(path, n, "malformed JSON") from None
+            if not isinstance(row, dict):
+                raise DataError(path, n, f"expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
     written = []
 
     def figure(name, panels):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +58,12 @@ def _ground_truth(value, key: str):
         return None
     if isinstance(value, bool):
         raise _Bad(f"field {key!r} must be a string, a number or a list of them, got bool")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Bad(f"field {key!r} must be a finite number, got {value}")
     if isinstance(value, (str, int, float)):
         return value
     if isinstance(value, list) and value and all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                                 and not (isinstance(v, float) and not math.isfinite(v))
                                                  for v in value):
         return value
     raise _Bad(f"field {key!r} must be a string, a number or a non-empty list of them, got {value!r:.60}")
@@ -161,6 +165,8 @@ def read_examples(
                 record = json.loads(text)
             except json.JSONDecodeError as e:
                 raise _Bad(f"malformed JSON ({e.msg} at column {e.colno})") from None
+            except RecursionError:
+                raise _Bad("JSON nested too deeply") from None
             example = _parse_record(record)
             if require_response and example.response is None:
                 raise _Bad("no response (need 'response', 'completion' or an assistant message)")
@@ -210,9 +216,13 @@ def write_jsonl(path, records) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    with tmp.open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n")
+                n += 1
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written temporary file behind
+        raise
     return n

@@ -31,7 +31,10 @@ def load_template(name_or_path: str) -> str:
     path = Path(name_or_path)
     if not path.is_file():
         raise UserInputError(f"unknown template {name_or_path!r}: not one of {sorted(TEMPLATES)} and not a file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserInputError(f"template {path}: not UTF-8 text (byte {e.start})") from None
     if text.endswith("\n") and not text.endswith("\n\n"):
         text = text[:-1]  # editors add a final newline; the prompt should end where the text ends
     count = text.count("{question}")

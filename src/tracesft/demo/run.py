@@ -53,6 +53,10 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
     size = size or (FAST if fast else FULL)
     t0 = time.perf_counter()
     run_dir = Path(out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (run_dir / "train").exists():
+        from ..errors import UserInputError
+
+        raise UserInputError(f"--out {run_dir}: already holds a demo run; choose another --out (or remove it)")
     run_dir.mkdir(parents=True, exist_ok=True)
     train_records = _write_data(run_dir, size, seed, no_filter)  # steps 1 and 2
     model_dir = _write_model(run_dir, size, seed, train_records)  # step 3

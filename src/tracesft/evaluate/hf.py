@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable, Sequence
 
@@ -11,6 +12,8 @@ from ..logprobs import compute_entropy
 from .records import grade_records, summarize_records
 
 __all__ = ["log_generations", "summarize_records", "grade_records"]  # the last two live in .records
+
+log = logging.getLogger(__name__)
 
 
 def _response_end(tokenizer, ids: list[int], stop: Sequence[str], eos_ids: set[int], pad_id: int | None):
@@ -68,12 +71,29 @@ class _StopInResponse:
         return done
 
 
+def _cap_to_positions(model, prompt_len: int, max_new_tokens: int) -> int:
+    """max_new_tokens, lowered (with a warning) so that prompt + response fit the model's positions."""
+    from ..errors import UserInputError
+
+    positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    if positions is None:
+        return max_new_tokens
+    room = positions - prompt_len
+    if room < 1:
+        raise UserInputError(f"a prompt of {prompt_len} tokens fills the model's {positions} positions")
+    if max_new_tokens > room:
+        log.warning("max_new_tokens=%d capped at %d: the model has %d positions and the prompts take %d",
+                    max_new_tokens, room, positions, prompt_len)
+    return min(max_new_tokens, room)
+
+
 def _generate_batch(model, tokenizer, batch: list[str], *, max_new_tokens: int, temperature: float, top_p: float,
                     stop: Sequence[str], eos_ids: set[int], pad_id: int) -> list[tuple[str, int, float]]:
     """(response, generated tokens, mean step entropy) for each prompt of one left-padded batch."""
     device = next(model.parameters()).device
     enc = tokenizer(batch, return_tensors="pt", padding=True).to(device)
     prompt_len = enc["input_ids"].shape[1]
+    max_new_tokens = _cap_to_positions(model, prompt_len, max_new_tokens)
     sampling = temperature > 0
     stop_strings = [s for s in stop if s]
     criteria = [_StopInResponse(tokenizer, stop_strings, prompt_len)] if stop_strings else []

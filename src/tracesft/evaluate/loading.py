@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import UserInputError
@@ -10,6 +11,7 @@ __all__ = ["DTYPES", "load_model_and_tokenizer"]
 
 #: the parameter dtypes a model can be loaded in (CLI choices and config values read this)
 DTYPES = ("float32", "bfloat16", "float16")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "org/name": looked up in the local cache only
 
 
 def load_model_and_tokenizer(
@@ -18,7 +20,10 @@ def load_model_and_tokenizer(
 ):
     """(model, tokenizer) via ``from_pretrained``: safetensors only, remote code off unless asked.
 
-    The tokenizer comes from ``tokenizer_path`` when given, else from ``model_path``.
+    The tokenizer comes from ``tokenizer_path`` when given, else from ``model_path``. A path that
+    does not exist is an error at once; an ``org/name`` hub id is looked up in the local Hugging Face
+    cache only (nothing is downloaded at run time). A tokenizer with more tokens than the model has
+    embedding rows is refused (the first out-of-range id would crash the embedding).
 
     A local directory must exist and hold a config; errors are raised as
     :class:`tracesft.errors.UserInputError` (a ValueError) naming the path.
@@ -28,19 +33,34 @@ def load_model_and_tokenizer(
 
     if dtype not in DTYPES:
         raise UserInputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    p = Path(model_path)
-    looks_local = p.exists() or model_path.startswith((".", "/", "~")) or model_path.count("/") > 1
-    if looks_local and not (p / "config.json").is_file():
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError(f"device {device}: torch {torch.__version__} sees no CUDA GPU here; use device cpu")
+    from safetensors import SafetensorError
+
+    cached = {}
+    for what, path in (("model", model_path), ("tokenizer", tokenizer_path)):
+        if path is None or Path(path).exists():
+            continue
+        if not _HUB_ID.fullmatch(str(path)):
+            raise UserInputError(f"{what} directory {path} does not exist" if what == "tokenizer" else
+                                 f"model directory {path} does not exist or has no config.json")
+        cached = {"local_files_only": True}  # a hub id: from the local cache only, never downloaded here
+    if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
         raise UserInputError(f"model directory {model_path} does not exist or has no config.json")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path, trust_remote_code=trust_remote_code,
+                                                  **cached)
         model = AutoModelForCausalLM.from_pretrained(
-            model_path, dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code
+            model_path, dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code, **cached
         )
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, SafetensorError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         where = model_path if tokenizer_path is None else f"{model_path} (tokenizer {tokenizer_path})"
         raise UserInputError(f"cannot load model from {where}: {first}") from None
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise UserInputError(f"tokenizer {tokenizer_path or model_path} has {len(tokenizer)} tokens but the model "
+                             f"{model_path} embeds only {rows}: they do not belong together")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device), tokenizer

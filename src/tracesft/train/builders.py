@@ -56,6 +56,10 @@ def build_model(cfg, device: str):
     """(model, tokenizer) in training mode, with gradient checkpointing when asked."""
     model, tokenizer = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
                                                 trust_remote_code=cfg.trust_remote_code, tokenizer_path=cfg.tokenizer)
+    positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    if positions is not None and cfg.max_length > positions:
+        raise UserInputError(f"max_length={cfg.max_length} exceeds the {positions} positions of the model {cfg.model}; "
+                             f"set max_length <= {positions}")
     if cfg.gradient_checkpointing:
         model.config.use_cache = False
         model.gradient_checkpointing_enable()
@@ -113,6 +117,8 @@ def build_eval_set(cfg, held_out: list) -> tuple[list[str], list]:
         held_out = load_examples(cfg.eval_data, require_ground_truth=True)
     template = load_template(cfg.template)
     held_out = held_out[: cfg.eval_n]
+    if not held_out:
+        raise UserInputError(f"{cfg.eval_data or cfg.train_data}: no examples to evaluate")
     return [apply_template(template, e.prompt) for e in held_out], [e.ground_truth for e in held_out]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -95,9 +96,13 @@ class TrainConfig:
                 raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device: {self.device!r} is not one of cpu, cuda, cuda:N")
-        for key in ("model", "train_data"):
+        for key in ("model", "train_data", "output_dir"):
             if not getattr(self, key):
                 raise ConfigError(f"{key}: required (set it in the YAML or with --set {key}=...)")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name}: must be a finite number, got {value}")
         positive = ("micro_batch_size", "gradient_accumulation_steps", "max_length", "epochs", "eval_n",
                     "eval_batch_size", "eval_max_new_tokens", "keep_last")
         for key in positive:
@@ -116,6 +121,12 @@ class TrainConfig:
             raise ConfigError(f"max_steps: must be >= 1 or null, got {self.max_steps}")
         if self.lr <= 0 or self.normalize_constant <= 0:
             raise ConfigError("lr and normalize_constant must be > 0")
+        for key in ("weight_decay", "max_grad_norm", "eval_temperature"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        for key in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be in [0, 1), got {getattr(self, key)}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
         return self
@@ -191,8 +202,32 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
         key = key.strip()
         if key not in _KEYS:
             raise _unknown(key)
-        out[key] = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            out[key] = _yaml_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {key}: invalid value {raw!r} ({_first_line(e)})") from None
     return out
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _yaml_load(text: str):
+    """YAML with the safe loader, refusing duplicate keys (the last one would silently win)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)
 
 
 def load_config(path: str | None, overrides: list[str] | None = None) -> TrainConfig:
@@ -203,11 +238,13 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
     if path is not None:
         p = Path(path)
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            loaded = _yaml_load(p.read_text(encoding="utf-8"))
         except OSError as e:
             raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+        except (yaml.YAMLError, RecursionError) as e:
+            raise ConfigError(f"{path}: invalid YAML ({_first_line(e)})") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -1,0 +1,113 @@
+"""Bad input across the subcommands: one `error:` line, a non-zero exit, no traceback, inputs intact."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+from test_train import build_setup_dir, make_cfg
+
+from tracesft.cli import main
+
+
+@pytest.fixture(scope="module")
+def setup_dir(tmp_path_factory):
+    root = build_setup_dir(tmp_path_factory.mktemp("clierr"))
+    from tracesft.demo.tokenizer import train_bpe_tokenizer
+
+    big = train_bpe_tokenizer([json.loads(line)["response"] for line in (root / "train.jsonl").read_text()
+                               .splitlines()] * 3 + ["abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ"] * 3,
+                              vocab_size=420)
+    big.save_pretrained(root / "big_tokenizer")
+    shutil.copytree(root / "model", root / "corrupt_model")
+    weights = root / "corrupt_model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    (root / "empty.jsonl").write_text("")
+    (root / "nan.jsonl").write_text('{"prompt": "1+1?", "response": "2", "ground_truth": NaN}\n')
+    (root / "deep.jsonl").write_text('{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    (root / "bad_template.txt").write_bytes(b"User: {question}\xff\n")
+    (root / "list_metrics").mkdir()
+    (root / "list_metrics" / "metrics.jsonl").write_text("[1, 2]\n")
+    (root / "binary_metrics").mkdir()
+    (root / "binary_metrics" / "metrics.jsonl").write_bytes(b'{"step": 1}\n\xff\xfe\n')
+    cfg = make_cfg(root, root / "run").to_dict()
+    (root / "train.yaml").write_text(yaml.safe_dump(cfg))
+    (root / "dup.yaml").write_text("model: a\nmodel: b\ntrain_data: d\n")
+    return root
+
+
+def run_cli(args, capsys):
+    try:
+        rc = main([str(a) for a in args])
+    except SystemExit as e:  # argparse
+        rc = e.code
+    err = capsys.readouterr().err
+    noise = ("INFO", "WARNING", "Loading weights")  # logging and transformers' progress bars, not errors
+    return rc, [line for line in err.splitlines() if line.strip() and not line.startswith(noise)]
+
+
+CASES = [
+    ("set: unclosed YAML", ["train", "--config", "{d}/train.yaml", "--set", "lr=[unclosed"], "--set lr: invalid value"),
+    ("set: YAML tag", ["train", "--config", "{d}/train.yaml", "--set", "lr=!!python/object:os.system x"],
+     "--set lr: invalid value"),
+    ("set: infinite lr", ["train", "--config", "{d}/train.yaml", "--set", "lr=.inf"], "lr: must be a finite number"),
+    ("set: empty output_dir", ["train", "--config", "{d}/train.yaml", "--set", "output_dir="], "output_dir: required"),
+    ("set: negative clipping", ["train", "--config", "{d}/train.yaml", "--set", "max_grad_norm=-1"],
+     "max_grad_norm: must be >= 0"),
+    ("duplicate YAML keys", ["train", "--config", "{d}/dup.yaml"], "duplicate key 'model'"),
+    ("eval --n -1", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--n", "-1"], "--n: must be >= 1"),
+    ("eval --top-p 5", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--top-p", "5"],
+     "--top-p: must be in (0, 1]"),
+    ("filter --workers 0", ["filter", "{d}/train.jsonl", "--out", "{d}/o.jsonl", "--workers", "0"],
+     "--workers: must be >= 1"),
+    ("train --nproc -1", ["train", "--config", "{d}/train.yaml", "--nproc", "-1"], "--nproc: must be >= 1"),
+    ("filter onto its input", ["filter", "{d}/train.jsonl", "--out", "{d}/train.jsonl"], "is the input"),
+    ("filter onto a directory", ["filter", "{d}/train.jsonl", "--out", "{d}/model"], "is a directory"),
+    ("typo'd model path", ["eval", "--model", "nope_rel_dir", "--data", "{d}/eval.jsonl"],
+     "model directory nope_rel_dir does not exist"),
+    ("corrupt weights", ["eval", "--model", "{d}/corrupt_model", "--data", "{d}/eval.jsonl"], "cannot load model from"),
+    ("tokenizer bigger than the model", ["train", "--config", "{d}/train.yaml", "--set", "tokenizer={d}/big_tokenizer",
+                                         "--set", "output_dir={d}/t1"], "tokens but the model"),
+    ("cuda without a GPU", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--device", "cuda"],
+     "sees no CUDA GPU"),
+    ("empty eval data", ["train", "--config", "{d}/train.yaml", "--set", "eval_data={d}/empty.jsonl", "--set",
+                         "output_dir={d}/t2"], "no examples to evaluate"),
+    ("NaN ground truth", ["filter", "{d}/nan.jsonl", "--out", "{d}/o.jsonl"], "nan.jsonl:1: field 'ground_truth' must"),
+    ("deeply nested JSON", ["filter", "{d}/deep.jsonl", "--out", "{d}/o.jsonl"], "deep.jsonl:1: JSON nested too"),
+    ("template not UTF-8", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--template",
+                            "{d}/bad_template.txt"], "not UTF-8"),
+    ("metrics line not an object", ["plot", "{d}/list_metrics"], "metrics.jsonl:1: expected a JSON object"),
+    ("metrics not UTF-8", ["plot", "{d}/binary_metrics"], "not UTF-8"),
+    ("max_length past the positions", ["train", "--config", "{d}/train.yaml", "--set", "max_length=600", "--set",
+                                       "output_dir={d}/t3"], "exceeds the 512 positions"),
+]
+
+
+@pytest.mark.parametrize("name, args, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line(setup_dir, capsys, name, args, message):
+    before = (setup_dir / "train.jsonl").read_bytes()
+    rc, lines = run_cli([a.replace("{d}", str(setup_dir)) for a in args], capsys)
+    assert rc == 2, (rc, lines)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert (setup_dir / "train.jsonl").read_bytes() == before  # inputs intact
+    assert not list(setup_dir.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_demo_refuses_an_existing_run(tmp_path, capsys):
+    (tmp_path / "d" / "train").mkdir(parents=True)
+    rc, lines = run_cli(["demo", "--out", tmp_path / "d"], capsys)
+    assert rc == 2 and lines == [f"error: --out {tmp_path / 'd'}: already holds a demo run; choose another --out "
+                                 "(or remove it)"]
+
+
+def test_generation_is_capped_at_the_model_positions(setup_dir, caplog):
+    from tracesft.evaluate import load_model_and_tokenizer, log_generations
+
+    model, tok = load_model_and_tokenizer(str(setup_dir / "model"))
+    model.config.max_position_embeddings = 24  # as a model with a small position table
+    with caplog.at_level("WARNING"):
+        out = log_generations(model, tok, ["What is 1 plus 2?"], ["3"], lambda r, g: {
+            "format_reward": 0.0, "answer_reward": 0.0, "reward": 0.0}, max_new_tokens=10_000, stop=())
+    prompt_len = len(tok("What is 1 plus 2?")["input_ids"])
+    assert out["records"][0]["response_length"] <= 24 - prompt_len
+    assert any("capped" in r.getMessage() for r in caplog.records)
