@@ -172,6 +172,7 @@ class Checkpoint:
     scheduler_state: dict
     rng: dict
     state: TrainState
+    world_size: int = 1  #: ranks of the run that wrote it
 
 
 def _read(path: Path, what: str, reader):
@@ -211,7 +212,7 @@ def read_checkpoint(path) -> Checkpoint:
         rng["python"] = saved["python_random"]
     if not isinstance(rng, dict) or "torch" not in rng:
         raise DamagedCheckpoint(f"{path / 'rng.pt'}: not a random-generator state")
-    return Checkpoint(path, weights, optim_state, scheduler_state, rng, state)
+    return Checkpoint(path, weights, optim_state, scheduler_state, rng, state, int(saved.get("world_size", 1)))
 
 
 def read_newest_whole(run_dir) -> Checkpoint | None:

@@ -6,8 +6,9 @@
 - Without ``--resume`` a directory with checkpoints is refused; with it, the newest checkpoint that
   reads whole is used (see :mod:`tracesft.train.checkpoint`).
 - On resume the config may change only where it cannot change the run's trajectory (evaluation,
-  checkpointing, logging); other changes are refused unless forced, and then applied and recorded,
-  never only recorded.
+  checkpointing, logging; ``gradient_accumulation_steps`` too when the number of ranks changes and
+  the global batch does not); other changes are refused unless forced, and then applied and
+  recorded, never only recorded.
 """
 
 from __future__ import annotations
@@ -71,11 +72,15 @@ def resume_changes(cfg, run_dir: Path) -> dict:
             if k in saved and saved[k] != v and k not in RESUME_SAFE_KEYS}
 
 
-def _check_resume(cfg, run_dir: Path, checkpoint: ckpt.Checkpoint, force: bool) -> dict:
+def _check_resume(cfg, run_dir: Path, checkpoint: ckpt.Checkpoint, force: bool, world_size: int) -> dict:
     step = checkpoint.state.step
     if cfg.max_steps is not None and cfg.max_steps < step:
         raise UserInputError(f"--resume {run_dir}: the run is at step {step}, past max_steps={cfg.max_steps}")
     changes = resume_changes(cfg, run_dir)
+    if "gradient_accumulation_steps" in changes:  # fine on another number of ranks with the same global batch
+        old, new = changes["gradient_accumulation_steps"]
+        if old * checkpoint.world_size == new * world_size:
+            del changes["gradient_accumulation_steps"]
     if changes and not force:
         listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
         raise UserInputError(f"--resume {run_dir}: {listed} would not continue the same run; start a new run, or "
@@ -109,7 +114,7 @@ def prepare_run_dir(cfg, resume: bool, info, force: bool = False):
             raise UserInputError(f"--resume {run_dir}: no whole checkpoint under {run_dir / ckpt.CHECKPOINT_DIR} "
                                  "(a run stopped before its first checkpoint has nothing to resume): run the "
                                  "same command without --resume to start it again")
-        changes = _check_resume(cfg, run_dir, checkpoint, force) if checkpoint is not None else {}
+        changes = _check_resume(cfg, run_dir, checkpoint, force, info.world_size) if checkpoint is not None else {}
         if info.is_main:
             save_config(cfg, run_dir / "config.yaml")
         barrier(info)
