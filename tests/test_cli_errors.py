@@ -111,3 +111,13 @@ def test_generation_is_capped_at_the_model_positions(setup_dir, caplog):
     prompt_len = len(tok("What is 1 plus 2?")["input_ids"])
     assert out["records"][0]["response_length"] <= 24 - prompt_len
     assert any("capped" in r.getMessage() for r in caplog.records)
+
+
+def test_an_oversized_record_is_refused_with_its_line(tmp_path, capsys):
+    from tracesft.data.loaders import MAX_RECORD_BYTES
+
+    data = tmp_path / "big.jsonl"
+    data.write_text('{"prompt": "1+1?", "response": "2", "ground_truth": "2"}\n'
+                    + json.dumps({"prompt": "x" * (MAX_RECORD_BYTES + 1), "response": "2"}) + "\n")
+    rc, lines = run_cli(["filter", data, "--out", tmp_path / "o.jsonl"], capsys)
+    assert rc == 2 and lines == [f"error: {data}:2: record of 8.0 MiB, over the 8 MiB limit per record"]

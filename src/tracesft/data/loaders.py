@@ -16,6 +16,10 @@ __all__ = ["Example", "load_examples", "read_examples", "write_jsonl", "SkippedL
 
 logger = logging.getLogger(__name__)
 
+#: A record (one JSONL line) larger than this is refused: no prompt or trace is anywhere near it,
+#: and tokenizing or generating from such a line exhausts memory.
+MAX_RECORD_BYTES = 8 << 20
+
 
 @dataclass
 class Example:
@@ -155,6 +159,9 @@ def read_examples(
     skipped: list[SkippedLine] = []
     for lineno, line in enumerate(raw.splitlines(), start=1):
         try:
+            if len(line) > MAX_RECORD_BYTES:
+                raise _Bad(f"record of {len(line) / 2**20:.1f} MiB, over the {MAX_RECORD_BYTES >> 20} MiB limit per "
+                           "record")
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as e:
