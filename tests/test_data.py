@@ -188,3 +188,64 @@ def test_chat_records_with_system_message_and_several_turns(tmp_path):
     assert "one system message at most, before the user message" in skipped[1].reason
     with pytest.raises(DataError, match=rf"{path}:2: messages\[2\]: a second user turn"):
         load_examples(path)
+
+
+def test_math_schema_and_aliases(tmp_path):
+    rows = [
+        {"problem": "What is 1+1?", "solution": "1+1=2, so \\boxed{2}", "level": "Level 1", "type": "Algebra"},
+        {"problem": "What is 2+3?", "solution": "so \\boxed{5}", "answer": "5.0"},
+        {"query": "q?", "response": "r", "answer": "7"},
+        {"instruction": "Add.", "input": "2 and 2", "output": "4", "ground_truth": "4"},
+        {"instruction": "Say hi.", "input": "", "output": "hi"},
+        {"input": "3+3", "target": "6"},
+        {"prompt": "p", "problem": "ignored: prompt wins", "response": "x"},
+    ]
+    path = write(tmp_path, [json.dumps(r) for r in rows])
+    ex = load_examples(path)
+    assert (ex[0].prompt, ex[0].response, ex[0].ground_truth) == ("What is 1+1?", "1+1=2, so \\boxed{2}", "2")
+    assert ex[0].meta["level"] == "Level 1" and ex[0].meta["type"] == "Algebra"
+    assert ex[1].ground_truth == "5.0"  # the answer field wins over the boxed solution
+    assert (ex[2].prompt, ex[2].response, ex[2].ground_truth) == ("q?", "r", "7")
+    assert (ex[3].prompt, ex[3].response, ex[3].ground_truth) == ("Add.\n\n2 and 2", "4", "4")
+    assert (ex[4].prompt, ex[4].response) == ("Say hi.", "hi")
+    assert (ex[5].prompt, ex[5].response, ex[5].ground_truth) == ("3+3", "6", None)
+    assert (ex[6].prompt, ex[6].meta["problem"]) == ("p", "ignored: prompt wins")
+
+
+def test_unrecognised_record_lists_what_was_expected_and_found(tmp_path):
+    path = write(tmp_path, ['{"text": "a", "label": 1}'])
+    with pytest.raises(DataError, match=r":1: unrecognised record: expected one of the fields messages, prompt, "
+                                        r"question, problem, query, instruction, input; got \['label', 'text'\]"):
+        load_examples(path)
+
+
+def test_math_file_filters_to_r1_zero_and_inspects(tmp_path, capsys):
+    from tracesft.cli import main
+    from tracesft.grading import r1_zero_reward_fn
+
+    rows = [{"problem": "What is 1+1?", "solution": "1+1=2, so \\boxed{2}"},
+            {"problem": "What is 2+2?", "solution": "2+2=5, so \\boxed{5}", "answer": "4"}]
+    path = write(tmp_path, [json.dumps(r) for r in rows], name="math.jsonl")
+    out = tmp_path / "kept.jsonl"
+    assert main(["filter", str(path), "--out", str(out), "--template", "question_only", "--to-r1-zero",
+                 "--quiet"]) == 0
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(kept) == 1 and r1_zero_reward_fn(kept[0]["response"], kept[0]["ground_truth"])["reward"] == 1.0
+    capsys.readouterr()
+    assert main(["data", "inspect", str(path), "--json", str(tmp_path / "i.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "2 rows" in printed and "schema math: 2 rows" in printed and "ground truth: 2 (100.0%)" in printed
+    report = json.loads((tmp_path / "i.json").read_text())
+    assert report["unit"] == "characters" and report["truncated_at"]["256"] == 2  # the r1_zero prompt is long
+    assert report["max_length_for_99_percent"] == report["total_length"]["max"]
+
+
+def test_inspect_counts_tokens_and_truncation(tmp_path, qwen_tok):
+    from tracesft.data.inspect import inspect_data
+
+    rows = [{"prompt": "x " * n, "response": "y " * n, "ground_truth": "1"} for n in (10, 100, 1000)]
+    path = write(tmp_path, [json.dumps(r) for r in rows])
+    r = inspect_data(path, qwen_tok, template="question_only")
+    prompt_tokens = [len(qwen_tok("x " * n)["input_ids"]) for n in (10, 100, 1000)]
+    assert r["prompt_length"]["max"] == prompt_tokens[-1] and r["unit"] == "tokens"
+    assert r["truncated_at"][256] == 1 and r["truncated_at"][4096] == 0

@@ -64,6 +64,27 @@ def _cmd_filter(args) -> int:
     return 0
 
 
+def _cmd_data_inspect(args) -> int:
+    from .data.inspect import format_inspection, inspect_data
+
+    tokenizer = None
+    if args.tokenizer == "qwen2":
+        from .tokenization import qwen2_tokenizer
+
+        tokenizer = qwen2_tokenizer()
+    elif args.tokenizer:
+        from transformers import AutoTokenizer
+
+        if not (Path(args.tokenizer) / "tokenizer_config.json").is_file():
+            raise UserInputError(f"--tokenizer {args.tokenizer}: not a tokenizer directory (or use 'qwen2')")
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    report = inspect_data(args.path, tokenizer, template=args.template)
+    print(format_inspection(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 def _cmd_data_champ(args) -> int:
     from collections import Counter
 
@@ -249,11 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_filter)
 
-    d = sub.add_parser("data", help="import data sets")
+    d = sub.add_parser("data", help="import and inspect data sets")
     dsub = d.add_subparsers(dest="source", required=True)
     c = dsub.add_parser("champ", help="CHAMP competition problems with model solutions (extra 'champ')")
     c.add_argument("--out", required=True, help="JSONL file to write (chat format)")
     c.set_defaults(func=_cmd_data_champ)
+    di = dsub.add_parser("inspect", help="rows, schema, answer coverage and lengths of a data file")
+    di.add_argument("path", help="JSONL file (any supported schema)")
+    di.add_argument("--tokenizer", help="a tokenizer directory, or 'qwen2' (built in); default: count characters")
+    di.add_argument("--template", default="r1_zero", help="prompt template the lengths include")
+    di.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    di.set_defaults(func=_cmd_data_inspect)
 
     e = sub.add_parser("eval", help="generate, grade and summarise on a JSONL data set")
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..errors import DataError
 
-__all__ = ["Example", "load_examples", "read_examples", "write_jsonl", "SkippedLine"]
+__all__ = ["Example", "load_examples", "read_examples", "write_jsonl", "SkippedLine", "FIELD_SCHEMAS", "detect_schema",
+           "field_mapping"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +114,61 @@ def _from_chat(record: dict) -> Example:
     return Example(user["content"], assistant["content"] if assistant else None, truth, meta)
 
 
-def _from_prompt(record: dict) -> Example:
-    prompt = _string(record, "prompt")
-    resp_key = "response" if "response" in record else "completion"
-    response = _string(record, resp_key, required=False)
-    gt_key = "ground_truth" if "ground_truth" in record else "answer"
+# Record schemas, in precedence order: the first whose prompt field a record has decides how all of it
+# is read. name -> (prompt field, response fields, ground-truth fields), each list in precedence order.
+FIELD_SCHEMAS = {
+    "prompt/response": ("prompt", ("response", "completion"), ("ground_truth", "answer")),
+    "gsm8k": ("question", (), ("answer",)),
+    "math": ("problem", ("solution",), ("answer",)),
+    "query/response": ("query", ("response",), ("ground_truth", "answer")),
+    "instruction/output": ("instruction", ("output",), ("ground_truth", "answer")),
+    "input/target": ("input", ("target",), ("ground_truth", "answer")),
+}
+
+
+def detect_schema(record: dict) -> str | None:
+    """The schema a record is read with: "chat" (``messages``) or a :data:`FIELD_SCHEMAS` name."""
+    if "messages" in record:
+        return "chat"
+    return next((name for name, (p, _, _) in FIELD_SCHEMAS.items() if p in record), None)
+
+
+def field_mapping(record: dict) -> dict:
+    """Which field of ``record`` gives the prompt, the response and the ground truth (for inspection)."""
+    schema = detect_schema(record)
+    if schema in (None, "chat"):
+        return {"prompt": "messages[user]", "response": "messages[assistant]",
+                "ground_truth": "messages[user].info.reference_answer"} if schema else {}
+    prompt, responses, truths = FIELD_SCHEMAS[schema]
+    mapping = {"prompt": prompt + (" + input" if schema == "instruction/output" and record.get("input") else "")}
+    mapping["response"] = next((k for k in responses if k in record), None)
+    mapping["ground_truth"] = next((k for k in truths if record.get(k) is not None), None)
+    if schema == "math" and mapping["ground_truth"] is None and "solution" in record:
+        mapping["ground_truth"] = "last \\boxed{} of solution"
+    if schema == "gsm8k":
+        mapping["ground_truth"] = "answer (after ####)"
+    return mapping
+
+
+def _from_fields(record: dict, schema: str) -> Example:
+    if schema == "gsm8k":
+        return _from_question(record)
+    prompt_key, responses, truths = FIELD_SCHEMAS[schema]
+    prompt = _string(record, prompt_key)
+    used = {prompt_key}
+    if schema == "instruction/output" and record.get("input"):  # Alpaca: the input is the instruction's context
+        prompt = f"{prompt}\n\n{_string(record, 'input')}"
+        used.add("input")
+    resp_key = next((k for k in responses if k in record), None)
+    response = _string(record, resp_key, required=False) if resp_key else None
+    gt_key = next((k for k in truths if record.get(k) is not None), truths[0])
     truth = _ground_truth(record.get(gt_key), gt_key)
-    used = {"prompt", resp_key, gt_key}
+    used |= {resp_key, gt_key}
+    if schema == "math" and truth is None and response is not None:
+        from ..grading.extract import last_boxed
+
+        boxed = last_boxed(response)
+        truth = boxed.strip() if boxed is not None else None
     return Example(prompt, response, truth, {k: v for k, v in record.items() if k not in used})
 
 
@@ -137,13 +186,13 @@ def _from_question(record: dict) -> Example:
 def _parse_record(record) -> Example:
     if not isinstance(record, dict):
         raise _Bad(f"expected a JSON object, got {type(record).__name__}")
-    if "messages" in record:
+    schema = detect_schema(record)
+    if schema == "chat":
         return _from_chat(record)
-    if "prompt" in record:
-        return _from_prompt(record)
-    if "question" in record:
-        return _from_question(record)
-    raise _Bad(f"unrecognised record: expected a 'messages', 'prompt' or 'question' field, got {sorted(record)[:8]}")
+    if schema is not None:
+        return _from_fields(record, schema)
+    expected = ", ".join(["messages"] + [p for p, _, _ in FIELD_SCHEMAS.values()])
+    raise _Bad(f"unrecognised record: expected one of the fields {expected}; got {sorted(record)[:12]}")
 
 
 def read_examples(
@@ -206,7 +255,18 @@ def load_examples(
     - ``{"prompt", "response" | "completion", "ground_truth" | "answer"}`` (response and ground
       truth optional);
     - GSM8K style ``{"question", "answer"}``: ground truth after ``####`` (the text before it goes
-      to ``meta["solution"]``); an answer without ``####`` is the ground truth itself.
+      to ``meta["solution"]``); an answer without ``####`` is the ground truth itself;
+    - MATH style ``{"problem", "solution", "answer"?, "level"?, "type"?}``: the response is the
+      solution; the ground truth is ``answer``, else the last ``\\boxed{}`` of the solution (for
+      R1-Zero training, convert with ``tracesft filter --template question_only --to-r1-zero``);
+    - aliases ``{"query", "response"}``, ``{"instruction", "input"?, "output"}`` (Alpaca: a
+      non-empty input is appended to the instruction) and ``{"input", "target"}``, each with an
+      optional ``ground_truth``/``answer``.
+
+    One precedence rule decides a record with several of these: the first of ``messages``,
+    ``prompt``, ``question``, ``problem``, ``query``, ``instruction``, ``input`` that it has sets
+    the schema (:data:`FIELD_SCHEMAS`); within a schema, the first present response and ground-truth
+    field (in the order listed) is used. A record with none of them is an error listing its fields.
 
     Blank lines are ignored. A malformed line, a missing or non-string field, or invalid UTF-8 raises
     :class:`tracesft.errors.DataError` naming ``file:line`` and the problem; with

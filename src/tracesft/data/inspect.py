@@ -1,0 +1,90 @@
+"""``tracesft data inspect``: what a data file holds, before choosing ``max_length``."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from .loaders import detect_schema, field_mapping, load_examples
+from .templates import apply_template, load_template
+
+__all__ = ["inspect_data", "format_inspection", "MAX_LENGTHS"]
+
+MAX_LENGTHS = (256, 512, 1024, 2048, 4096, 8192)
+
+
+def _percentiles(values: list[int]) -> dict:
+    if not values:
+        return {}
+    s = sorted(values)
+
+    def at(q):
+        return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
+
+    return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": s[-1]}
+
+
+def _schemas(path: Path) -> tuple[Counter, dict]:
+    counts: Counter = Counter()
+    mappings: dict = {}
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            record = json.loads(raw)  # the file was validated by load_examples already
+            schema = detect_schema(record) or "unrecognised"
+            counts[schema] += 1
+            mappings.setdefault(schema, field_mapping(record))
+    return counts, mappings
+
+
+def inspect_data(path, tokenizer=None, template: str = "r1_zero") -> dict:
+    """Rows, schemas and field mappings, answer and response coverage, prompt/response lengths
+    (tokens with ``tokenizer``, else characters) and how many examples each ``max_length`` would cut."""
+    path = Path(path)
+    examples = load_examples(path)
+    counts, mappings = _schemas(path)
+    tmpl = load_template(template)
+    prompts = [apply_template(tmpl, e.prompt) for e in examples]
+    responses = [e.response or "" for e in examples]
+    if tokenizer is not None:
+        p_len = [len(ids) for ids in tokenizer(prompts)["input_ids"]] if prompts else []
+        r_len = [len(ids) for ids in tokenizer(responses, add_special_tokens=False)["input_ids"]] if prompts else []
+        unit = "tokens"
+    else:
+        p_len, r_len, unit = [len(p) for p in prompts], [len(r) for r in responses], "characters"
+    total = [a + b for a, b in zip(p_len, r_len)]
+    n = len(examples)
+    cover_99 = _percentiles(total).get("p99")
+    return {
+        "path": str(path), "rows": n, "schemas": dict(counts), "field_mapping": mappings,
+        "with_ground_truth": sum(e.ground_truth is not None for e in examples),
+        "with_response": sum(e.response is not None for e in examples),
+        "unit": unit, "template": template,
+        "prompt_length": _percentiles(p_len), "response_length": _percentiles(r_len),
+        "total_length": _percentiles(total),
+        "truncated_at": {L: sum(t > L for t in total) for L in MAX_LENGTHS},
+        "max_length_for_99_percent": cover_99,
+    }
+
+
+def format_inspection(r: dict) -> str:
+    n = max(1, r["rows"])
+    lines = [f"{r['path']}: {r['rows']} rows"]
+    for schema, count in r["schemas"].items():
+        mapping = ", ".join(f"{k} <- {v}" for k, v in r["field_mapping"].get(schema, {}).items() if v)
+        lines.append(f"  schema {schema}: {count} rows ({mapping})")
+    lines.append(f"  ground truth: {r['with_ground_truth']} ({r['with_ground_truth'] / n:.1%}); "
+                 f"response: {r['with_response']} ({r['with_response'] / n:.1%})")
+    lines.append(f"  lengths in {r['unit']} (prompt with the {r['template']} template):")
+    lines.append(f"    {'':<10}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}")
+    for key in ("prompt_length", "response_length", "total_length"):
+        p = r[key]
+        if p:
+            lines.append(f"    {key.split('_')[0]:<10}{p['p50']:>8}{p['p90']:>8}{p['p99']:>8}{p['max']:>8}")
+    cut = ", ".join(f"{L}: {c} ({c / n:.1%})" for L, c in r["truncated_at"].items())
+    lines.append(f"  examples longer than max_length ({r['unit']}): {cut}")
+    if r["max_length_for_99_percent"] is not None:
+        lines.append(f"  max_length covering 99% of the examples: {r['max_length_for_99_percent']} {r['unit']}")
+    return "\n".join(lines)
