@@ -114,7 +114,7 @@ def test_generation_is_capped_at_the_model_positions(setup_dir, caplog):
 
 
 def test_an_oversized_record_is_refused_with_its_line(tmp_path, capsys):
-    from tracesft.data.loaders import MAX_RECORD_BYTES
+    from tracesft.data.sources import MAX_RECORD_BYTES
 
     data = tmp_path / "big.jsonl"
     data.write_text('{"prompt": "1+1?", "response": "2", "ground_truth": "2"}\n'

@@ -14,6 +14,9 @@ from .errors import TracesftError, UserInputError
 log = logging.getLogger("tracesft")
 
 
+_FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter`
+
+
 def _check_output(out: Path, inputs=(), directory: bool = False) -> None:
     """Before any work: the output can be written, is not an input, and is of the right kind."""
     if directory and out.exists() and not out.is_dir():
@@ -33,7 +36,12 @@ def _check_output(out: Path, inputs=(), directory: bool = False) -> None:
 
 
 def _cmd_filter(args) -> int:
-    from .data import filter_correct, read_examples, to_r1_zero_response, write_jsonl
+    from itertools import islice
+
+    from tqdm.auto import tqdm
+
+    from .data import FilterReport, filter_correct, to_r1_zero_response, write_jsonl
+    from .data.loaders import iter_examples
     from .grading import default_reward_name, get_reward
 
     reward_name = args.reward or default_reward_name(args.template)
@@ -42,16 +50,27 @@ def _cmd_filter(args) -> int:
     report_path = out.with_name(out.stem + ".report.json")
     _check_output(out, [args.input])
     _check_output(report_path, [args.input])
-    examples, skipped = read_examples(args.input, skip_invalid=args.skip_invalid)
-    kept, report = filter_correct(examples, reward_fn, workers=args.workers, progress=not args.quiet)
-    records = []
-    for ex in kept:
-        response = ex.response
-        if args.to_r1_zero:
-            response = to_r1_zero_response(ex.response, ex.meta.get("extracted_answer", ""))
-        meta = {k: v for k, v in ex.meta.items() if k not in ("prompt", "response", "ground_truth")}
-        records.append({"prompt": ex.prompt, "response": response, "ground_truth": ex.ground_truth, **meta})
-    write_jsonl(out, records)
+    skipped: list = []
+    examples = iter_examples(args.input, split=args.split, skip_invalid=args.skip_invalid, skipped=skipped)
+    report = FilterReport()
+    bar = tqdm(disable=args.quiet, desc="grading", unit="resp", delay=1.0)
+
+    def kept_records():  # chunk by chunk, so that a file larger than memory filters in constant memory
+        while chunk := list(islice(examples, _FILTER_CHUNK)):
+            kept, chunk_report = filter_correct(chunk, reward_fn, workers=args.workers, progress=False)
+            report.merge(chunk_report)
+            bar.update(len(chunk))
+            for ex in kept:
+                response = ex.response
+                if args.to_r1_zero:
+                    response = to_r1_zero_response(ex.response, ex.meta.get("extracted_answer", ""))
+                meta = {k: v for k, v in ex.meta.items() if k not in ("prompt", "response", "ground_truth")}
+                yield {"prompt": ex.prompt, "response": response, "ground_truth": ex.ground_truth, **meta}
+
+    try:
+        n_written = write_jsonl(out, kept_records())
+    finally:
+        bar.close()  # before any error line, so that it stands on its own line
     summary = report.to_dict()
     summary.update({"input": str(args.input), "output": str(out), "reward": reward_name,
                     "skipped_invalid_lines": [{"line": s.line, "reason": s.reason} for s in skipped]})
@@ -60,7 +79,7 @@ def _cmd_filter(args) -> int:
         print(line)
     if skipped:
         print(f"  skipped {len(skipped)} invalid input line(s) (see {report_path})")
-    print(f"wrote {len(records)} examples to {out}; report: {report_path}")
+    print(f"wrote {n_written} examples to {out}; report: {report_path}")
     return 0
 
 
@@ -78,7 +97,7 @@ def _cmd_data_inspect(args) -> int:
         if not (Path(args.tokenizer) / "tokenizer_config.json").is_file():
             raise UserInputError(f"--tokenizer {args.tokenizer}: not a tokenizer directory (or use 'qwen2')")
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    report = inspect_data(args.path, tokenizer, template=args.template)
+    report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
     print(format_inspection(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -124,7 +143,7 @@ def _cmd_eval(args) -> int:
     reward_name = args.reward or default_reward_name(args.template)
     out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
     _check_output(out, directory=True)
-    examples = load_examples(args.data, require_ground_truth=True)
+    examples = load_examples(args.data, split=args.split, require_ground_truth=True)
     if args.n is not None:
         examples = examples[: args.n]
     if not examples:
@@ -257,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("filter", help="keep the traces whose final answer is correct")
-    f.add_argument("input", help="JSONL file of examples (chat, prompt/response or question/answer)")
+    f.add_argument("input", help="JSONL file, Parquet file or datasets directory of examples (any supported schema)")
+    f.add_argument("--split", help="the split of a datasets directory with several")
     f.add_argument("--out", required=True, help="JSONL file for the kept examples")
     f.add_argument("--template", default="r1_zero", choices=["r1_zero", "question_only"],
                    help="format of the responses: r1_zero (tags) or question_only (free-form)")
@@ -276,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="JSONL file to write (chat format)")
     c.set_defaults(func=_cmd_data_champ)
     di = dsub.add_parser("inspect", help="rows, schema, answer coverage and lengths of a data file")
-    di.add_argument("path", help="JSONL file (any supported schema)")
+    di.add_argument("path", help="JSONL file, Parquet file or datasets directory (any supported schema)")
+    di.add_argument("--split", help="the split of a datasets directory with several")
     di.add_argument("--tokenizer", help="a tokenizer directory, or 'qwen2' (built in); default: count characters")
     di.add_argument("--template", default="r1_zero", help="prompt template the lengths include")
     di.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
@@ -284,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="generate, grade and summarise on a JSONL data set")
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
-    e.add_argument("--data", required=True, help="JSONL with prompts and ground truths")
+    e.add_argument("--data", required=True, help="JSONL, Parquet or datasets directory with prompts and ground truths")
+    e.add_argument("--split", help="the split of a datasets directory with several")
     e.add_argument("--template", default="r1_zero", help="r1_zero, question_only or a template file")
     e.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")

@@ -29,6 +29,20 @@ class FilterReport:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def merge(self, other: FilterReport) -> None:
+        """Add another chunk's report to this one (streaming filters grade chunk by chunk)."""
+        self.n_before += other.n_before
+        self.n_after += other.n_after
+        for reason, n in other.rejected.items():
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
+        for group, c in other.by_group.items():
+            mine = self.by_group.setdefault(group, {"total": 0, "kept": 0})
+            mine["total"] += c["total"]
+            mine["kept"] += c["kept"]
+        for reason, samples in other.samples.items():
+            mine = self.samples.setdefault(reason, [])
+            mine.extend(samples[: _SAMPLES_PER_REASON - len(mine)])
+
     def lines(self) -> list[str]:
         out = [f"kept {self.n_after} of {self.n_before} examples"]
         out += [f"  dropped {n:>6}  {r}" for r, n in self.rejected.items() if n]

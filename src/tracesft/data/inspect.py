@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from .loaders import detect_schema, field_mapping, load_examples
+from .sources import iter_records
 from .templates import apply_template, load_template
 
 __all__ = ["inspect_data", "format_inspection", "MAX_LENGTHS"]
@@ -25,26 +25,22 @@ def _percentiles(values: list[int]) -> dict:
     return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": s[-1]}
 
 
-def _schemas(path: Path) -> tuple[Counter, dict]:
+def _schemas(path: Path, split: str | None) -> tuple[Counter, dict]:
     counts: Counter = Counter()
     mappings: dict = {}
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.strip():
-                continue
-            record = json.loads(raw)  # the file was validated by load_examples already
-            schema = detect_schema(record) or "unrecognised"
-            counts[schema] += 1
-            mappings.setdefault(schema, field_mapping(record))
+    for _, record in iter_records(path, split):  # validated by load_examples already
+        schema = detect_schema(record) or "unrecognised"
+        counts[schema] += 1
+        mappings.setdefault(schema, field_mapping(record))
     return counts, mappings
 
 
-def inspect_data(path, tokenizer=None, template: str = "r1_zero") -> dict:
+def inspect_data(path, tokenizer=None, template: str = "r1_zero", split: str | None = None) -> dict:
     """Rows, schemas and field mappings, answer and response coverage, prompt/response lengths
     (tokens with ``tokenizer``, else characters) and how many examples each ``max_length`` would cut."""
     path = Path(path)
-    examples = load_examples(path)
-    counts, mappings = _schemas(path)
+    examples = load_examples(path, split=split)
+    counts, mappings = _schemas(path, split)
     tmpl = load_template(template)
     prompts = [apply_template(tmpl, e.prompt) for e in examples]
     responses = [e.response or "" for e in examples]

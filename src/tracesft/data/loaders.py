@@ -1,4 +1,4 @@
-"""JSONL loaders: chat, prompt/response and GSM8K-style records -> :class:`Example`."""
+"""Loaders: records in every supported schema (chat, prompt/response, GSM8K, MATH, aliases) -> :class:`Example`."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import DataError
+from .sources import RecordError, iter_records
 
-__all__ = ["Example", "load_examples", "read_examples", "write_jsonl", "SkippedLine", "FIELD_SCHEMAS", "detect_schema",
-           "field_mapping"]
+__all__ = ["Example", "load_examples", "read_examples", "iter_examples", "write_jsonl", "SkippedLine",
+           "FIELD_SCHEMAS", "detect_schema", "field_mapping"]
 
 logger = logging.getLogger(__name__)
 
-#: A record (one JSONL line) larger than this is refused: no prompt or trace is anywhere near it,
-#: and tokenizing or generating from such a line exhausts memory.
-MAX_RECORD_BYTES = 8 << 20
 
 
 @dataclass
@@ -195,46 +193,42 @@ def _parse_record(record) -> Example:
     raise _Bad(f"unrecognised record: expected one of the fields {expected}; got {sorted(record)[:12]}")
 
 
-def read_examples(
-    path, *, skip_invalid: bool = False, require_response: bool = False, require_ground_truth: bool = False
-) -> tuple[list[Example], list[SkippedLine]]:
-    """Like :func:`load_examples`, also returning the skipped lines (empty unless skip_invalid)."""
+def iter_examples(
+    path, *, split: str | None = None, skip_invalid: bool = False, require_response: bool = False,
+    require_ground_truth: bool = False, skipped: list | None = None,
+) -> Iterator[Example]:
+    """The examples of a JSONL file, a Parquet file or a saved dataset, one at a time (constant
+    memory); see :func:`load_examples`. With ``skip_invalid`` bad records are appended to ``skipped``
+    (:class:`SkippedLine`) instead of raising."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(path, None, f"cannot read: {e.strerror or e}") from None
-    examples: list[Example] = []
-    skipped: list[SkippedLine] = []
-    for lineno, line in enumerate(raw.splitlines(), start=1):
+    for number, record in iter_records(path, split):
         try:
-            if len(line) > MAX_RECORD_BYTES:
-                raise _Bad(f"record of {len(line) / 2**20:.1f} MiB, over the {MAX_RECORD_BYTES >> 20} MiB limit per "
-                           "record")
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise _Bad(f"invalid UTF-8 at byte {e.start}") from None
-            if not text.strip():
-                continue  # blank lines carry no record
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise _Bad(f"malformed JSON ({e.msg} at column {e.colno})") from None
-            except RecursionError:
-                raise _Bad("JSON nested too deeply") from None
+            if isinstance(record, RecordError):
+                raise _Bad(str(record))
             example = _parse_record(record)
             if require_response and example.response is None:
-                raise _Bad("no response (need 'response', 'completion' or an assistant message)")
+                raise _Bad("no response (need 'response', 'completion', 'solution', 'output', 'target' or an "
+                           "assistant message)")
             if require_ground_truth and example.ground_truth is None:
                 raise _Bad("no ground truth (need 'ground_truth', 'answer' or info.reference_answer)")
         except _Bad as e:
             if not skip_invalid:
-                raise DataError(path, lineno, str(e)) from None
-            skipped.append(SkippedLine(lineno, str(e)))
+                raise DataError(path, number, str(e)) from None
+            if skipped is not None:
+                skipped.append(SkippedLine(number, str(e)))
             continue
-        example.meta.setdefault("source", f"{path}:{lineno}")
-        examples.append(example)
+        example.meta.setdefault("source", f"{path}:{number}")
+        yield example
+
+
+def read_examples(
+    path, *, split: str | None = None, skip_invalid: bool = False, require_response: bool = False,
+    require_ground_truth: bool = False,
+) -> tuple[list[Example], list[SkippedLine]]:
+    """Like :func:`load_examples`, also returning the skipped lines (empty unless skip_invalid)."""
+    skipped: list[SkippedLine] = []
+    examples = list(iter_examples(path, split=split, skip_invalid=skip_invalid, require_response=require_response,
+                                  require_ground_truth=require_ground_truth, skipped=skipped))
     if skipped:
         reasons = Counter(s.reason for s in skipped)
         logger.warning("%s: skipped %d invalid line(s): %s", path, len(skipped),
@@ -243,9 +237,12 @@ def read_examples(
 
 
 def load_examples(
-    path, *, skip_invalid: bool = False, require_response: bool = False, require_ground_truth: bool = False
+    path, *, split: str | None = None, skip_invalid: bool = False, require_response: bool = False,
+    require_ground_truth: bool = False,
 ) -> list[Example]:
-    """Read a JSONL file of examples, one record per line, in any of these forms:
+    """Read examples from a JSONL file (one record per line), a Parquet file or a directory written by
+    ``datasets``' ``save_to_disk`` (``split`` picks one split of a dataset dict; extra
+    ``tracesft[datasets]``), each record in any of these forms:
 
     - chat: ``{"messages": [{"role": "user", "content": ..., "info": {"reference_answer": ...}},
       {"role": "assistant", "content": ...}]}`` (prompt = the user message, response = the
@@ -273,7 +270,7 @@ def load_examples(
     ``skip_invalid=True`` such lines are skipped and a warning says how many and why
     (:func:`read_examples` returns them too).
     """
-    return read_examples(path, skip_invalid=skip_invalid, require_response=require_response,
+    return read_examples(path, split=split, skip_invalid=skip_invalid, require_response=require_response,
                          require_ground_truth=require_ground_truth)[0]
 
 

@@ -40,8 +40,10 @@ class TrainConfig:
     model: str = ""  #: local Hugging Face directory (safetensors) or hub id
     tokenizer: str | None = None  #: defaults to ``model``
     trust_remote_code: bool = False  #: allow the model's own Python code
-    train_data: str = ""  #: JSONL of examples with responses
-    eval_data: str | None = None  #: JSONL with ground truths; held-out set for evaluation
+    train_data: str = ""  #: JSONL, Parquet or datasets directory of examples with responses
+    train_split: str | None = None  #: the split of a datasets directory with several
+    eval_data: str | None = None  #: JSONL, Parquet or datasets directory with ground truths, held out
+    eval_split: str | None = None  #: the split of eval_data when it has several
     template: str = "r1_zero"  #: r1_zero, question_only, or a template file
     reward: str = "r1_zero"  #: grader for filtering and evaluation
     filter_correct: bool = False  #: keep only traces whose answer is right before training
