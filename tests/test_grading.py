@@ -228,15 +228,18 @@ ADVERSARIAL = {
 
 @pytest.mark.parametrize("family", list(ADVERSARIAL))
 def test_extraction_is_linear_and_a_megabyte_grades_within_the_bound(family):
-    def extract_seconds(n):
+    def extract_seconds(n):  # best of 3, against the machine's noise
         text = ADVERSARIAL[family](n)
-        t0 = time.perf_counter()
-        extract_free_form_answer(text)
-        extract_r1_zero_answer(text)
-        return time.perf_counter() - t0
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            extract_free_form_answer(text)
+            extract_r1_zero_answer(text)
+            best = min(best, time.perf_counter() - t0)
+        return best
 
-    small, large = extract_seconds(10_000), extract_seconds(1_000_000)
-    assert large < 100 * max(small, 1e-3) * 3  # 100x the text: linear (x3 for noise), not 10,000x
+    small, large = extract_seconds(100_000), extract_seconds(1_000_000)
+    assert large < 30 * max(small, 1e-3)  # 10x the text: about 10x the time (linear), not 100x (quadratic)
     text = ADVERSARIAL[family](1_000_000)
     t0 = time.perf_counter()
     assert r1_zero_reward_fn(text, "7")["reward"] == 0.0

@@ -152,9 +152,10 @@ def extract_free_form_answer(response: str) -> str | None:
         return yes_no.group(1).capitalize()
     # Sentence ends after start, found once; each "is"/"=" reads up to the first one after it.
     ends = [m.start() for m in _SENTENCE_END.finditer(text, start)] + [len(text)]
-    for m in reversed(list(_LINKING.finditer(text, start))):
-        end = ends[bisect.bisect_left(ends, m.end())]
-        candidate = _leading_expression(_sentence_tail(text, m.end(), end))
+    links = [m.end() for m in _LINKING.finditer(text, start)]  # ints: no match objects kept alive
+    for link in reversed(links):
+        end = ends[bisect.bisect_left(ends, link)]
+        candidate = _leading_expression(_sentence_tail(text, link, end))
         if candidate and _MATHY.search(candidate):
             return candidate
     spans = _DOLLAR.findall(text)
