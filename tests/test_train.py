@@ -418,3 +418,29 @@ def test_train_data_resumes_mid_epoch_and_splits_ranks(setup_dir):
     assert ranks[0].plan(0) == [s for s in one.plan(0) if len(s) == 2] and len(ranks[0].plan(0)) == 2
     for data in ranks:
         assert [len(s) for s in data.epoch(0)] == [1, 1]
+
+
+def test_bf16_mixed_tracks_fp32_and_bf16_pure_loses_small_updates(setup_dir, tmp_path):
+    init = load_file(str(setup_dir / "model" / "model.safetensors"))
+    result = {}
+    for precision in ("fp32", "bf16-mixed", "bf16-pure"):
+        out = tmp_path / precision
+        summary = train(make_cfg(setup_dir, out, precision=precision, lr=2e-5, max_steps=12, lr_schedule="constant",
+                                 warmup_steps=0, eval_data=None, gradient_accumulation_steps=1))
+        final = final_weights(out)
+        moved = sum(float((final[k].float() - init[k].float()).abs().sum()) for k in init)
+        changed = sum(int((final[k] != init[k].to(final[k].dtype)).sum()) for k in init) / \
+            sum(v.numel() for v in init.values())
+        result[precision] = (summary["final_loss"], moved, changed, next(iter(final.values())).dtype)
+    fp32, mixed, pure = result["fp32"], result["bf16-mixed"], result["bf16-pure"]
+    assert mixed[0] == pytest.approx(fp32[0], rel=0.02)  # loss within 2% of fp32
+    assert mixed[3] == torch.float32 and mixed[1] == pytest.approx(fp32[1], rel=0.05) and mixed[2] > 0.99
+    assert pure[3] == torch.bfloat16 and pure[2] < 0.6 and pure[1] < 0.7 * fp32[1]  # most updates rounded away
+
+
+def test_precision_config():
+    cfg = load_config(None, ["model=m", "train_data=d", "dtype=bfloat16"])
+    assert cfg.precision == "bf16-pure"  # what dtype: bfloat16 always meant
+    assert load_config(None, ["model=m", "train_data=d", "precision=bf16-pure"]).dtype == "bfloat16"
+    with pytest.raises(ConfigError, match="bf16-mixed keeps float32 master weights"):
+        load_config(None, ["model=m", "train_data=d", "precision=bf16-mixed", "dtype=bfloat16"])

@@ -22,6 +22,7 @@ __all__ = ["TrainConfig", "load_config", "apply_overrides", "save_config", "Conf
 # Allowed values, read from each choice's own registry. Training in float16 would need loss scaling.
 CHOICES = {
     "dtype": tuple(d for d in DTYPES if d != "float16"),
+    "precision": ("fp32", "bf16-mixed", "bf16-pure"),
     "loss_normalization": tuple(NORMALIZATIONS),
     "lr_schedule": SCHEDULES,
     "optimizer": tuple(OPTIMIZERS),
@@ -53,7 +54,10 @@ class TrainConfig:
     group_by_length: bool = True  #: sort within shuffled buckets to cut padding
     # hardware
     device: str = "cpu"
-    dtype: str = "float32"
+    dtype: str = "float32"  #: float32 | bfloat16 (bfloat16 alone means precision bf16-pure)
+    #: fp32 | bf16-mixed (float32 weights and AdamW state, forward/backward under bf16 autocast) |
+    #: bf16-pure (bf16 weights and optimizer state: updates below bf16's resolution round away)
+    precision: str = "fp32"
     gradient_checkpointing: bool = False
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
     parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
@@ -115,6 +119,12 @@ class TrainConfig:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
         if self.subset is not None and self.subset < 1:
             raise ConfigError(f"subset: must be >= 1 or full, got {self.subset}")
+        if self.dtype == "bfloat16" and self.precision == "fp32":
+            self.precision = "bf16-pure"  # what dtype: bfloat16 always meant
+        if self.precision == "bf16-mixed" and self.dtype != "float32":
+            raise ConfigError("precision bf16-mixed keeps float32 master weights: set dtype float32 (or leave it)")
+        if self.precision == "bf16-pure":
+            self.dtype = "bfloat16"
         if self.test_size < 0:
             raise ConfigError(f"test_size: must be >= 0, got {self.test_size}")
         if self.test_size and self.eval_data:

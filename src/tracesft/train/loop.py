@@ -114,7 +114,8 @@ def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches:
     t0 = time.perf_counter()
     try:
         stats = train_step(c.module, batches, NORMALIZATIONS[cfg.loss_normalization],
-                           normalize_constant=cfg.normalize_constant, reduce_sum=reduce_sum, world_size=world_size)
+                           normalize_constant=cfg.normalize_constant, reduce_sum=reduce_sum, world_size=world_size,
+                           autocast_dtype=torch.bfloat16 if cfg.precision == "bf16-mixed" else None)
     except RuntimeError as e:
         if is_oom(e):
             raise TrainingError(f"out of memory at step {state.step + 1}: lower micro_batch_size (now "

@@ -14,7 +14,7 @@ __all__ = ["train_step", "is_oom"]
 
 
 def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normalize_constant: float = 1.0,
-               reduce_sum: Callable | None = None, world_size: int = 1) -> dict:
+               reduce_sum: Callable | None = None, world_size: int = 1, autocast_dtype=None) -> dict:
     """Forward and backward over this rank's micro-batches of one optimizer step.
 
     ``module(input_ids, labels, response_mask)`` returns ``{"log_probs", "token_entropy"}``
@@ -23,7 +23,8 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
     sequence counts are summed over ranks once (``reduce_sum``, identity by default), then each
     micro-batch's loss is ``-sum(weight_fn(mask, totals) * log_probs) * world_size`` (the factor
     undoes DDP/FSDP's averaging of gradients over ranks). Gradients are synchronised across ranks
-    on the last micro-batch only. Returns floats for the global step: loss, response_tokens,
+    on the last micro-batch only. With ``autocast_dtype`` (bf16-mixed) the forward runs under
+    ``torch.autocast`` and the loss is summed in float32. Returns floats for the global step: loss, response_tokens,
     total_tokens (non-padding), padded_tokens, entropy (mean over response tokens).
     """
     reduce_sum = reduce_sum or (lambda values: list(values))
@@ -36,10 +37,12 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
     for m, mb in enumerate(microbatches):
         input_ids, labels, mask = (mb[k].to(device, non_blocking=True)
                                    for k in ("input_ids", "labels", "response_mask"))
+        autocast = torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None)
         with gradient_sync(module, enabled=m == len(microbatches) - 1):
-            out = module(input_ids, labels, mask)
+            with autocast:
+                out = module(input_ids, labels, mask)
             weights = weight_fn(mask, totals, normalize_constant)
-            loss = -(out["log_probs"] * weights).sum() * world_size
+            loss = -(out["log_probs"].float() * weights).sum() * world_size
             loss.backward()
         loss_sum += float(loss.detach())
         with torch.no_grad():
