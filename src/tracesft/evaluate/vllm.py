@@ -9,8 +9,9 @@
   (a lower bound on the true entropy when the tail is non-negligible).
 - :class:`VLLMEvaluator` is the :class:`tracesft.evaluate.Evaluator` over these.
 
-Which GPU the engine uses is the process's choice: start it with ``CUDA_VISIBLE_DEVICES`` set
-(this module never changes the environment, which would do nothing once CUDA is initialised).
+Which GPU the engine uses: ``init_vllm(..., device=...)`` where vLLM takes a device argument, else
+the process's ``CUDA_VISIBLE_DEVICES`` (this module never changes the environment, which would do
+nothing once CUDA is initialised).
 """
 
 from __future__ import annotations
@@ -51,14 +52,30 @@ def _require():
         raise MissingExtraError("the vLLM backend", "vllm") from None
 
 
-def init_vllm(model_id: str, seed: int = 0, gpu_memory_utilization: float = 0.85):
-    """A ``vllm.LLM`` for ``model_id`` (bfloat16, prefix caching) on the process's visible GPU."""
+def init_vllm(model_id: str, device: str | None = None, seed: int = 0, gpu_memory_utilization: float = 0.85):
+    """A ``vllm.LLM`` for ``model_id`` (bfloat16, prefix caching).
+
+    Without ``device`` the engine uses the GPUs the process sees (``CUDA_VISIBLE_DEVICES``). With
+    it, the device is passed to vLLM when the installed version's engine arguments take one
+    (chosen by capability, not by version string); otherwise the call says so instead of silently
+    placing the engine elsewhere.
+    """
     _require()
+    import dataclasses
+
     import torch
     from vllm import LLM
 
+    kwargs = {}
+    if device is not None:
+        from vllm.engine.arg_utils import EngineArgs
+
+        if "device" not in {f.name for f in dataclasses.fields(EngineArgs)}:
+            raise BackendUnavailableError(f"this vLLM cannot be told to use {device}: start the process with "
+                                          "CUDA_VISIBLE_DEVICES naming the engine's GPU instead")
+        kwargs["device"] = device
     return LLM(model=model_id, dtype=torch.bfloat16, seed=seed, enable_prefix_caching=True,
-               gpu_memory_utilization=gpu_memory_utilization)
+               gpu_memory_utilization=gpu_memory_utilization, **kwargs)
 
 
 def load_policy_into_vllm_instance(policy, llm) -> None:
