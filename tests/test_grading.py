@@ -322,3 +322,23 @@ def test_a_worker_nobody_waits_for_stops_at_its_cpu_limit():
     stopped = not w.alive()
     w.kill()
     assert stopped  # SIGXCPU after about 1.5 s of CPU, though the caller never killed it
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    # the sentence's object, not a restated condition of the question
+    ("Therefore, there are 5050 different ordered triples (a, b, c) of non-negative integers such that a+b+c=99.",
+     "5050", 1.0),
+    ("Therefore, there are 5050 different ordered triples (a, b, c) of non-negative integers such that a+b+c=99.",
+     "99", 0.0),
+    ("So x = 5 when y is 3.", "5", 1.0),
+    ("So x = 5 when y is 3.", "3", 0.0),
+    ("The number of ways such that no two are adjacent is 42.", "42", 1.0),
+    # filler words before the answer, and factorials
+    ("So, the number of diagonals in a convex polygon of n vertices is given by the expression n(n-3)/2.",
+     "n(n-3)/2", 1.0),
+    ("Hence the expression for the number of ways to place n rooks peacefully is n!.", "n!", 1.0),
+    ("Hence the number of ways is n!.", "(n-1)!", 0.0),
+    ("The sum is 1+2+3 = 6.", "6", 1.0),
+])
+def test_free_form_final_sentence_classes(response, truth, expected):
+    assert free_form_reward_fn(response, truth)["answer_reward"] == expected
