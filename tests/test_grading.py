@@ -339,6 +339,13 @@ def test_a_worker_nobody_waits_for_stops_at_its_cpu_limit():
     ("Hence the expression for the number of ways to place n rooks peacefully is n!.", "n!", 1.0),
     ("Hence the number of ways is n!.", "(n-1)!", 0.0),
     ("The sum is 1+2+3 = 6.", "6", 1.0),
+    # a condition inside the subject, or after the answer, with $...$ spans
+    ("The remainder when $p(x^7)$ is divided by $p(x)$, where $p(x)=x^6+x^5+...+x+1$, is $7$.", "7", 1.0),
+    ("The number of solutions that f(f(x)) = x can have, given that f(x) = x has none, is 0.", "0", 1.0),
+    ("The smallest value of $|x+y-z|$ is 0, which occurs when $x = y = z = 0$.", "0", 1.0),
+    ("The minimum value is $\\frac{n}{4}$, which is achieved when $x_1=x_2=\\frac{1}{n}$.", "1/n", 0.0),
+    ("The minimum value is $-54$, which occurs when $a=b=c=0$.", "0", 0.0),
+    ("The answer is the number $n$ of steps.", "n", 1.0),
 ])
 def test_free_form_final_sentence_classes(response, truth, expected):
     assert free_form_reward_fn(response, truth)["answer_reward"] == expected

@@ -86,8 +86,10 @@ _YES_NO = re.compile(r"\s*(yes|no)\b(?=\s*[,.!;]|\s*$)", re.IGNORECASE)
 _MATHY = re.compile(r"[0-9$\\^+*/=()!]|^[A-Za-z]$")
 # Words that may stand between "is" and the answer ("is given by the expression n(n-3)/2").
 _FILLER = {"given", "by", "the", "expression", "formula", "equal", "to", "exactly", "simply", "just", "a", "an",
-           "total", "of", "value", "result", "final", "as", "follows", "precisely", "then"}
+           "total", "of", "value", "result", "final", "as", "follows", "precisely", "then", "only"}
 # A condition restated after the answer ("... 5050 triples such that a+b+c=99", "x = 5 when y is 3").
+_CLAUSE_END = re.compile(r"[,;]")
+_PLAIN_MATH_WORD = re.compile(r"(?<!\S)[^\s$]*[0-9^+*/=()!][^\s$]*")
 _CONDITION = re.compile(r"\b(?:such that|so that|where|when|whenever|if|for which|provided|given that)\b",
                         re.IGNORECASE)
 _MATH_FUNCS = {"sqrt", "floor", "ceil", "log", "ln", "exp", "sin", "cos", "tan", "pi", "binom", "mod"}
@@ -114,13 +116,17 @@ def _sentence_tail(text: str, start: int, end: int | None = None) -> str:
 def _leading_expression(tail: str) -> str | None:
     """The math at the start of ``tail``: words up to the first prose word ("29 valid ..." -> "29"),
     after filler words ("given by the expression n(n-3)/2" -> "n(n-3)/2")."""
-    spans = _DOLLAR.findall(tail)
-    if spans:
-        return spans[0].strip()
     words = tail.split()
     skip = 0
     while skip < len(words) and skip < 6 and words[skip].strip(".,;:").lower() in _FILLER:
         skip += 1
+    rest = " ".join(words[skip:])
+    # A $...$ span wins unless plain math comes first ("is $\\frac{1}{2}$" -> \\frac{1}{2}, but
+    # "is 0, which occurs when $x = y = z = 0$" -> 0).
+    span, plain, condition = _DOLLAR.search(rest), _PLAIN_MATH_WORD.search(rest), _CONDITION.search(rest)
+    first_other = min(m.start() for m in (plain, condition, re.search(r"$", rest)) if m is not None)
+    if span and span.start() < first_other:  # not after plain math, nor inside a condition ("... when $x=1$")
+        return span.group(1).strip()
     taken = []
     for w in words[skip:]:
         bare = w.strip(".,;:!?")
@@ -137,18 +143,19 @@ def _last_sentence_start(text: str) -> int:
     return max(body.rfind(". "), body.rfind(".\n"), body.rfind("\n")) + 1
 
 
-def _before_condition(text: str, links: list[int], ends: list[int]) -> list[int]:
-    """The "is"/"=" positions up to the first condition clause that follows a mathy candidate: the
-    sentence's object comes before a restated condition ("there are 5050 triples such that a+b+c=99")."""
-    for link in links:
-        end = ends[bisect.bisect_left(ends, link)]
-        candidate = _leading_expression(_sentence_tail(text, link, end))
-        if candidate and _MATHY.search(candidate):
-            condition = _CONDITION.search(text, link, end)
-            if condition is None:
-                return links
-            return [x for x in links if x < condition.start()]
-    return links
+def _outside_conditions(text: str, start: int, links: list[int]) -> list[int]:
+    """The "is"/"=" positions that are not inside a condition clause of the final sentence: from
+    "such that"/"when"/"where"/"given that"/... to the next comma or semicolon. The answer is the
+    sentence's object, not a restated condition ("there are 5050 triples such that a+b+c=99",
+    "the remainder when p(x^7) is divided by p(x) is 7"). All of them when every one is inside."""
+    clauses = []
+    for m in _CONDITION.finditer(text, start):
+        stop = _CLAUSE_END.search(text, m.end())
+        clauses.append((m.start(), stop.start() if stop else len(text)))
+    if not clauses:
+        return links
+    kept = [x for x in links if not any(a <= x <= b for a, b in clauses)]
+    return kept or links
 
 
 def extract_free_form_answer(response: str) -> str | None:
@@ -157,8 +164,9 @@ def extract_free_form_answer(response: str) -> str | None:
     In order: the last ``\\boxed{}``; else the math right after the last "answer is" of the
     response, or after the last "is"/"are"/"equals"/"=" of its final sentence ("There are 29
     valid strings." -> "29"; a ``$...$`` span there wins; filler words such as "given by the
-    expression" are skipped; a condition clause after the first candidate, "such that ...",
-    "when ...", is not the answer); else the last ``$...$`` span; else the last number.
+    expression" are skipped; an "is"/"=" inside a condition clause, from "such that"/"when"/
+    "where"/"given that" to the next comma, is not the answer); else the last ``$...$`` span; else
+    the last number.
     """
     boxed = last_boxed(response)
     if boxed is not None:
@@ -178,7 +186,7 @@ def extract_free_form_answer(response: str) -> str | None:
     # Sentence ends after start, found once; each "is"/"=" reads up to the first one after it.
     ends = [m.start() for m in _SENTENCE_END.finditer(text, start)] + [len(text)]
     links = [m.end() for m in _LINKING.finditer(text, start)]  # ints: no match objects kept alive
-    links = _before_condition(text, links, ends)
+    links = _outside_conditions(text, start, links)
     for link in reversed(links):
         end = ends[bisect.bisect_left(ends, link)]
         candidate = _leading_expression(_sentence_tail(text, link, end))
