@@ -26,7 +26,7 @@ from . import checkpoint as ckpt
 from .config import save_config
 from .distributed import barrier
 
-__all__ = ["RunLock", "prepare_run_dir", "resume_changes", "resume_from", "RESUME_SAFE_KEYS"]
+__all__ = ["RunLock", "prepare_run_dir", "config_changes", "resume_changes", "resume_from", "RESUME_SAFE_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,18 @@ class RunLock:
             self.fd = None
 
 
-def resume_changes(cfg, run_dir: Path) -> dict:
-    """Keys whose value differs from the run's saved config.yaml and that change its trajectory."""
-    saved_path = run_dir / "config.yaml"
+def config_changes(cfg, run_dir: Path, ignore=frozenset()) -> dict:
+    """``{key: (saved, new)}`` for the keys whose value differs from the run's saved config.yaml."""
+    saved_path = Path(run_dir) / "config.yaml"
     if not saved_path.is_file():
         return {}
     saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
-    return {k: (saved[k], v) for k, v in cfg.to_dict().items()
-            if k in saved and saved[k] != v and k not in RESUME_SAFE_KEYS}
+    return {k: (saved[k], v) for k, v in cfg.to_dict().items() if k in saved and saved[k] != v and k not in ignore}
+
+
+def resume_changes(cfg, run_dir: Path) -> dict:
+    """Keys whose value differs from the run's saved config.yaml and that change its trajectory."""
+    return config_changes(cfg, run_dir, RESUME_SAFE_KEYS)
 
 
 def _check_resume(cfg, run_dir: Path, checkpoint: ckpt.Checkpoint, force: bool, world_size: int) -> dict:

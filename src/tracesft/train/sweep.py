@@ -14,8 +14,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..errors import UserInputError
 from .config import ConfigError, TrainConfig, load_config
 
@@ -53,14 +51,12 @@ def parse_sizes(text: str) -> list[int | None]:
 
 
 def _check_same_config(cfg: TrainConfig) -> None:
-    saved_path = Path(cfg.output_dir) / "config.yaml"
-    if not saved_path.is_file():
-        return
-    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
-    for key, value in cfg.to_dict().items():
-        if key not in _IGNORED_KEYS and key in saved and saved[key] != value:
-            raise UserInputError(f"{cfg.output_dir} was trained with {key}={saved[key]!r}, this sweep has "
-                                 f"{key}={value!r}: use another --out, or remove that directory")
+    """Every key counts here (evaluation settings change a cell's numbers), unlike a resume."""
+    from .run_dir import config_changes
+
+    for key, (old, new) in config_changes(cfg, cfg.output_dir, _IGNORED_KEYS).items():
+        raise UserInputError(f"{cfg.output_dir} was trained with {key}={old!r}, this sweep has "
+                             f"{key}={new!r}: use another --out, or remove that directory")
 
 
 def _run_cell(cfg: TrainConfig) -> dict | None:
