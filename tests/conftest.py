@@ -38,3 +38,21 @@ def qwen_tok():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--vllm", action="store_true",
+                     help="run the vLLM tests (tests/test_vllm.py); `make test` runs them in .venv-vllm")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "vllm: needs vLLM; runs with --vllm (make test: in .venv-vllm)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--vllm"):
+        return  # here a vLLM test that cannot start fails: it does not skip
+    skip = pytest.mark.skip(reason="vLLM tests run in .venv-vllm with --vllm (make test runs them there)")
+    for item in items:
+        if "vllm" in item.keywords:
+            item.add_marker(skip)

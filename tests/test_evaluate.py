@@ -161,3 +161,37 @@ def test_evaluator_seam_hf(saved_model):
     assert got["summary"]["accuracy"] == want["summary"]["accuracy"]
     with pytest.raises(UserInputError, match="unknown evaluation backend 'tgi': not one of hf, vllm"):
         build_evaluator("tgi", model_path="m", model=None, tokenizer=None, reward_fn=stub_reward, sampling=sampling)
+
+
+@pytest.mark.parametrize("wrap", ["plain", "ddp", "fsdp2"])
+def test_policy_weights_for_engine_are_the_full_weights_in_the_engine_dtype(tmp_path, wrap):
+    """What the vLLM sync sends: full tensors (FSDP2 shards gathered, DDP unwrapped), cast, tied head left out."""
+    import torch.distributed as dist
+
+    from tracesft.demo.models import tiny_qwen2
+    from tracesft.evaluate.vllm import policy_weights_for_engine
+
+    model = tiny_qwen2(vocab_size=64, hidden_size=32)
+    expected = {k: v.detach().clone() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    try:
+        if wrap == "ddp":
+            from torch.nn.parallel import DistributedDataParallel
+
+            policy = DistributedDataParallel(model)
+        elif wrap == "fsdp2":
+            from torch.distributed.fsdp import fully_shard
+
+            for layer in model.model.layers:
+                fully_shard(layer)
+            policy = fully_shard(model)
+            assert any(hasattr(p, "full_tensor") for p in policy.parameters())  # really sharded DTensors
+        else:
+            policy = model
+        got = dict(policy_weights_for_engine(policy, torch.bfloat16))
+    finally:
+        dist.destroy_process_group()
+    assert set(got) == set(expected)  # tied: lm_head.weight is the embedding, which the engine ties itself
+    for k, v in got.items():
+        assert type(v) is torch.Tensor and v.dtype == torch.bfloat16
+        assert torch.equal(v, expected[k].to(torch.bfloat16)), k

@@ -245,7 +245,7 @@ def _cmd_demo(args) -> int:
     if args.sweep:
         run_demo_sweep(args.out, seed=args.seed, fast=args.fast)
     else:
-        run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed)
+        run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed, eval_backend=args.eval_backend)
     return 0
 
 
@@ -374,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: accuracy vs training-set size, filtered and unfiltered (tracesft sweep), ~8 min")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--eval-backend", choices=list(EVALUATORS), default="hf",
+                   help="generate the evaluations with HF generate (hf) or a vLLM engine synced from the policy")
     m.set_defaults(func=_cmd_demo)
     return p
 

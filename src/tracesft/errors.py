@@ -41,10 +41,11 @@ class DataError(UserInputError):
 class MissingExtraError(TracesftError, ImportError):
     """An optional capability whose extra is not installed: names the extra to install."""
 
-    def __init__(self, feature: str, extra: str) -> None:
+    def __init__(self, feature: str, extra: str, hint: str | None = None) -> None:
         self.feature = feature
         self.extra = extra
-        super().__init__(f"{feature} needs the optional extra '{extra}': pip install 'tracesft[{extra}]'")
+        hint = hint or f"pip install 'tracesft[{extra}]'"
+        super().__init__(f"{feature} needs the optional extra '{extra}': {hint}")
 
 
 class TrainingError(TracesftError, RuntimeError):

@@ -26,6 +26,11 @@ def _pyplot():
     return plt
 
 
+def require_plots() -> None:
+    """Raise :class:`MissingExtraError` now when plotting is unavailable (not after a run's training)."""
+    _pyplot()
+
+
 def plot_sweep(rows: list[dict], out) -> Path:
     """accuracy_vs_size.png of a sweep: held-out accuracy against training examples (log scale),
     one line per filter setting (x: the examples drawn, before filtering)."""

@@ -39,6 +39,8 @@ class DemoSize:
 # Measured on 2 CPU cores (see README): FULL reached 98% held-out accuracy in about 3 minutes.
 # Questions are "What is 47 plus 85?" with 1-2 digit operands; the word-problem phrasings
 # (word_problems=True) need more steps than the 5-minute budget allows for a model this small.
+# Attention heads of 32 dimensions: vLLM's CPU attention supports no smaller head (`--eval-backend vllm`).
+HEAD_SIZE = 32
 FULL = DemoSize(n_train=8000, n_eval=200, epochs=8, hidden=128, layers=3, micro_batch_size=48, lr=2e-3,
                 max_digits=2, warmup_steps=30, word_problems=False, eval_every=250)
 FAST = DemoSize(n_train=600, n_eval=40, epochs=1, hidden=64, layers=2, micro_batch_size=32, lr=2e-3,
@@ -46,8 +48,13 @@ FAST = DemoSize(n_train=600, n_eval=40, epochs=1, hidden=64, layers=2, micro_bat
 
 
 def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False, seed: int = 0,
-             size: DemoSize | None = None) -> Path:
-    """Run the demo; returns the run directory (whose summary.json holds the before/after numbers)."""
+             size: DemoSize | None = None, eval_backend: str = "hf") -> Path:
+    """Run the demo; returns the run directory (whose summary.json holds the before/after numbers).
+
+    ``eval_backend``: where the evaluations generate (``hf``, or ``vllm``: an engine refreshed from
+    the policy at each evaluation). A run stopped by SIGINT/SIGTERM prints where it stopped and
+    writes no summary (its checkpoint resumes with ``tracesft train --resume``).
+    """
     from ..train import train
 
     size = size or (FAST if fast else FULL)
@@ -61,7 +68,10 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
     train_records = _write_data(run_dir, size, seed, no_filter)  # steps 1 and 2
     model_dir = _write_model(run_dir, size, seed, train_records)  # step 3
     print("[4/4] training (tracesft train machinery); evaluating before and after")
-    summary = train(_train_config(run_dir, model_dir, size, seed))
+    summary = train(_train_config(run_dir, model_dir, size, seed, eval_backend))
+    if "interrupted" in summary:
+        print(f"stopped by {summary['interrupted']} at step {summary['step']}; the run is in {run_dir / 'train'}")
+        return run_dir
     result = {
         "accuracy_before": summary["eval_accuracy_before"],
         "accuracy_after": summary["eval_accuracy"],
@@ -117,9 +127,10 @@ def _write_model(run_dir: Path, size: DemoSize, seed: int, train_records: list[d
 
     texts = [DEMO_TEMPLATE.replace("{question}", r["prompt"]) + r["response"] for r in train_records[:2000]]
     tokenizer = train_bpe_tokenizer(texts, vocab_size=400)
+    heads = max(1, size.hidden // HEAD_SIZE)
     model = tiny_qwen2(vocab_size=len(tokenizer), hidden_size=size.hidden, num_hidden_layers=size.layers,
-                       num_attention_heads=4, num_key_value_heads=2, intermediate_size=4 * size.hidden,
-                       max_position_embeddings=256, seed=seed)
+                       num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
+                       intermediate_size=4 * size.hidden, max_position_embeddings=256, seed=seed)
     model_dir = run_dir / "init_model"
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
@@ -128,7 +139,7 @@ def _write_model(run_dir: Path, size: DemoSize, seed: int, train_records: list[d
     return model_dir
 
 
-def _train_config(run_dir: Path, model_dir: Path, size: DemoSize, seed: int):
+def _train_config(run_dir: Path, model_dir: Path, size: DemoSize, seed: int, eval_backend: str = "hf"):
     """4. the tracesft train config: evaluate before, during and after training."""
     from ..train import TrainConfig
 
@@ -139,7 +150,7 @@ def _train_config(run_dir: Path, model_dir: Path, size: DemoSize, seed: int):
         lr=size.lr, weight_decay=0.0, lr_schedule="cosine", warmup_steps=size.warmup_steps, min_lr_ratio=0.05,
         epochs=size.epochs, seed=seed, eval_every=size.eval_every, eval_n=size.n_eval, eval_batch_size=100,
         eval_max_new_tokens=100, eval_before=True, output_dir=str(run_dir / "train"), checkpoint_every=0,
-        keep_last=1, progress=True,
+        keep_last=1, progress=True, eval_backend=eval_backend,
     ).validate()
 
 

@@ -51,7 +51,7 @@ class HFEvaluator:
     @classmethod
     def build(cls, *, model_path: str, model, tokenizer, reward_fn: Callable, sampling: Sampling, device: str,
               progress: bool | None = None) -> HFEvaluator:
-        return cls(model, tokenizer, reward_fn, sampling, progress=progress)
+        return cls(model, tokenizer, reward_fn, sampling, progress=progress)  # generates on the policy's device
 
     def evaluate(self, policy, prompts: Sequence[str], ground_truths: Sequence) -> dict:
         from .hf import log_generations
@@ -67,7 +67,8 @@ class HFEvaluator:
 
 
 # name -> "module:class"; each class has ``build(model_path=, model=, tokenizer=, reward_fn=, sampling=,
-# device=, progress=)``. Classes are imported on use, so an optional backend costs nothing until chosen.
+# device=, progress=, **options)`` (options: the backend's own settings, such as vLLM's device).
+# Classes are imported on use, so an optional backend costs nothing until chosen.
 EVALUATORS: dict[str, str] = {
     "hf": "tracesft.evaluate.evaluator:HFEvaluator",
     "vllm": "tracesft.evaluate.vllm:VLLMEvaluator",
@@ -75,16 +76,17 @@ EVALUATORS: dict[str, str] = {
 
 
 def build_evaluator(backend: str, *, model_path: str, model, tokenizer, reward_fn: Callable, sampling: Sampling,
-                    device: str = "cpu", progress: bool | None = None) -> Evaluator:
+                    device: str = "cpu", progress: bool | None = None, options: dict | None = None) -> Evaluator:
     """The evaluator registered as ``backend``.
 
     ``model``/``tokenizer`` are the loaded policy (HF generates with it); ``model_path`` is where
     its starting weights are on disk (an engine such as vLLM loads from there, then receives the
-    policy's weights before each evaluation).
+    policy's weights before each evaluation). ``options`` go to the backend's ``build`` (for vllm:
+    ``vllm_device``, ``gpu_memory_utilization``).
     """
     if backend not in EVALUATORS:
         raise UserInputError(f"unknown evaluation backend {backend!r}: not one of {', '.join(EVALUATORS)}")
     module, _, name = EVALUATORS[backend].partition(":")
     cls = getattr(importlib.import_module(module), name)
     return cls.build(model_path=model_path, model=model, tokenizer=tokenizer, reward_fn=reward_fn, sampling=sampling,
-                     device=device, progress=progress)
+                     device=device, progress=progress, **(options or {}))

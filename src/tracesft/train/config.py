@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -80,6 +81,8 @@ class TrainConfig:
     seed: int = 0
     # evaluation
     eval_backend: str = "hf"  #: hf (generate on the policy) | vllm (engine refreshed from the policy)
+    vllm_device: str | None = None  #: eval_backend vllm: cpu | cuda:N (default: what the vLLM build runs on)
+    vllm_gpu_memory_utilization: float | None = None  #: eval_backend vllm: KV cache share (default cpu 0.1, cuda 0.85)
     eval_every: int = 0  #: optimizer steps between evaluations (0: only at the end)
     eval_n: int = 64  #: held-out examples per evaluation
     eval_batch_size: int = 16
@@ -141,7 +144,18 @@ class TrainConfig:
                 raise ConfigError(f"{key}: must be in [0, 1), got {getattr(self, key)}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
+        self._validate_vllm()
         return self
+
+    def _validate_vllm(self) -> None:
+        for key in ("vllm_device", "vllm_gpu_memory_utilization"):
+            if getattr(self, key) is not None and self.eval_backend != "vllm":
+                raise ConfigError(f"{key}: set, but eval_backend is {self.eval_backend} (set eval_backend: vllm)")
+        u = self.vllm_gpu_memory_utilization
+        if u is not None and not 0 < u <= 1:
+            raise ConfigError(f"vllm_gpu_memory_utilization: must be in (0, 1], got {u}")
+        if self.vllm_device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", self.vllm_device):
+            raise ConfigError(f"vllm_device: {self.vllm_device!r} is not one of cpu, cuda, cuda:N")
 
     @property
     def has_eval(self) -> bool:
