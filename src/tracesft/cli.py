@@ -155,7 +155,8 @@ def _cmd_eval(args) -> int:
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                         seed=args.seed, batch_size=args.batch_size)
     evaluator = build_evaluator(args.backend, model_path=args.model, model=model, tokenizer=tok,
-                                reward_fn=get_reward(reward_name), sampling=sampling, device=args.device)
+                                reward_fn=get_reward(reward_name), sampling=sampling, device=args.device,
+                                options={"vllm_device": args.device} if args.backend == "vllm" else None)
     try:
         result = evaluator.evaluate(None, [apply_template(template, e.prompt) for e in examples],
                                     [e.ground_truth for e in examples])
@@ -329,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--temperature", type=_NONNEGATIVE, default=0.0)
     e.add_argument("--top-p", type=_PROBABILITY, default=1.0)
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--device", default="cpu")
-    e.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (with --backend vllm: the engine's device)")
+    e.add_argument("--dtype", default="float32", choices=list(DTYPES), help="the HF backend's dtype (vLLM: per device)")
     e.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     e.add_argument("--out", default=None, help="run directory (default runs/eval-TIMESTAMP)")
     e.set_defaults(func=_cmd_eval)
