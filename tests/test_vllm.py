@@ -20,7 +20,9 @@ N_PROMPTS = 16
 
 @pytest.fixture(scope="module")
 def demo_model(tmp_path_factory):
-    """A demo-task tokenizer and a tiny Qwen2 (head size 32, which vLLM's CPU attention supports)."""
+    """A demo-task tokenizer and the demo's Qwen2 shape (head size 32, which vLLM's CPU attention supports;
+    hidden 128, where the CPU backend packs the linear layers and the tied head for oneDNN: a sync that
+    left a packed copy stale would show)."""
     from tracesft.demo.models import tiny_qwen2
     from tracesft.demo.task import DEMO_TEMPLATE, make_dataset
     from tracesft.demo.tokenizer import train_bpe_tokenizer
@@ -28,8 +30,8 @@ def demo_model(tmp_path_factory):
     records = make_dataset(200, seed=0, wrong_share=0.0)
     prompts = [DEMO_TEMPLATE.replace("{question}", r["prompt"]) for r in records]
     tok = train_bpe_tokenizer([p + r["response"] for p, r in zip(prompts, records)], vocab_size=300)
-    model = tiny_qwen2(vocab_size=len(tok), hidden_size=64, num_attention_heads=2, num_key_value_heads=1,
-                       max_position_embeddings=256)
+    model = tiny_qwen2(vocab_size=len(tok), hidden_size=128, num_attention_heads=4, num_key_value_heads=2,
+                       intermediate_size=512, max_position_embeddings=256)
     path = tmp_path_factory.mktemp("vllm-model")
     model.save_pretrained(path)
     tok.save_pretrained(path)
@@ -129,29 +131,27 @@ def test_seed_form_with_sampling_params_and_batch_size(demo_model, engine):
     assert all(r["mean_token_entropy"] > 0 for r in seed_form["records"])
 
 
-def test_policy_in_another_dtype_and_untied_head(tmp_path, demo_model):
-    """A bfloat16 policy into a float32 engine; a model whose output head is not tied."""
-    from tracesft.demo.models import tiny_qwen2
-    from tracesft.evaluate.vllm import init_vllm, load_policy_into_vllm_instance, shutdown_vllm
+def test_generation_stops_at_the_stop_token(demo_model, engine):
+    """A chat template's end-of-turn token ends a response on the engine as on the HF path."""
+    from tracesft.evaluate.vllm import log_generations_vllm
+    from tracesft.grading import r1_zero_reward_fn
 
-    _, _, tok, prompts, _ = demo_model
-    model = tiny_qwen2(vocab_size=len(tok), hidden_size=64, num_attention_heads=2, num_key_value_heads=1,
-                       tie_word_embeddings=False, max_position_embeddings=256)
-    model.save_pretrained(tmp_path)
-    tok.save_pretrained(tmp_path)
-    # a second engine beside the module's: vLLM counts the memory this process already holds against the share
-    llm = init_vllm(str(tmp_path), device="cpu", gpu_memory_utilization=0.25)
-    try:
-        with torch.no_grad():
-            model.lm_head.weight.mul_(3.0)  # only the untied head changes
-        policy = model.to(torch.bfloat16)
-        load_policy_into_vllm_instance(policy, llm)
-        head = llm.apply_model(lambda m: m.lm_head.weight.detach().clone())[0]
-        assert head.dtype == torch.float32
-        vocab = policy.lm_head.weight.shape[0]  # the engine pads its vocabulary rows
-        assert torch.equal(head[:vocab], policy.lm_head.weight.float())
-    finally:
-        shutdown_vllm(llm)
+    _, _, _, prompts, records = demo_model
+    first = _vllm_greedy_ids(engine, prompts[:2], 1)
+    out = log_generations_vllm(engine, prompts[:2], ["1", "2"], r1_zero_reward_fn, max_new_tokens=12, stop=(),
+                               stop_token_ids=(first[0][0],))
+    assert out["records"][0]["response_length"] == 1
+
+
+def test_one_engine_per_process_then_the_shared_one_closes(engine, demo_model):
+    """A second engine while one runs is refused in one line; the module's engine then shuts down,
+    and the tests below start their own."""
+    from tracesft.errors import BackendUnavailableError
+    from tracesft.evaluate.vllm import init_vllm, shutdown_vllm
+
+    with pytest.raises(BackendUnavailableError, match="still running.*shutdown_vllm"):
+        init_vllm(str(demo_model[0]), device="cpu")
+    shutdown_vllm(engine)
 
 
 def test_start_errors_are_one_clear_line(tmp_path, demo_model):
@@ -169,6 +169,30 @@ def test_start_errors_are_one_clear_line(tmp_path, demo_model):
         init_vllm(str(small_heads), device="cpu")
     with pytest.raises(BackendUnavailableError, match=r"vllm_gpu_memory_utilization, now 0.99"):
         init_vllm(str(path), device="cpu", gpu_memory_utilization=0.99)
+
+
+def test_policy_in_another_dtype_and_untied_head(tmp_path, demo_model):
+    """A bfloat16 policy into a float32 engine; a model whose output head is not tied."""
+    from tracesft.demo.models import tiny_qwen2
+    from tracesft.evaluate.vllm import init_vllm, load_policy_into_vllm_instance, shutdown_vllm
+
+    _, _, tok, prompts, _ = demo_model
+    model = tiny_qwen2(vocab_size=len(tok), hidden_size=64, num_attention_heads=2, num_key_value_heads=1,
+                       tie_word_embeddings=False, max_position_embeddings=256)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    llm = init_vllm(str(tmp_path), device="cpu")
+    try:
+        with torch.no_grad():
+            model.lm_head.weight.mul_(3.0)  # only the untied head changes
+        policy = model.to(torch.bfloat16)
+        load_policy_into_vllm_instance(policy, llm)
+        head = llm.apply_model(lambda m: m.lm_head.weight.detach().clone())[0]
+        assert head.dtype == torch.float32
+        vocab = policy.lm_head.weight.shape[0]  # the engine pads its vocabulary rows
+        assert torch.equal(head[:vocab], policy.lm_head.weight.float())
+    finally:
+        shutdown_vllm(llm)
 
 
 def _descendants(pid: int) -> set[int]:
@@ -220,3 +244,5 @@ def test_demo_trains_with_vllm_evaluation_and_sigterm_leaves_no_process(tmp_path
     time.sleep(1)
     assert _alive(children) == [], f"left behind: {_alive(children)}"
     assert list((run / "checkpoints").iterdir())  # stopped cleanly: it saved where it stopped
+
+

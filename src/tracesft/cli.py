@@ -135,7 +135,7 @@ def summary_table(summary: dict, title: str = "") -> str:
 def _cmd_eval(args) -> int:
     import time
 
-    from .data import apply_template, load_examples, load_template, write_jsonl
+    from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
     from .evaluate import Sampling, build_evaluator, load_model_and_tokenizer
     from .grading import default_reward_name, get_reward
 
@@ -148,17 +148,24 @@ def _cmd_eval(args) -> int:
         examples = examples[: args.n]
     if not examples:
         raise UserInputError(f"{args.data}: no examples to evaluate")
+    if args.system is not None and template != "chat":
+        raise UserInputError("--system needs --template chat (a text template can include the instruction itself)")
     model = tok = None
     if args.backend == "hf":  # an engine backend loads the weights itself
         model, tok = load_model_and_tokenizer(args.model, device=args.device, dtype=args.dtype,
                                               trust_remote_code=args.trust_remote_code)
+    else:
+        from .evaluate.loading import load_tokenizer
+
+        tok = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code)
+    prompts = render_prompts(template, examples, tok, args.system)
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                        seed=args.seed, batch_size=args.batch_size)
+                        seed=args.seed, batch_size=args.batch_size, stop_token_ids=stop_token_ids(template, tok))
     evaluator = build_evaluator(args.backend, model_path=args.model, model=model, tokenizer=tok,
                                 reward_fn=get_reward(reward_name), sampling=sampling, device=args.device,
                                 options={"vllm_device": args.device} if args.backend == "vllm" else None)
     try:
-        result = evaluator.evaluate(None, [apply_template(template, e.prompt) for e in examples],
+        result = evaluator.evaluate(None, prompts,
                                     [e.ground_truth for e in examples])
     finally:
         evaluator.close()
@@ -320,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
     e.add_argument("--data", required=True, help="JSONL, Parquet or datasets directory with prompts and ground truths")
     e.add_argument("--split", help="the split of a datasets directory with several")
-    e.add_argument("--template", default="r1_zero", help="r1_zero, question_only or a template file")
+    e.add_argument("--template", default="r1_zero",
+                   help="r1_zero, question_only, chat (the model's chat template) or a template file")
+    e.add_argument("--system", default=None, help="with --template chat: the system message of examples without one")
     e.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
     e.add_argument("--backend", choices=list(EVALUATORS), default="hf")

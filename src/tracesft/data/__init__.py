@@ -2,7 +2,17 @@
 
 from .filtering import FilterReport, filter_correct, to_r1_zero_response
 from .loaders import Example, SkippedLine, load_examples, read_examples, write_jsonl
-from .templates import QUESTION_ONLY, R1_ZERO, TEMPLATES, apply_template, load_template
+from .templates import (
+    CHAT,
+    QUESTION_ONLY,
+    R1_ZERO,
+    TEMPLATES,
+    apply_template,
+    load_template,
+    render_prompts,
+    render_responses,
+    stop_token_ids,
+)
 
 __all__ = [
     "Example",
@@ -18,4 +28,8 @@ __all__ = [
     "TEMPLATES",
     "load_template",
     "apply_template",
+    "CHAT",
+    "render_prompts",
+    "render_responses",
+    "stop_token_ids",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .loaders import detect_schema, field_mapping, load_examples
 from .sources import iter_records
-from .templates import apply_template, load_template
+from .templates import CHAT, load_template, render_prompts, render_responses
 
 __all__ = ["inspect_data", "format_inspection", "MAX_LENGTHS"]
 
@@ -42,8 +42,13 @@ def inspect_data(path, tokenizer=None, template: str = "r1_zero", split: str | N
     examples = load_examples(path, split=split)
     counts, mappings = _schemas(path, split)
     tmpl = load_template(template)
-    prompts = [apply_template(tmpl, e.prompt) for e in examples]
-    responses = [e.response or "" for e in examples]
+    if tmpl == CHAT and tokenizer is None:
+        from ..errors import UserInputError
+
+        raise UserInputError("template chat needs the model's tokenizer: pass --tokenizer")
+    prompts = render_prompts(tmpl, examples, tokenizer)
+    rendered = iter(render_responses(tmpl, [e for e in examples if e.response is not None], tokenizer))
+    responses = [next(rendered) if e.response is not None else "" for e in examples]
     if tokenizer is not None:
         p_len = [len(ids) for ids in tokenizer(prompts)["input_ids"]] if prompts else []
         r_len = [len(ids) for ids in tokenizer(responses, add_special_tokens=False)["input_ids"]] if prompts else []

@@ -73,10 +73,14 @@ def _ground_truth(value, key: str):
 
 
 def _from_chat(record: dict) -> Example:
+    """A conversation: [system], then user/assistant turns alternating, ending with a user turn or
+    the assistant's reply to it. The last user message is the prompt, the reply after it (if any)
+    the response; the system message and earlier turns go to ``meta["system"]`` and
+    ``meta["context"]`` (prompt context for the ``chat`` template)."""
     messages = record["messages"]
     if not isinstance(messages, list) or not messages:
         raise _Bad("field 'messages' must be a non-empty list")
-    user = assistant = system = None
+    expected = "user"
     for k, m in enumerate(messages):
         if not isinstance(m, dict):
             raise _Bad(f"messages[{k}] must be an object")
@@ -84,31 +88,30 @@ def _from_chat(record: dict) -> Example:
         if role not in ("system", "user", "assistant"):
             raise _Bad(f"messages[{k}].role must be system, user or assistant, got {role!r}")
         _string(m, "content")
-        if role == "user":
-            if user is not None:
-                raise _Bad(f"messages[{k}]: a second user turn; multi-turn conversations are not supported "
-                           "(one user message, optionally a system message before it and an assistant reply)")
-            user = m
-        elif role == "assistant":
-            if user is None:
-                raise _Bad(f"no message with role 'user' before messages[{k}] (assistant)")
-            if assistant is not None:
-                raise _Bad(f"messages[{k}]: a second assistant message; multi-turn conversations are not supported")
-            assistant = m
-        elif user is not None or system is not None:
-            raise _Bad(f"messages[{k}]: one system message at most, before the user message")
-        else:
-            system = m
-    if user is None:
+        if role == "system":
+            if k != 0:
+                raise _Bad(f"messages[{k}]: a system message must come first")
+            continue
+        if role != expected:
+            raise _Bad(f"messages[{k}]: expected {'an' if expected == 'assistant' else 'a'} {expected} turn, got "
+                       f"{role} (turns alternate user, assistant)")
+        expected = "assistant" if role == "user" else "user"
+    turns = [m for m in messages if m["role"] != "system"]
+    if not turns:
         raise _Bad("no message with role 'user'")
+    last_user = max(i for i, m in enumerate(turns) if m["role"] == "user")
+    user = turns[last_user]
+    assistant = turns[last_user + 1] if last_user + 1 < len(turns) else None
     info = user.get("info") or {}
     if not isinstance(info, dict):
         raise _Bad("messages[].info must be an object")
     truth = _ground_truth(info.get("reference_answer", record.get("ground_truth")), "reference_answer")
     meta = {k: v for k, v in record.items() if k != "messages"}
     meta.update({k: v for k, v in info.items() if k != "reference_answer"})
-    if system is not None:
-        meta["system"] = system["content"]
+    if messages[0]["role"] == "system":
+        meta["system"] = messages[0]["content"]
+    if last_user:
+        meta["context"] = [{"role": m["role"], "content": m["content"]} for m in turns[:last_user]]
     return Example(user["content"], assistant["content"] if assistant else None, truth, meta)
 
 
@@ -247,8 +250,9 @@ def load_examples(
     - chat: ``{"messages": [{"role": "user", "content": ..., "info": {"reference_answer": ...}},
       {"role": "assistant", "content": ...}]}`` (prompt = the user message, response = the
       assistant message after it, ground truth = the user's reference answer when present; an
-      optional system message before the user's goes to ``meta["system"]``; a conversation of
-      several turns is an error, not silently cut to its first);
+      optional system message first goes to ``meta["system"]``; in a conversation of several
+      turns the last user message is the prompt and the earlier turns go to ``meta["context"]``,
+      which the ``chat`` template renders as prompt context);
     - ``{"prompt", "response" | "completion", "ground_truth" | "answer"}`` (response and ground
       truth optional);
     - GSM8K style ``{"question", "answer"}``: ground truth after ``####`` (the text before it goes

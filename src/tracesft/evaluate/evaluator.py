@@ -24,6 +24,7 @@ class Sampling:
     temperature: float = 0.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ("</answer>",)
+    stop_token_ids: tuple[int, ...] = ()  #: besides EOS: a chat template's end-of-turn token
     seed: int = 0
     batch_size: int = 8  #: prompts per generate call (HF); vLLM schedules its own batches
 
@@ -60,7 +61,8 @@ class HFEvaluator:
         return log_generations(policy if policy is not None else self.model, self.tokenizer, prompts, ground_truths,
                                self.reward_fn, max_new_tokens=s.max_new_tokens, temperature=s.temperature,
                                top_p=s.top_p, batch_size=s.batch_size, stop=s.stop, seed=s.seed,
-                               progress=self.progress, grading_workers=self.grading_workers)
+                               progress=self.progress, grading_workers=self.grading_workers,
+                               stop_token_ids=s.stop_token_ids)
 
     def close(self) -> None:
         pass

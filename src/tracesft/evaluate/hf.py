@@ -137,12 +137,14 @@ def log_generations(
     seed: int = 0,
     progress: bool | None = None,
     grading_workers: int | None = None,
+    stop_token_ids: Sequence[int] = (),
 ) -> dict:
     """Generate a response for each prompt, grade it, and log records and a summary.
 
     Batches of ``batch_size`` prompts are left-padded and generated with the KV cache; greedy at
     ``temperature == 0``, sampling (temperature, top_p, seeded by ``seed``) otherwise. A sequence
-    stops at the first stop string (kept in the response; transformers' ``StopStringCriteria``) or EOS.
+    stops at the first stop string (kept in the response; transformers' ``StopStringCriteria``), at EOS,
+    or at one of ``stop_token_ids`` (a chat template's end-of-turn token: counted, not shown, like EOS).
     The model is put in eval mode and restored after; the tokenizer's padding side is restored too.
 
     Returns ``{"records": [...], "summary": {...}}``. Each record: prompt, response, ground_truth,
@@ -161,7 +163,7 @@ def log_generations(
     tokenizer.padding_side = "left"
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     eos = tokenizer.eos_token_id
-    eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+    eos_ids = (set(eos if isinstance(eos, list) else [eos]) | set(stop_token_ids)) - {None}
     device = next(model.parameters()).device
     records: list[dict] = []
     generated_tokens, gen_seconds = 0, 0.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 
-__all__ = ["DTYPES", "load_model_and_tokenizer"]
+__all__ = ["DTYPES", "load_model_and_tokenizer", "load_tokenizer"]
 
 #: the parameter dtypes a model can be loaded in (CLI choices and config values read this)
 DTYPES = ("float32", "bfloat16", "float16")
@@ -64,3 +64,16 @@ def load_model_and_tokenizer(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device), tokenizer
+
+
+def load_tokenizer(path: str, *, trust_remote_code: bool = False):
+    """The tokenizer of a local model directory (for prompts rendered before an engine loads the model)."""
+    from transformers import AutoTokenizer
+
+    if not Path(path).is_dir():
+        raise UserInputError(f"model directory {path} does not exist")
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserInputError(f"cannot load the tokenizer of {path}: {first}") from None

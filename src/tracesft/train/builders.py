@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..data import apply_template, filter_correct, load_examples, load_template
+from ..data import filter_correct, load_examples, load_template, render_prompts, render_responses, stop_token_ids
 from ..data.selection import split_held_out, take_subset
 from ..errors import ConfigError, UserInputError
 from ..evaluate import Sampling, build_evaluator, load_model_and_tokenizer
@@ -94,8 +94,8 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
             log.info("filter: %s", line)
     if not examples:
         raise UserInputError(f"{cfg.train_data}: no training examples left")
-    ts = build_train_set([apply_template(template, e.prompt) for e in examples], [e.response for e in examples],
-                         tokenizer, cfg.max_length)
+    ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
+                         render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer, cfg.max_length)
     report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts))
     log.info("train set: %d examples, %d truncated at max_length=%d, %d dropped (prompt fills max_length)",
              len(ts), ts.n_truncated, cfg.max_length, ts.n_dropped)
@@ -110,7 +110,7 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
     return data
 
 
-def build_eval_set(cfg, held_out: list) -> tuple[list[str], list]:
+def build_eval_set(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list]:
     """The first ``eval_n`` evaluation prompts (templated) and their ground truths: from eval_data, or
     the examples held out of train_data by ``test_size``."""
     if cfg.eval_data:
@@ -119,11 +119,12 @@ def build_eval_set(cfg, held_out: list) -> tuple[list[str], list]:
     held_out = held_out[: cfg.eval_n]
     if not held_out:
         raise UserInputError(f"{cfg.eval_data or cfg.train_data}: no examples to evaluate")
-    return [apply_template(template, e.prompt) for e in held_out], [e.ground_truth for e in held_out]
+    return render_prompts(template, held_out, tokenizer, cfg.system_prompt), [e.ground_truth for e in held_out]
 
 
 def build_evaluator_for(cfg, model, tokenizer, device: str, distributed: bool = False):
     sampling = Sampling(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature, seed=cfg.seed,
+                        stop_token_ids=stop_token_ids(load_template(cfg.template), tokenizer),
                         batch_size=cfg.eval_batch_size)
     options = {}
     if cfg.eval_backend == "vllm":
@@ -162,7 +163,7 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
     c = Components(model, module, tokenizer, optimizer, scheduler, data, total_steps, build_metrics(cfg, info.is_main),
                    tied=tied, report=report)
     if info.is_main and cfg.has_eval:
-        c.eval_prompts, c.eval_truths = build_eval_set(cfg, held_out)
+        c.eval_prompts, c.eval_truths = build_eval_set(cfg, held_out, tokenizer)
         c.evaluator = build_evaluator_for(cfg, model, tokenizer, device, distributed=info.enabled)
         if cfg.eval_kl:
             c.ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,

@@ -46,7 +46,8 @@ class TrainConfig:
     train_split: str | None = None  #: the split of a datasets directory with several
     eval_data: str | None = None  #: JSONL, Parquet or datasets directory with ground truths, held out
     eval_split: str | None = None  #: the split of eval_data when it has several
-    template: str = "r1_zero"  #: r1_zero, question_only, or a template file
+    template: str = "r1_zero"  #: r1_zero, question_only, chat (the tokenizer's chat template), or a template file
+    system_prompt: str | None = None  #: template chat: the system message of examples that have none
     reward: str = "r1_zero"  #: grader for filtering and evaluation
     filter_correct: bool = False  #: keep only traces whose answer is right before training
     subset: int | None = None  #: train on a seeded random sample of N examples (null or "full": all)
@@ -145,6 +146,9 @@ class TrainConfig:
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
         self._validate_vllm()
+        if self.system_prompt is not None and self.template != "chat":
+            raise ConfigError(f"system_prompt: set, but template is {self.template} (a system message needs "
+                              "template: chat; a text template can include the instruction itself)")
         return self
 
     def _validate_vllm(self) -> None:
