@@ -22,9 +22,9 @@ Choices, and why:
 - Defaults per device: CPU, float32, a fixed 1 GiB KV cache (vLLM's fraction rule on CPU is
   ``gpu_memory_utilization`` x the NUMA node's memory *minus this process's resident memory*, so
   in a training process, or for a model of a few hundred MB, 0.1 left nothing: tried; the CUDA
-  default 0.9 is refused on a 24 GB machine), and eager mode (no torch.compile: the engine starts in ~6 s instead of ~28 s on a
-  2-core machine, and generates ~1.7x slower; evaluation during training is short, so start-up
-  dominates); CUDA, bfloat16, 0.85 of the GPU's memory, compiled with CUDA graphs.
+  default 0.9 is refused on a 24 GB machine), and eager mode (no torch.compile: the engine starts
+  in ~6 s instead of ~28 s on a 2-core machine and generates up to ~1.3x slower; evaluation during
+  training is short, so start-up dominates); CUDA, bfloat16, 0.85 of the GPU's memory, compiled with CUDA graphs.
 - vLLM's own log is set to errors only (unless ``VLLM_LOGGING_LEVEL`` is set): on CPU it warns
   at every call that it cannot set the thread count, and the weight sync reports the rotary
   embedding and a tied head as "Failed to load weights", which they need not be (the tests check
