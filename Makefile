@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # On a CUDA machine: make TORCH_SPEC=torch test
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: test demo setup setup-vllm lint bench bench-train bench-eval
+.PHONY: test demo demo-real setup setup-vllm lint bench bench-train bench-eval
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test:
 
 demo: setup
 	$(VENV)/bin/tracesft demo
+
+# The main job on a real pretrained model (SmolLM2-135M-Instruct from PyPI), about 15 minutes on 2 cores.
+demo-real: setup
+	$(VENV)/bin/tracesft demo --real
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

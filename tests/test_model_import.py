@@ -60,3 +60,23 @@ def test_import_errors_are_one_line(tmp_path):
     (tmp_path / "exists").mkdir()
     with pytest.raises(UserInputError, match="already exists"):
         import_gguf("smollm2-135m-instruct", tmp_path / "exists")
+
+
+def test_demo_real_fast_runs_the_main_job_on_the_real_model(smollm2, tmp_path, capsys):
+    """`tracesft demo --real --fast` end to end (the imported model reused): chat template, grader
+    filter, evaluation before and after, summary.json, run directory printed last."""
+    from tracesft.demo.real import natural_trace, run_demo_real
+    from tracesft.demo.task import Problem
+
+    assert "So 52 - 7 = 45. </think> <answer> 45 </answer>" in natural_trace(Problem("q", 52, 7, "-"))
+    out = tmp_path / "real"
+    out.mkdir()
+    (out / "model").symlink_to(smollm2)
+    run_demo_real(str(out), fast=True)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_eval"] == 4 and summary["train_steps"] == 2 and summary["n_train"] <= 16
+    assert 0 <= summary["accuracy_before"] <= 1 and 0 <= summary["format_rate_after"] <= 1
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == str(out.resolve())
+    rec = json.loads((out / "train" / "generations" / "step-00000000.jsonl").read_text().splitlines()[0])
+    assert rec["prompt"].endswith("<|im_start|>assistant\n") and "<answer>" in rec["prompt"]  # system message

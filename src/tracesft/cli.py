@@ -250,7 +250,13 @@ def _cmd_plot(args) -> int:
 def _cmd_demo(args) -> int:
     from .demo.run import run_demo, run_demo_sweep
 
-    if args.sweep:
+    if args.sweep and args.real:
+        raise UserInputError("--sweep and --real: choose one")
+    if args.real:
+        from .demo.real import run_demo_real
+
+        run_demo_real(args.out, seed=args.seed, fast=args.fast, eval_backend=args.eval_backend)
+    elif args.sweep:
         run_demo_sweep(args.out, seed=args.seed, fast=args.fast)
     else:
         run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed, eval_backend=args.eval_backend)
@@ -382,6 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--no-filter", action="store_true", help="train on the unfiltered teacher traces")
     m.add_argument("--sweep", action="store_true",
                    help="instead: accuracy vs training-set size, filtered and unfiltered (tracesft sweep), ~8 min")
+    m.add_argument("--real", action="store_true",
+                   help="instead: SmolLM2-135M-Instruct (a real pretrained model) on word problems, <= 15 min")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--eval-backend", choices=list(EVALUATORS), default="hf",

@@ -92,6 +92,8 @@ def _from_chat(record: dict) -> Example:
             if k != 0:
                 raise _Bad(f"messages[{k}]: a system message must come first")
             continue
+        if role == "assistant" and expected == "user" and not any(m.get("role") == "user" for m in messages[:k]):
+            raise _Bad(f"no message with role 'user' before messages[{k}] (assistant)")
         if role != expected:
             raise _Bad(f"messages[{k}]: expected {'an' if expected == 'assistant' else 'a'} {expected} turn, got "
                        f"{role} (turns alternate user, assistant)")
