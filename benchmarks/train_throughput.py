@@ -2,6 +2,7 @@
 
     make bench-train          # = .venv-bench/bin/python benchmarks/train_throughput.py
     python benchmarks/train_throughput.py [--rounds 3] [--pairs 512]
+    python benchmarks/train_throughput.py --model smollm2-135m-instruct --pairs 64 --micro-batch 8 --rounds 2
     python benchmarks/train_throughput.py --frameworks tracesft baseline --baseline OLD/src   # before/after
 
 Needs TRL (a benchmark-only dependency: `make bench-train` installs it in .venv-bench). Model: a
@@ -9,7 +10,9 @@ Qwen2-architecture model with hidden 128, 4 layers, 4 heads, 2 KV heads, tied em
 real Qwen2.5 vocabulary (151,936 rows, `tracesft.qwen2_tokenizer()`), random weights; data: 512
 prompt/completion pairs (R1-Zero prompts of the demo's arithmetic task with worked traces);
 effective batch 16 x 2 accumulation, lr 1e-4 constant, one epoch (16 optimizer steps), float32 on
-CPU. Each run is a fresh process; the frameworks alternate for --rounds rounds.
+CPU. Each run is a fresh process; the frameworks alternate for --rounds rounds. ``--model
+smollm2-135m-instruct`` uses the real pretrained SmolLM2-135M-Instruct (imported from its PyPI
+package; 49,152-token vocabulary, 30 layers) on the same data instead.
 
 Measured per run: training tokens (prompt + response, no padding) per second of training time
 (TRL: `train_runtime` of `trainer.train()`; tracesft: the sum of its optimizer steps' wall time),
@@ -29,18 +32,25 @@ import tempfile
 from pathlib import Path
 
 
-def prepare(workdir: Path, pairs: int) -> None:
-    from tracesft import qwen2_tokenizer
+def prepare(workdir: Path, pairs: int, model_name: str, micro_batch: int, accumulation: int) -> None:
     from tracesft.data import R1_ZERO, apply_template
-    from tracesft.demo.models import tiny_qwen2
     from tracesft.demo.task import make_dataset
 
-    tok = qwen2_tokenizer()
-    model = tiny_qwen2(vocab_size=151_936, hidden_size=128, num_hidden_layers=4, num_attention_heads=4,
-                       num_key_value_heads=2, intermediate_size=512, tie_word_embeddings=True,
-                       max_position_embeddings=1024, seed=0)
-    model.save_pretrained(workdir / "model")
-    tok.save_pretrained(workdir / "model")
+    (workdir / "settings.json").write_text(json.dumps({"micro_batch": micro_batch, "accumulation": accumulation}))
+    if model_name == "smollm2-135m-instruct":
+        from tracesft.model_import import import_gguf
+
+        import_gguf(model_name, workdir / "model")
+    else:
+        from tracesft import qwen2_tokenizer
+        from tracesft.demo.models import tiny_qwen2
+
+        tok = qwen2_tokenizer()
+        model = tiny_qwen2(vocab_size=151_936, hidden_size=128, num_hidden_layers=4, num_attention_heads=4,
+                           num_key_value_heads=2, intermediate_size=512, tie_word_embeddings=True,
+                           max_position_embeddings=1024, seed=0)
+        model.save_pretrained(workdir / "model")
+        tok.save_pretrained(workdir / "model")
     with (workdir / "data.jsonl").open("w") as f:
         for r in make_dataset(pairs, seed=0, wrong_share=0.0, max_digits=3):
             f.write(json.dumps({"prompt": apply_template(R1_ZERO, r["prompt"]), "completion": r["response"]}) + "\n")
@@ -52,10 +62,12 @@ def run_trl(workdir: Path) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     rows = [json.loads(line) for line in (workdir / "data.jsonl").read_text().splitlines()]
+    batch = json.loads((workdir / "settings.json").read_text())
     model = AutoModelForCausalLM.from_pretrained(workdir / "model")
     tok = AutoTokenizer.from_pretrained(workdir / "model")
-    args = SFTConfig(output_dir=str(workdir / "trl_out"), per_device_train_batch_size=16,
-                     gradient_accumulation_steps=2, learning_rate=1e-4, lr_scheduler_type="constant", warmup_steps=0,
+    args = SFTConfig(output_dir=str(workdir / "trl_out"), per_device_train_batch_size=batch["micro_batch"],
+                     gradient_accumulation_steps=batch["accumulation"], learning_rate=1e-4,
+                     lr_scheduler_type="constant", warmup_steps=0,
                      num_train_epochs=1, logging_steps=1, save_strategy="no", report_to=[],
                      gradient_checkpointing=False, use_cpu=True, max_length=1024, seed=0, bf16=False, fp16=False,
                      dataloader_num_workers=0, disable_tqdm=True)
@@ -71,8 +83,10 @@ def run_tracesft(workdir: Path) -> dict:
     from tracesft.train import TrainConfig, train
 
     out = Path(tempfile.mkdtemp(dir=workdir))
+    batch = json.loads((workdir / "settings.json").read_text())
     cfg = TrainConfig(model=str(workdir / "model"), train_data=str(workdir / "data.jsonl"), template="question_only",
-                      max_length=1024, micro_batch_size=16, gradient_accumulation_steps=2, loss_normalization="token",
+                      max_length=1024, micro_batch_size=batch["micro_batch"],
+                      gradient_accumulation_steps=batch["accumulation"], loss_normalization="token",
                       lr=1e-4, lr_schedule="constant", warmup_steps=0, epochs=1, seed=0, output_dir=str(out),
                       plots=False, progress=False).validate()
     train(cfg)
@@ -86,6 +100,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=512)
+    ap.add_argument("--model", default="qwen-vocab", choices=["qwen-vocab", "smollm2-135m-instruct"])
+    ap.add_argument("--micro-batch", type=int, default=16)
+    ap.add_argument("--accumulation", type=int, default=2)
     ap.add_argument("--frameworks", nargs="+", default=["trl", "tracesft"], choices=["trl", "tracesft", "baseline"],
                     help="run only some; 'baseline' is tracesft from --baseline's source tree (before a change)")
     ap.add_argument("--baseline", metavar="SRC", help="another tracesft source tree (its src/), run as 'baseline'")
@@ -99,7 +116,7 @@ def main() -> None:
         return
 
     workdir = Path(tempfile.mkdtemp(prefix="tracesft-bench-"))
-    prepare(workdir, args.pairs)
+    prepare(workdir, args.pairs, args.model, args.micro_batch, args.accumulation)
     if "baseline" in args.frameworks and not args.baseline:
         sys.exit("--frameworks baseline needs --baseline SRC")
     results: dict[str, list] = {name: [] for name in args.frameworks}
@@ -121,7 +138,8 @@ def main() -> None:
     def med(name, f):
         return statistics.median(f(x) for x in results[name])
 
-    print(f"\n{args.pairs} pairs, batch 16 x 2, float32, CPU; median of {args.rounds} rounds")
+    print(f"\n{args.model}: {args.pairs} pairs, batch {args.micro_batch} x {args.accumulation}, float32, CPU; "
+          f"median of {args.rounds} rounds")
     print(f"{'':<10} {'tokens/s':>9} {'peak RSS':>9} {'final loss':>11}")
     for name in args.frameworks:
         print(f"{name:<10} {med(name, lambda x: x['tokens'] / x['seconds']):>9.0f} "
