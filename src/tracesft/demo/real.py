@@ -84,18 +84,14 @@ def make_real_dataset(n: int, seed: int, wrong_share: float = 0.25) -> list[dict
 def run_demo_real(out: str | None = None, seed: int = 0, fast: bool = False, eval_backend: str = "hf",
                   size: RealSize | None = None) -> Path:
     """Run the real-model demo; returns the run directory (summary.json holds the figures)."""
-    from ..errors import UserInputError
     from ..grading import r1_zero_reward_fn
     from ..model_import import import_gguf
     from ..train import TrainConfig, train
-    from .run import _first_eval
+    from .run import _first_eval, new_demo_dir, stopped
 
     size = size or (REAL_FAST if fast else REAL)
     t0 = time.perf_counter()
-    run_dir = Path(out or f"runs/demo-real-{time.strftime('%Y%m%d-%H%M%S')}")
-    if (run_dir / "train").exists():
-        raise UserInputError(f"--out {run_dir}: already holds a demo run; choose another --out (or remove it)")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_demo_dir(out, "demo-real")
     model_dir = run_dir / "model"
     if not model_dir.exists():
         print("[1/4] importing SmolLM2-135M-Instruct from its PyPI package")
@@ -122,8 +118,7 @@ def run_demo_real(out: str | None = None, seed: int = 0, fast: bool = False, eva
         progress=True, plots=not fast,
     ).validate()
     summary = train(cfg)
-    if "interrupted" in summary:
-        print(f"stopped by {summary['interrupted']} at step {summary['step']}; the run is in {run_dir / 'train'}")
+    if stopped(summary, run_dir):
         return run_dir
     first = _first_eval(run_dir / "train")
     result = {

@@ -59,18 +59,12 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
 
     size = size or (FAST if fast else FULL)
     t0 = time.perf_counter()
-    run_dir = Path(out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    if (run_dir / "train").exists():
-        from ..errors import UserInputError
-
-        raise UserInputError(f"--out {run_dir}: already holds a demo run; choose another --out (or remove it)")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_demo_dir(out, "demo")
     train_records = _write_data(run_dir, size, seed, no_filter)  # steps 1 and 2
     model_dir = _write_model(run_dir, size, seed, train_records)  # step 3
     print("[4/4] training (tracesft train machinery); evaluating before and after")
     summary = train(_train_config(run_dir, model_dir, size, seed, eval_backend))
-    if "interrupted" in summary:
-        print(f"stopped by {summary['interrupted']} at step {summary['step']}; the run is in {run_dir / 'train'}")
+    if stopped(summary, run_dir):
         return run_dir
     result = {
         "accuracy_before": summary["eval_accuracy_before"],
@@ -87,6 +81,25 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
     (run_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     _print_result(run_dir, result)
     return run_dir
+
+
+def new_demo_dir(out: str | None, prefix: str) -> Path:
+    """The demo's run directory (default runs/PREFIX-TIMESTAMP); one that holds a run is refused."""
+    run_dir = Path(out or f"runs/{prefix}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (run_dir / "train").exists():
+        from ..errors import UserInputError
+
+        raise UserInputError(f"--out {run_dir}: already holds a demo run; choose another --out (or remove it)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def stopped(summary: dict, run_dir: Path) -> bool:
+    """Whether training was stopped by a signal (then says where the run is; it writes no summary)."""
+    if "interrupted" not in summary:
+        return False
+    print(f"stopped by {summary['interrupted']} at step {summary['step']}; the run is in {run_dir / 'train'}")
+    return True
 
 
 def _write_data(run_dir: Path, size: DemoSize, seed: int, no_filter: bool) -> list[dict]:

@@ -166,20 +166,21 @@ def init_vllm(model_dir: str, device: str | None = None, seed: int = 0, gpu_memo
     from vllm import LLM
     from vllm.engine.arg_utils import EngineArgs
 
+    engine_args = {f.name for f in dataclasses.fields(EngineArgs)}  # what this vLLM takes: capability, not version
     kwargs = {"max_model_len": max_model_len} if max_model_len else {}
     if gpu_memory_utilization is None:  # CPU: a fixed KV cache where the engine takes one
-        if "kv_cache_memory_bytes" in {f.name for f in dataclasses.fields(EngineArgs)}:
+        if "kv_cache_memory_bytes" in engine_args:
             kwargs["kv_cache_memory_bytes"] = CPU_KV_CACHE_BYTES
         else:
             gpu_memory_utilization = 0.2
     if gpu_memory_utilization is not None:
         kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+    index = None
     if ":" in device:
-        if "device" in {f.name for f in dataclasses.fields(EngineArgs)}:
+        if "device" in engine_args:
             kwargs["device"] = device  # older vLLM: the engine takes the device itself
         else:  # vLLM 0.1x-0.3x: the in-process worker uses the index of the device config's device
-            kwargs["_device_index"] = int(device.split(":")[1])
-    index = kwargs.pop("_device_index", None)
+            index = int(device.split(":")[1])
     try:
         with _env({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}), _device_index(index):
             llm = LLM(model=model_dir, dtype=dtype, seed=seed, enable_prefix_caching=True,
