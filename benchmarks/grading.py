@@ -1,27 +1,102 @@
-"""Grading throughput on the full CHAMP import (free-form grader), with 1 and 2 workers.
+"""Grading on real CHAMP traces: accuracy against human labels, or throughput.
 
+    python benchmarks/grading.py --labelled [FILE] [--show-errors N]
     python benchmarks/grading.py [--workers 1 2] [--limit N]
 
-Prints responses graded per second for each worker count, how many were correct, and the
-longest single call (measured in the 1-worker run, per response, including the symbolic worker).
+``--labelled`` grades the labelled set (default ``benchmarks/data/champ_labelled.jsonl``: real
+CHAMP solutions with their one-sentence summary turns, each labelled correct/incorrect by reading
+it, plus negatives made by grading a response against another problem's answer) with tracesft's
+free-form grader and with math-verify, side by side, and prints recall (correct responses
+accepted) and false-accept rate (incorrect responses accepted) overall, per answer type, per
+model and per kind of row. Both graders see the same text (the solution, a blank line, the summary
+turn: what ``tracesft data champ`` imports) and the same list of acceptable answers.
+
+Without ``--labelled``: throughput on the full CHAMP import (19,179 responses), 1 and 2 workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from tracesft.data.champ import champ_records
-from tracesft.grading import free_form_reward_fn, sandbox
+from tracesft.data.champ import champ_records, split_reference_answer
+from tracesft.grading import free_form_reward_fn, grade_free_form, sandbox
+
+LABELLED = Path(__file__).parent / "data" / "champ_labelled.jsonl"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--limit", type=int, default=None, help="grade only the first N conversations")
-    args = ap.parse_args()
-    records = champ_records()[: args.limit]
+def load_labelled(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    own = {r["id"]: r for r in rows if r["kind"] == "own"}
+    for r in rows:
+        src = own[r.get("response_of", r["id"])]
+        r["text"] = src["response"].strip() + "\n\n" + src["summary"].strip()
+        r["truths"] = split_reference_answer(r["ground_truth"])
+    return rows
+
+
+def math_verify_accepts(text: str, truths: list[str]) -> bool:
+    from math_verify import parse, verify
+
+    try:
+        answer = parse(text)
+        return any(verify(parse(t), answer) for t in truths)
+    except Exception:  # math-verify raises on some inputs: a rejection
+        return False
+
+
+def tracesft_accepts(text: str, truths: list[str]) -> bool:
+    return grade_free_form(text, truths).correct
+
+
+def _rates(rows: list[dict], key: str) -> tuple[str, str]:
+    pos = [r for r in rows if r["label"]]
+    neg = [r for r in rows if not r["label"]]
+    rec = f"{100 * sum(r[key] for r in pos) / len(pos):5.1f}% ({len(pos):3d})" if pos else "      -     "
+    fa = f"{100 * sum(r[key] for r in neg) / len(neg):5.1f}% ({len(neg):3d})" if neg else "      -     "
+    return rec, fa
+
+
+def labelled(path: Path, show_errors: int) -> None:
+    rows = load_labelled(path)
+    t0 = time.perf_counter()
+    for r in rows:
+        r["tracesft"] = tracesft_accepts(r["text"], r["truths"])
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for r in rows:
+        r["math_verify"] = math_verify_accepts(r["text"], r["truths"])
+    t_mv = time.perf_counter() - t0
+    groups: dict[str, list] = defaultdict(list)
+    for r in rows:
+        groups["all"].append(r)
+        groups[f"type {r['answer_type']}"].append(r)
+        groups[f"model {r['model']}"].append(r)
+        groups[f"kind {r['kind']}"].append(r)
+    print(f"{path.name}: {len(rows)} rows ({sum(r['label'] for r in rows)} correct, "
+          f"{sum(not r['label'] for r in rows)} incorrect); recall = correct accepted, FA = incorrect accepted "
+          "(rows in brackets)")
+    print(f"{'':34} | {'tracesft recall':>16} | {'tracesft FA':>14} | {'math-verify recall':>18} | {'math-verify FA':>14}")
+    for name in sorted(groups, key=lambda g: (g != "all", g)):
+        ours, mv = _rates(groups[name], "tracesft"), _rates(groups[name], "math_verify")
+        print(f"{name:34} | {ours[0]:>16} | {ours[1]:>14} | {mv[0]:>18} | {mv[1]:>14}")
+    print(f"seconds: tracesft {t_ours:.1f}, math-verify {t_mv:.1f}")
+    if show_errors:
+        for name, want in (("missed (correct, rejected)", True), ("false accepts", False)):
+            bad = [r for r in rows if r["label"] == want and r["tracesft"] != want]
+            print(f"\ntracesft {name}: {len(bad)}")
+            for r in bad[:show_errors]:
+                got = grade_free_form(r["text"], r["truths"]).answer
+                print(f"  {r['id']} [{r['answer_type']}] truth={r['ground_truth']!r} stated={r['stated_answer']!r} "
+                      f"extracted={(got or '')[:80]!r}")
+
+
+def throughput(workers: list[int], limit: int | None) -> None:
+    records = champ_records()[:limit]
     responses = [r["messages"][1]["content"] for r in records]
     truths = [r["messages"][0]["info"]["reference_answer"] for r in records]
 
@@ -31,7 +106,7 @@ def main() -> None:
         return r["reward"], time.perf_counter() - t0
 
     rows = []
-    for w in args.workers:
+    for w in workers:
         sandbox.shutdown()
         sandbox.prestart(w)
         time.sleep(3)  # let the workers import sympy before timing
@@ -48,6 +123,20 @@ def main() -> None:
     for w, n, el, correct, longest, _ in rows:
         print(f"{w:>7} | {el:>8.1f} | {n / el:>8.1f} | {int(correct):>7} | {longest:>10.2f} s")
     print(f"slowest response (1st row): {records[rows[0][5]]['problem_id']} / {records[rows[0][5]]['model']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--labelled", nargs="?", const=str(LABELLED), default=None, metavar="FILE",
+                    help="accuracy on a labelled set (default: %(const)s)")
+    ap.add_argument("--show-errors", type=int, default=0, metavar="N", help="list N of tracesft's errors of each kind")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--limit", type=int, default=None, help="grade only the first N conversations")
+    args = ap.parse_args()
+    if args.labelled:
+        labelled(Path(args.labelled), args.show_errors)
+    else:
+        throughput(args.workers, args.limit)
 
 
 if __name__ == "__main__":
