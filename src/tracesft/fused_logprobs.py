@@ -174,6 +174,12 @@ def fused_linear_log_probs(
     return log_probs, (entropy if return_entropy else None)
 
 
+def _unwrap_adapters(model):
+    """A peft wrapper's inner transformers model (its layers carry the adapters); others unchanged."""
+    inner = getattr(model, "get_base_model", None)
+    return inner() if callable(inner) else model
+
+
 def _base_decoder(model):
     base = getattr(model, "base_model", None)
     if base is None or base is model:
@@ -183,6 +189,7 @@ def _base_decoder(model):
 
 def fused_unsupported_reason(model) -> str | None:
     """Why the fused head cannot reproduce ``model``'s logits, or None when it can."""
+    model = _unwrap_adapters(model)
     config = getattr(model, "config", None)
     for attr in _LOGIT_TRANSFORMS:
         value = getattr(config, attr, None)
@@ -212,6 +219,7 @@ def fused_response_log_probs(
     Runs the decoder for final hidden states (batch, seq, hidden), then the chunked head on the
     positions of ``response_mask`` (all positions when None); other positions get 0.
     """
+    model = _unwrap_adapters(model)
     decoder = _base_decoder(model)
     head = model.get_output_embeddings()
     kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}

@@ -260,14 +260,18 @@ def policy_weights_for_engine(policy, dtype=None) -> Iterator[tuple[str, object]
 
     Unwraps DDP; gathers FSDP2's sharded parameters (``DTensor.full_tensor()``: a collective, so
     every rank must iterate); skips ``lm_head.weight`` when it is tied to the input embedding (the
-    engine ties it itself). Tensors are cast one by one, so the peak extra memory is one tensor.
+    engine ties it itself). Tensors are cast one by one, so the peak extra memory is one tensor. A
+    LoRA (peft) policy yields its merged weights under the base model's names.
     """
     import torch
+
+    from ..lora import is_adapted, merged_state_dict
 
     model = _unwrap(policy)
     tied = bool(getattr(getattr(model, "config", None), "tie_word_embeddings", False))
     with torch.no_grad():
-        for name, tensor in model.state_dict().items():
+        state = merged_state_dict(model) if is_adapted(model) else model.state_dict()  # LoRA: merged, in memory
+        for name, tensor in state.items():
             if hasattr(tensor, "full_tensor"):
                 tensor = tensor.full_tensor()
             if tied and name == "lm_head.weight":

@@ -138,4 +138,7 @@ class TrainData:
         from torch.utils.data import DataLoader
 
         sampler = _StepSampler(self.plan(epoch)[start:], self.rank, self.accumulation)
-        return DataLoader(self.train_set, batch_sampler=sampler, collate_fn=self._collate_step)
+        # its own generator: creating an iterator draws a seed, which from the global RNG would shift
+        # dropout's random numbers between a run and its resume (the resume creates it at another step)
+        generator = torch.Generator().manual_seed(self.seed + epoch)
+        return DataLoader(self.train_set, batch_sampler=sampler, collate_fn=self._collate_step, generator=generator)

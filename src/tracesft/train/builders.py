@@ -18,6 +18,7 @@ from ..data.selection import split_held_out, take_subset
 from ..errors import ConfigError, UserInputError
 from ..evaluate import Sampling, build_evaluator, load_model_and_tokenizer
 from ..grading import get_reward
+from ..lora import LoraSpec, apply_lora
 from ..tokenization import _pad_id
 from . import checkpoint as ckpt
 from . import distributed as dist_
@@ -53,7 +54,7 @@ class Components:
 
 
 def build_model(cfg, device: str):
-    """(model, tokenizer) in training mode, with gradient checkpointing when asked."""
+    """(model, tokenizer) in training mode, with gradient checkpointing and LoRA adapters when asked."""
     model, tokenizer = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
                                                 trust_remote_code=cfg.trust_remote_code, tokenizer_path=cfg.tokenizer)
     positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
@@ -63,6 +64,11 @@ def build_model(cfg, device: str):
     if cfg.gradient_checkpointing:
         model.config.use_cache = False
         model.gradient_checkpointing_enable()
+    if cfg.lora is not None:
+        model = apply_lora(model, LoraSpec.from_config(cfg.lora), cfg.gradient_checkpointing)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+        log.info("lora: %d trainable parameters of %d (%.2f%%)", trainable, total, 100 * trainable / total)
     return model.train(), tokenizer
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from ..errors import TrainingError, UserInputError
+from ..lora import is_adapted, load_adapter_state
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
@@ -233,9 +234,14 @@ def read_newest_whole(run_dir) -> Checkpoint | None:
 
 
 def apply_weights(checkpoint: Checkpoint, model) -> None:
-    """Load the checkpoint's weights into an unwrapped model (before DDP/FSDP wrapping)."""
-    missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
-    tied = tied_parameter_names(model)
+    """Load the checkpoint's weights into an unwrapped model (before DDP/FSDP wrapping); a LoRA
+    model's checkpoint holds its adapter only."""
+    if is_adapted(model):
+        missing, unexpected = load_adapter_state(model, checkpoint.weights)
+        tied = set()
+    else:
+        missing, unexpected = model.load_state_dict(checkpoint.weights, strict=False)
+        tied = tied_parameter_names(model)
     if unexpected or set(missing) - tied:
         raise UserInputError(f"checkpoint {checkpoint.path} does not match the model: missing "
                              f"{sorted(set(missing) - tied)[:5]}, unexpected {sorted(unexpected)[:5]}")

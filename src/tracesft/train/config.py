@@ -61,6 +61,8 @@ class TrainConfig:
     #: bf16-pure (bf16 weights and optimizer state: updates below bf16's resolution round away)
     precision: str = "fp32"
     gradient_checkpointing: bool = False
+    #: LoRA adapters (peft): {r, alpha, dropout, target_modules}; true = defaults (r 16, alpha 32, all-linear)
+    lora: dict | None = None
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
     parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
     # optimisation
@@ -147,6 +149,7 @@ class TrainConfig:
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
         self._validate_vllm()
+        self._validate_lora()
         if self.system_prompt is not None and self.template != "chat":
             raise ConfigError(f"system_prompt: set, but template is {self.template} (a system message needs "
                               "template: chat; a text template can include the instruction itself)")
@@ -161,6 +164,15 @@ class TrainConfig:
             raise ConfigError(f"vllm_gpu_memory_utilization: must be in (0, 1], got {u}")
         if self.vllm_device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", self.vllm_device):
             raise ConfigError(f"vllm_device: {self.vllm_device!r} is not one of cpu, cuda, cuda:N")
+
+    def _validate_lora(self) -> None:
+        from ..lora import LoraSpec
+
+        spec = LoraSpec.from_config(self.lora)
+        self.lora = spec.to_dict() if spec is not None else None
+        if spec is not None and self.parallel == "fsdp":
+            raise ConfigError("lora with parallel fsdp: not supported (FSDP2 would shard the frozen base with the "
+                              "adapters); use parallel: ddp, which for LoRA only all-reduces the adapters' gradients")
 
     @property
     def has_eval(self) -> bool:
@@ -208,6 +220,10 @@ def _coerce(key: str, value):
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError
             return str(value)
+        if base is dict:
+            if isinstance(value, (dict, bool)):
+                return value  # validated by the key's own spec
+            raise ValueError
     except (TypeError, ValueError):
         raise ConfigError(f"{key}: expected {getattr(base, '__name__', base)}, got {value!r}") from None
     return value
@@ -230,13 +246,19 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
-        key = key.strip()
+        key, _, sub = key.strip().partition(".")
         if key not in _KEYS:
             raise _unknown(key)
         try:
-            out[key] = _yaml_load(raw) if raw.strip() else ""
+            value = _yaml_load(raw) if raw.strip() else ""
         except yaml.YAMLError as e:
             raise ConfigError(f"--set {key}: invalid value {raw!r} ({_first_line(e)})") from None
+        if sub:  # key.sub=value sets one entry of a mapping key (lora.r=8)
+            if _HINTS[key] is not dict and dict not in typing.get_args(_HINTS[key]):
+                raise ConfigError(f"--set {key}.{sub}: {key} is not a mapping")
+            current = out.get(key)
+            value = {**(current if isinstance(current, dict) else {}), sub: value}
+        out[key] = value
     return out
 
 

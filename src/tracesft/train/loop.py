@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .. import lora
 from ..errors import TrainingError
 from . import checkpoint as ckpt
 from . import distributed as dist_
@@ -143,9 +144,16 @@ def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches:
             "padding_fraction": stats["padded_tokens"] / max(1, n_pos), "entropy": stats["entropy"], "seconds": seconds}
 
 
-def _model_state(c: Components) -> tuple[dict, dict]:
-    """Full model (tied copies left out, as transformers saves them) and optimizer state; collective."""
+def _model_state(c: Components, final: bool = False) -> tuple[dict, dict]:
+    """What a checkpoint (or, ``final``, the final model) holds: the full model with tied copies left
+    out, as transformers saves it (a LoRA run: its adapter; its final model: merged), and the
+    optimizer state. Collective under FSDP."""
     model_state, optim_state = dist_.full_state_dicts(c.model, c.optimizer)
+    if lora.is_adapted(c.model):
+        if not final:
+            return lora.adapter_state(c.model, model_state), optim_state
+        tied = {lora.base_name(k) for k in c.tied}
+        return {k: v for k, v in lora.merged_state_dict(c.model, model_state).items() if k not in tied}, optim_state
     return {k: v for k, v in model_state.items() if k not in c.tied}, optim_state
 
 
@@ -165,15 +173,17 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
     write summary.json and the plots."""
     if not (Path(cfg.output_dir) / ckpt.CHECKPOINT_DIR / f"step-{state.step:08d}").is_dir():
         _save(cfg, c, state, info, "final")
-    model_state, _ = _model_state(c)
+    model_state, _ = _model_state(c, final=True)
     run_dir = Path(cfg.output_dir)
     summary = {"steps": state.step, "epochs_started": state.epoch + (state.step_in_epoch > 0), "seconds": seconds,
                "final_loss": last_row.get("loss"), "final_model": str(run_dir / "final"),
                "world_size": info.world_size, **c.report}
     if not info.is_main:
         return summary
-    c.model.save_pretrained(run_dir / "final", state_dict=model_state, safe_serialization=True)
+    lora.base_model(c.model).save_pretrained(run_dir / "final", state_dict=model_state, safe_serialization=True)
     c.tokenizer.save_pretrained(run_dir / "final")
+    if lora.is_adapted(c.model):  # the adapter alone, beside the merged model
+        c.model.save_pretrained(run_dir / "final" / "adapter")
     if eval_rows:
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:

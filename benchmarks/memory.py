@@ -1,0 +1,145 @@
+"""Memory and speed of the ways to fit a model: full fine-tuning in fp32 and bf16-mixed, with and
+without gradient checkpointing, and LoRA; against the README's memory model.
+
+    python benchmarks/memory.py [--model smollm2-135m-instruct|qwen-vocab] [--steps 4] [--modes ...]
+
+Each mode trains the same model on the same data (the demo's arithmetic traces, R1-Zero prompts)
+for ``--steps`` optimizer steps of ``--micro-batch`` x ``--accumulation``, in a fresh process, and
+prints: trainable parameters, peak RSS, RSS before training (imports + model), training tokens/s,
+the loss after the steps, and the memory model's prediction of peak - baseline (see README, "Memory
+model"), where baseline is the process's RSS after importing torch and transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_throughput import prepare  # noqa: E402  (the same model and data as the throughput benchmark)
+
+MODES = {
+    "fp32": {},
+    "fp32+gc": {"gradient_checkpointing": True},
+    "bf16-mixed": {"precision": "bf16-mixed"},
+    "lora-r16": {"lora": {"r": 16, "alpha": 32}},
+    "lora-r16+gc": {"lora": {"r": 16, "alpha": 32}, "gradient_checkpointing": True},
+}
+
+
+def rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def predicted_bytes(n_params: int, n_trainable: int, cfg: dict, tokens: int, layers: int, hidden: int,
+                    intermediate: int, vocab: int, response_tokens: int) -> dict:
+    """The README's memory model (bytes), for float32 master weights on one device."""
+    weights = 4 * n_params
+    grads = 4 * n_trainable
+    optimizer = 8 * n_trainable  # AdamW: two float32 moments
+    per_token_layer = 4 * (8 * hidden + 4 * intermediate)  # saved inputs of attention/MLP ops, fp32
+    if cfg.get("precision") == "bf16-mixed":
+        per_token_layer //= 2
+        weights += 2 * n_params  # bf16 copies autocast keeps for the step (reused across micro-batches)
+    if cfg.get("gradient_checkpointing"):
+        activations = tokens * layers * 4 * hidden + tokens * per_token_layer  # layer inputs + one layer live
+    else:
+        activations = tokens * layers * per_token_layer
+    # fused head: one float32 buffer of at most 256 MiB of (rows x vocab) logits, reused by every chunk
+    head = min(256 * 2**20, 4 * response_tokens * vocab)
+    return {"weights": weights, "grads": grads, "optimizer": optimizer, "activations": activations, "head": head,
+            "training": grads + optimizer + activations + head}
+
+
+def run_case(mode: str, workdir: Path, steps: int) -> dict:
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    baseline = rss()
+    from tracesft.train import TrainConfig, train
+
+    batch = json.loads((workdir / "settings.json").read_text())
+    out = Path(tempfile.mkdtemp(dir=workdir))
+    cfg = TrainConfig(model=str(workdir / "model"), train_data=str(workdir / "data.jsonl"), template="question_only",
+                      max_length=1024, micro_batch_size=batch["micro_batch"],
+                      gradient_accumulation_steps=batch["accumulation"], lr=1e-4, lr_schedule="constant",
+                      max_steps=steps, seed=0, output_dir=str(out), plots=False, progress=False,
+                      **MODES[mode]).validate()
+    from tracesft.train import builders
+
+    seen = {}
+    build = builders.build_model
+
+    def spy(*a, **kw):
+        model, tok = build(*a, **kw)
+        seen["params"] = sum(p.numel() for p in model.parameters())
+        seen["trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        seen["config"] = model.config.to_dict() if not hasattr(model, "get_base_model") \
+            else model.get_base_model().config.to_dict()
+        seen["rss_model"] = rss()
+        return model, tok
+
+    builders.build_model = spy
+    train(cfg)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["kind"] == "train"]
+    c = seen["config"]
+    # one micro-batch is live at a time: its tokens (padded: what the activations hold)
+    tokens = max((r["tokens"] / (1 - r["padding_fraction"])) for r in rows) // batch["accumulation"]
+    response = max(r["response_tokens"] for r in rows) // batch["accumulation"]
+    pred = predicted_bytes(seen["params"], seen["trainable"], MODES[mode], int(tokens), c["num_hidden_layers"],
+                           c["hidden_size"], c["intermediate_size"], c["vocab_size"], response)
+    return {"params": seen["params"], "trainable": seen["trainable"], "baseline": baseline,
+            "rss_model": seen["rss_model"], "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "tokens_per_s": sum(r["tokens"] for r in rows) / sum(r["seconds"] for r in rows),
+            "loss": rows[-1]["loss"], "predicted": pred}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m-instruct", choices=["qwen-vocab", "smollm2-135m-instruct"])
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--pairs", type=int, default=64)
+    ap.add_argument("--micro-batch", type=int, default=4)
+    ap.add_argument("--accumulation", type=int, default=2)
+    ap.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.case:
+        mode, workdir, steps = args.case
+        print("RESULT " + json.dumps(run_case(mode, Path(workdir), int(steps))))
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="tracesft-mem-"))
+    prepare(workdir, args.pairs, args.model, args.micro_batch, args.accumulation)
+    gib = 2 ** 30
+    print(f"{args.model}: {args.steps} steps of {args.micro_batch} x {args.accumulation}, lr 1e-4, CPU; RSS in GiB. "
+          "loaded = RSS after the model is built, peak = peak RSS; model: the memory model's weights and its "
+          "training terms (grads + optimizer + activations + head) to compare with loaded-base and peak-loaded")
+    print(f"{'mode':<12} {'trainable':>12} {'tok/s':>7} {'loss':>8} {'base':>5} {'loaded':>7} {'peak':>6} "
+          f"{'loaded-base':>11} {'model w':>8} {'peak-loaded':>11} {'model train':>11} {'(g/opt/act/head)':>24}")
+    for mode in args.modes:
+        proc = subprocess.run([sys.executable, __file__, "--case", mode, str(workdir), str(args.steps)],
+                              capture_output=True, text=True)
+        line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        if proc.returncode != 0 or not line:
+            sys.exit(f"{mode} failed:\n{proc.stderr[-3000:]}")
+        r = json.loads(line[-1][7:])
+        p = r["predicted"]
+        parts = "/".join(f"{p[k] / gib:.2f}" for k in ("grads", "optimizer", "activations", "head"))
+        print(f"{mode:<12} {r['trainable']:>12,} {r['tokens_per_s']:>7.0f} {r['loss']:>8.4f} "
+              f"{r['baseline'] / gib:>5.2f} "
+              f"{r['rss_model'] / gib:>7.2f} {r['peak'] / gib:>6.2f} {(r['rss_model'] - r['baseline']) / gib:>11.2f} "
+              f"{p['weights'] / gib:>8.2f} {(r['peak'] - r['rss_model']) / gib:>11.2f} {p['training'] / gib:>11.2f} "
+              f"{parts:>24}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

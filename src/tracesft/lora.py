@@ -1,0 +1,156 @@
+"""LoRA adapters through peft: the ``lora`` config key, wrapping, adapter checkpoints, merged weights.
+
+With ``lora: {r: 16}`` the base model is frozen and peft adds low-rank adapters to every linear
+layer of attention and MLP (peft's ``"all-linear"``: the output head is left out); only adapter
+parameters reach the optimizer. Checkpoints hold the adapter (``adapter_model.safetensors``,
+``adapter_config.json``: a directory peft loads) and the optimizer state; ``final/`` holds the
+merged model (base weights + B A * alpha / r, loadable by anything that reads a Hugging Face
+directory) and ``final/adapter/`` the adapter alone. Merged weights are computed without touching
+the adapted model, so evaluation backends (vLLM) can be refreshed from them mid-run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import ConfigError, MissingExtraError
+
+__all__ = ["LoraSpec", "apply_lora", "is_adapted", "adapter_state", "load_adapter_state", "merged_state_dict",
+           "base_model", "base_name"]
+
+_DEFAULT_TARGETS = "all-linear"
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """The ``lora`` config key: ``{r, alpha, dropout, target_modules}``."""
+
+    r: int = 16
+    alpha: float = 32.0  #: the update is scaled by alpha / r
+    dropout: float = 0.0
+    #: module names (or name suffixes) to adapt, or "all-linear": every linear layer but the output head
+    target_modules: str | list[str] = field(default=_DEFAULT_TARGETS)
+
+    @classmethod
+    def from_config(cls, value) -> LoraSpec | None:
+        """``None``/``False`` -> no LoRA; ``True`` -> defaults; a mapping -> validated spec."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if not isinstance(value, dict):
+            raise ConfigError(f"lora: expected a mapping such as {{r: 16, alpha: 32}}, true or null, got {value!r}")
+        known = {"r", "alpha", "dropout", "target_modules"}
+        for key in value:
+            if key not in known:
+                raise ConfigError(f"lora.{key}: unknown key; lora takes {', '.join(sorted(known))}")
+        spec = cls(**value)
+        if isinstance(spec.r, bool) or not isinstance(spec.r, int) or spec.r < 1:
+            raise ConfigError(f"lora.r: must be an integer >= 1, got {spec.r!r}")
+        if isinstance(spec.alpha, bool) or not isinstance(spec.alpha, (int, float)) or spec.alpha <= 0:
+            raise ConfigError(f"lora.alpha: must be a number > 0, got {spec.alpha!r}")
+        if isinstance(spec.dropout, bool) or not isinstance(spec.dropout, (int, float)) or not 0 <= spec.dropout < 1:
+            raise ConfigError(f"lora.dropout: must be in [0, 1), got {spec.dropout!r}")
+        targets = spec.target_modules
+        if isinstance(targets, str):
+            targets = targets if targets == _DEFAULT_TARGETS else [t.strip() for t in targets.split(",") if t.strip()]
+        if not targets or (isinstance(targets, list) and not all(isinstance(t, str) and t for t in targets)):
+            raise ConfigError(f"lora.target_modules: must name modules (e.g. [q_proj, v_proj]) or be all-linear, "
+                              f"got {spec.target_modules!r}")
+        return cls(spec.r, float(spec.alpha), float(spec.dropout), targets)
+
+    def to_dict(self) -> dict:
+        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "target_modules": self.target_modules}
+
+
+def _linear_names(model) -> list[str]:
+    """Distinct last-name parts of the model's linear layers (what ``target_modules`` can name)."""
+    names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+             if isinstance(m, torch.nn.Linear) or type(m).__name__ == "Conv1D"}
+    return sorted(names)
+
+
+def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
+    """The model wrapped by peft with fresh adapters; base weights frozen."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise MissingExtraError("LoRA (config key lora)", "lora") from None
+    config = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
+                        target_modules=spec.target_modules, task_type="CAUSAL_LM")
+    try:
+        adapted = get_peft_model(model, config)
+    except ValueError as e:
+        linear = _linear_names(model)
+        raise ConfigError(f"lora.target_modules: {spec.target_modules!r} matches no layer peft can adapt in "
+                          f"{type(model).__name__} (its linear layers: {', '.join(linear) or 'none'}); "
+                          f"peft said: {str(e).splitlines()[0][:160]}") from None
+    if gradient_checkpointing:
+        # the frozen embedding's output has no grad: checkpointed blocks would see no input needing one
+        model.enable_input_require_grads()
+    return adapted
+
+
+def is_adapted(model) -> bool:
+    """Whether ``model`` is a peft model (by capability: it has a ``peft_config``)."""
+    return hasattr(model, "peft_config") and hasattr(model, "get_base_model")
+
+
+def base_model(model):
+    return model.get_base_model() if is_adapted(model) else model
+
+
+def _is_adapter_key(name: str) -> bool:
+    return any(part.startswith("lora_") for part in name.split("."))
+
+
+def adapter_state(model, full_state: dict) -> dict:
+    """The adapter's entries of a full state dict of ``model`` (peft's names)."""
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v for k, v in full_state.items() if k in trainable}
+
+
+def load_adapter_state(model, weights: dict) -> tuple[list, list]:
+    """Load a checkpoint's adapter weights (as :func:`save_adapter` wrote them); (missing, unexpected)."""
+    from peft import set_peft_model_state_dict
+
+    result = set_peft_model_state_dict(model, weights)
+    unexpected = list(getattr(result, "unexpected_keys", []) or [])
+    missing = [k for k in getattr(result, "missing_keys", []) or [] if _is_adapter_key(k)]
+    return missing, unexpected
+
+
+def base_name(name: str) -> str:
+    """peft's name of a base weight -> the base model's own name."""
+    if name.startswith("base_model.model."):
+        name = name[len("base_model.model."):]
+    return name.replace(".base_layer.", ".")
+
+
+@torch.no_grad()
+def merged_state_dict(model, state: dict | None = None) -> dict:
+    """Base-model names -> weights with each active adapter's update added (``model`` unchanged).
+
+    ``state`` (default: ``model.state_dict()``) may be a full state dict gathered elsewhere.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    state = model.state_dict() if state is None else state
+    deltas = {}
+    for name, module in model.named_modules():
+        if isinstance(module, LoraLayer):
+            for adapter in module.active_adapters:
+                if adapter in module.lora_A:
+                    key = f"{name}.base_layer.weight"
+                    delta = module.get_delta_weight(adapter)
+                    deltas[key] = deltas[key] + delta if key in deltas else delta
+    out = {}
+    for name, tensor in state.items():
+        if _is_adapter_key(name):
+            continue
+        if name in deltas:
+            tensor = tensor + deltas[name].to(tensor.device, tensor.dtype)
+        out[base_name(name)] = tensor
+    return out

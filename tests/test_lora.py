@@ -1,0 +1,121 @@
+"""LoRA through peft: only adapters train, checkpoints hold the adapter and resume bit-identically,
+final/ holds the merged model (plain transformers loads it) and the adapter, errors are one line."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_train import build_setup_dir, make_cfg
+
+from tracesft.errors import ConfigError
+from tracesft.lora import LoraSpec, merged_state_dict
+from tracesft.train import load_config, train
+from tracesft.train import loop as loop_module
+
+pytest.importorskip("peft")
+
+LORA = {"r": 4, "alpha": 8}
+LORA_D = {**LORA, "dropout": 0.1}  # dropout: the resume must replay its random numbers too
+
+
+@pytest.fixture(scope="module")
+def setup_dir(tmp_path_factory):
+    return build_setup_dir(tmp_path_factory.mktemp("lora"))
+
+
+def test_lora_trains_adapters_only_and_final_is_merged(setup_dir, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from tracesft.evaluate import load_model_and_tokenizer
+
+    out = tmp_path / "run"
+    summary = train(make_cfg(setup_dir, out, lora=LORA, lr=1e-2))
+    base = load_file(str(setup_dir / "model" / "model.safetensors"))
+    merged = load_file(str(out / "final" / "model.safetensors"))
+    assert merged.keys() == base.keys()  # the base model's own names, no adapter keys
+    changed = [k for k in base if not torch.equal(base[k], merged[k])]
+    assert changed and all(k.endswith("proj.weight") for k in changed), changed  # only adapted linears moved
+    adapter = load_file(str(out / "final" / "adapter" / "adapter_model.safetensors"))
+    assert adapter and all("lora_" in k for k in adapter)
+    assert json.loads((out / "final" / "adapter" / "adapter_config.json").read_text())["r"] == 4
+    ckpt = sorted((out / "checkpoints").iterdir())[-1]
+    assert (ckpt / "adapter_model.safetensors").is_file() and not (ckpt / "model.safetensors").exists()
+    # plain transformers loads the merged model, and it computes what the adapted model computed
+    plain = AutoModelForCausalLM.from_pretrained(out / "final", dtype=torch.float32)
+    assert summary["steps"] == 6 and isinstance(plain, torch.nn.Module)
+    model, _ = load_model_and_tokenizer(str(out / "final"), device="cpu", dtype="float32")
+    assert all(torch.equal(model.state_dict()[k], merged[k]) for k in merged)
+
+
+def test_merged_state_dict_matches_peft_merge(setup_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(setup_dir / "model", dtype=torch.float32)
+    adapted = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear"))
+    with torch.no_grad():
+        for n, p in adapted.named_parameters():
+            if "lora_B" in n:
+                p.normal_()
+    ours = merged_state_dict(adapted)
+    x = torch.tensor([[1, 5, 9, 2]])
+    before = adapted(input_ids=x).logits
+    reference = adapted.merge_and_unload().state_dict()
+    assert ours.keys() == reference.keys()
+    for k in ours:
+        torch.testing.assert_close(ours[k], reference[k], rtol=0, atol=1e-6)
+    torch.testing.assert_close(before, model(input_ids=x).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_lora_resume_is_bit_identical(setup_dir, tmp_path, monkeypatch):
+    ref = tmp_path / "ref"
+    train(make_cfg(setup_dir, ref, eval_n=1, lora=LORA_D))
+    expected = load_file(str(ref / "final" / "adapter" / "adapter_model.safetensors"))
+
+    out = tmp_path / "int"
+    real, calls = loop_module.train_step, {"n": 0}
+
+    def step_then_signal(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(loop_module, "train_step", step_then_signal)
+    assert train(make_cfg(setup_dir, out, eval_n=1, lora=LORA_D))["step"] == 3
+    monkeypatch.setattr(loop_module, "train_step", real)
+    train(make_cfg(setup_dir, out, eval_n=1, lora=LORA_D), resume=True)
+    got = load_file(str(out / "final" / "adapter" / "adapter_model.safetensors"))
+    assert got.keys() == expected.keys()
+    for k in expected:
+        assert torch.equal(got[k], expected[k]), k
+
+
+def test_lora_with_gradient_checkpointing_matches_without(setup_dir, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    la = train(make_cfg(setup_dir, a, eval_n=1, max_steps=2, lora=LORA))["final_loss"]
+    lb = train(make_cfg(setup_dir, b, eval_n=1, max_steps=2, lora=LORA, gradient_checkpointing=True))["final_loss"]
+    assert la == pytest.approx(lb, rel=1e-5)
+    wa, wb = (load_file(str(p / "final" / "adapter" / "adapter_model.safetensors")) for p in (a, b))
+    assert any(not torch.equal(v, torch.zeros_like(v)) for k, v in wb.items() if "lora_B" in k)  # B moved off 0
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-6)
+
+
+def test_lora_config_and_errors(setup_dir, tmp_path):
+    cfg = load_config(None, [f"model={setup_dir}/model", "train_data=x.jsonl", "lora.r=8",
+                             "lora.target_modules=q_proj,v_proj"])
+    assert cfg.lora == {"r": 8, "alpha": 32.0, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+    assert load_config(None, ["model=m", "train_data=x", "lora=true"]).lora["target_modules"] == "all-linear"
+    assert load_config(None, ["model=m", "train_data=x", "lora={r: 2}"]).lora["r"] == 2
+    for bad, where in ((["lora.r=0"], "lora.r"), (["lora.rank=4"], "lora.rank"), (["lora=5"], "lora"),
+                       (["lora.dropout=1.5"], "lora.dropout"), (["lora=true", "parallel=fsdp"], "fsdp"),
+                       (["lora.target_modules=[]"], "lora.target_modules")):
+        with pytest.raises(ConfigError, match=where):
+            load_config(None, ["model=m", "train_data=x", *bad])
+    with pytest.raises(ConfigError, match=r"lora.target_modules: \['nope'\] matches no layer .*q_proj"):
+        train(make_cfg(setup_dir, tmp_path / "bad", lora={"target_modules": ["nope"]}))
+    assert LoraSpec.from_config(None) is None
