@@ -119,3 +119,25 @@ def test_lora_config_and_errors(setup_dir, tmp_path):
     with pytest.raises(ConfigError, match=r"lora.target_modules: \['nope'\] matches no layer .*q_proj"):
         train(make_cfg(setup_dir, tmp_path / "bad", lora={"target_modules": ["nope"]}))
     assert LoraSpec.from_config(None) is None
+
+
+def test_peft_missing_names_the_extra(setup_dir, tmp_path, monkeypatch):
+    import sys
+
+    from tracesft.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # import peft -> ImportError
+    with pytest.raises(MissingExtraError, match=r"tracesft\[lora\]"):
+        train(make_cfg(setup_dir, tmp_path / "run", lora=LORA))
+
+
+def test_bf16_on_a_gpu_without_it_is_one_line(monkeypatch):
+    from tracesft.train.builders import check_precision_supported
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla V100")
+    with pytest.raises(ConfigError, match=r"precision bf16-mixed: cuda:0 \(Tesla V100\) has no bfloat16 support"):
+        check_precision_supported("bf16-mixed", "cuda:0")
+    check_precision_supported("bf16-mixed", "cpu")
+    check_precision_supported("fp32", "cuda:0")

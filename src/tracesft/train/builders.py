@@ -53,8 +53,17 @@ class Components:
     report: dict = field(default_factory=dict)  #: data counts for the summary
 
 
+def check_precision_supported(precision: str, device: str) -> None:
+    """bfloat16 on a CUDA device that lacks it (before Ampere) is refused in one line; CPUs all run it."""
+    if precision != "fp32" and device.startswith("cuda") and torch.cuda.is_available() \
+            and not torch.cuda.is_bf16_supported():
+        name = torch.cuda.get_device_name(torch.device(device))
+        raise ConfigError(f"precision {precision}: {device} ({name}) has no bfloat16 support; set precision: fp32")
+
+
 def build_model(cfg, device: str):
     """(model, tokenizer) in training mode, with gradient checkpointing and LoRA adapters when asked."""
+    check_precision_supported(cfg.precision, device)
     model, tokenizer = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
                                                 trust_remote_code=cfg.trust_remote_code, tokenizer_path=cfg.tokenizer)
     positions = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
