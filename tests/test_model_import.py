@@ -80,3 +80,47 @@ def test_demo_real_fast_runs_the_main_job_on_the_real_model(smollm2, tmp_path, c
     assert printed[-1] == str(out.resolve())
     rec = json.loads((out / "train" / "generations" / "step-00000000.jsonl").read_text().splitlines()[0])
     assert rec["prompt"].endswith("<|im_start|>assistant\n") and "<answer>" in rec["prompt"]  # system message
+
+
+def test_real_model_round_trips_and_resumes_bit_identically(smollm2, tmp_path):
+    """The imported directory (written by save_pretrained) and a trained final/ both load through
+    from_pretrained to exactly their saved tensors, chat template kept; a training run on the real
+    model resumed from its step-1 checkpoint ends with the uninterrupted run's weights."""
+    import shutil
+
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tracesft.train import TrainConfig, train
+
+    def assert_loads_exactly(directory):
+        saved = {}
+        for f in sorted(directory.glob("*.safetensors")):
+            saved.update(load_file(str(f)))
+        loaded = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).state_dict()
+        assert set(saved) <= set(loaded) and all(torch.equal(saved[k], loaded[k]) for k in saved)
+        assert torch.equal(loaded["lm_head.weight"], loaded["model.embed_tokens.weight"])  # still tied
+        template = AutoTokenizer.from_pretrained(smollm2).chat_template
+        assert AutoTokenizer.from_pretrained(directory).chat_template == template
+        return saved
+
+    start = assert_loads_exactly(smollm2)
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"What is {i} plus 2?"},
+                                                     {"role": "assistant", "content": f"{i} plus 2 is {i + 2}."}]})
+                            + "\n" for i in range(4)))
+    cfg = dict(model=str(smollm2), train_data=str(data), template="chat", max_length=64, micro_batch_size=2,
+               max_steps=2, lr=1e-4, warmup_steps=0, checkpoint_every=1, keep_last=2, plots=False, progress=False,
+               seed=3, optimizer="sgd", adam_beta1=0.0)  # plain SGD: no optimizer state, 0.5 GB checkpoints
+    ref = tmp_path / "ref"
+    train(TrainConfig(**cfg, output_dir=str(ref)).validate())
+    # the same run killed after step 1: its directory as it was then (step-1 checkpoint, no final model)
+    cut = tmp_path / "cut"
+    shutil.copytree(ref, cut, ignore=shutil.ignore_patterns("step-00000002", "final", "summary.json"))
+    lines = (cut / "metrics.jsonl").read_text().splitlines()
+    (cut / "metrics.jsonl").write_text("\n".join(x for x in lines if json.loads(x).get("step", 0) <= 1) + "\n")
+    train(TrainConfig(**cfg, output_dir=str(cut)).validate(), resume=True)
+    expected = load_file(str(ref / "final" / "model.safetensors"))
+    got = assert_loads_exactly(cut / "final")
+    assert expected.keys() == got.keys() and all(torch.equal(expected[k], got[k]) for k in expected)
+    assert not torch.equal(start["model.layers.0.mlp.up_proj.weight"], got["model.layers.0.mlp.up_proj.weight"])

@@ -383,6 +383,16 @@ def test_sgd_optimizer_trains(setup_dir, tmp_path):
     assert summary["steps"] == 8 and rows[-1]["loss"] < rows[0]["loss"]
 
 
+def test_stateless_sgd_checkpoint_resumes(setup_dir, tmp_path):
+    """SGD without momentum has no optimizer tensors (torch's full-state loader needs one)."""
+    common = dict(optimizer="sgd", adam_beta1=0.0, lr=0.05, lr_schedule="constant", warmup_steps=0, eval_data=None)
+    train(make_cfg(setup_dir, tmp_path / "ref", max_steps=4, **common))
+    train(make_cfg(setup_dir, tmp_path / "cut", max_steps=2, **common))
+    train(make_cfg(setup_dir, tmp_path / "cut", max_steps=4, **common), resume=True, force=True)
+    expected, got = final_weights(tmp_path / "ref"), final_weights(tmp_path / "cut")
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+
+
 # --- data: tokenized once, collated like tokenize_prompt_and_output --------------------------------------
 
 def test_collate_matches_tokenize_prompt_and_output(setup_dir):

@@ -134,7 +134,13 @@ def full_state_dicts(model: nn.Module, optimizer) -> tuple[dict, dict]:
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_optimizer_state_dict
 
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_model_state_dict(model, options=options), get_optimizer_state_dict(model, optimizer, options=options)
+    model_state = get_model_state_dict(model, options=options)
+    if not optimizer.state:  # stateless (SGD without momentum): torch would take a zero step to create state
+        names = {id(p): n for n, p in model.named_parameters()}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [names[id(p)] for p in g["params"]]}
+                  for g in optimizer.param_groups]
+        return model_state, {"state": {}, "param_groups": groups}
+    return model_state, get_optimizer_state_dict(model, optimizer, options=options)
 
 
 def load_full_state_dicts(model: nn.Module, optimizer, model_state: dict | None, optim_state: dict) -> None:
@@ -143,4 +149,15 @@ def load_full_state_dicts(model: nn.Module, optimizer, model_state: dict | None,
     options = StateDictOptions(full_state_dict=True)
     if model_state is not None:
         set_model_state_dict(model, model_state, options=options)
+    if not _has_tensor_state(optim_state):
+        # a stateless optimizer (SGD without momentum): torch's loader needs a tensor to find the
+        # device and fails without one; only the groups' hyperparameters are there to restore
+        for group, saved in zip(optimizer.param_groups, optim_state.get("param_groups", []), strict=True):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        return
     set_optimizer_state_dict(model, optimizer, optim_state, options=options)
+
+
+def _has_tensor_state(optim_state: dict) -> bool:
+    return any(isinstance(v, torch.Tensor) and v.dim() > 0
+               for per_param in optim_state.get("state", {}).values() for v in per_param.values())
