@@ -65,6 +65,7 @@ def test_microbatch_step_value_and_metadata():
     assert not loss.requires_grad
     assert meta["unscaled_loss"].item() == pytest.approx(14 / 6)
     assert meta["num_response_tokens"].item() == 4
+    assert meta["masked_ce_sum"].item() == pytest.approx(14)  # the seeds' names, beside ours
     # d loss / d lp = -mask / (3 * batch 2 * G 2)
     assert torch.allclose(lp.grad, -m.float() / 12)
 

@@ -75,7 +75,9 @@ def sft_microbatch_train_step(
     ``normalize_constant=token_normalize_constant(minibatch_response_mask)``.
 
     Returns (loss, metadata): the scaled loss (what was backpropagated) and detached tensors
-    ``unscaled_loss`` (loss * G), ``num_response_tokens``, ``mean_log_prob`` (over response tokens).
+    ``unscaled_loss`` (loss * G), ``masked_ce_sum`` (the summed cross-entropy of the response
+    tokens, before any normalisation), ``num_response_tokens``, ``mean_log_prob`` (over response
+    tokens).
     """
     if policy_log_probs.dim() != 2:
         raise ValueError(f"policy_log_probs must be (batch, seq), got {tuple(policy_log_probs.shape)}")
@@ -89,6 +91,7 @@ def sft_microbatch_train_step(
     with torch.no_grad():
         metadata = {
             "unscaled_loss": unscaled.detach(),
+            "masked_ce_sum": (-policy_log_probs.detach() * response_mask).sum(),
             "num_response_tokens": response_mask.sum().detach(),
             "mean_log_prob": masked_mean(policy_log_probs.detach(), response_mask),
         }
