@@ -32,6 +32,46 @@ MODES = {
 }
 
 
+#: (layers, hidden, intermediate, vocab, parameters) of public models, for --fit
+SHAPES = {
+    "Qwen2.5-0.5B": (24, 896, 4864, 151936, 0.49e9),
+    "Llama-3.2-1B": (16, 2048, 8192, 128256, 1.24e9),
+    "Qwen2.5-1.5B": (28, 1536, 8960, 151936, 1.54e9),
+    "Qwen2.5-3B": (36, 2048, 11008, 151936, 3.09e9),
+    "Qwen2.5-7B": (28, 3584, 18944, 152064, 7.62e9),
+    "Qwen2.5-14B": (48, 5120, 13824, 152064, 14.7e9),
+    "Qwen2.5-32B": (64, 5120, 27648, 152064, 32.8e9),
+    "Llama-3-70B": (80, 8192, 28672, 128256, 70.6e9),
+}
+FIT_MODES = {
+    "fp32": {},
+    "bf16-mixed": {"precision": "bf16-mixed"},
+    "bf16-pure": {"precision": "bf16-pure"},
+    "lora r16 (fp32 base)": {"lora": True},
+    "lora r16 (bf16 base)": {"lora": True, "precision": "bf16-pure"},
+}
+
+
+def fit_table(tokens: int, response: int) -> None:
+    """Which models fit 24 and 80 GB in each mode, by the memory model, with gradient checkpointing."""
+    print(f"memory model, GiB, micro-batch of {tokens} tokens ({response} response tokens), gradient checkpointing, "
+          "fused head; LoRA r16 on every linear layer")
+    print(f"{'model':<14}" + "".join(f"{m:>22}" for m in FIT_MODES))
+    for name, (layers, hidden, inter, vocab, n) in SHAPES.items():
+        n_lora = 16 * layers * (4 * 2 * hidden + 3 * (hidden + inter))  # q,k,v,o ~ h x h; gate, up, down
+        cells = []
+        for cfg in FIT_MODES.values():
+            trainable = n_lora if cfg.get("lora") else n
+            p = predicted_bytes(int(n), int(trainable), {**cfg, "gradient_checkpointing": True}, tokens, layers,
+                                hidden, inter, vocab, response)
+            total = (p["weights"] + p["training"]) / 2**30
+            fits = "80" if total <= 80 * 0.9 else "--"
+            fits = "24+80" if total <= 24 * 0.9 else fits
+            cells.append(f"{total:>9.1f} {fits:>6}")
+        print(f"{name:<14}" + "".join(f"{c:>22}" for c in cells))
+    print("fits: within 90% of a 24 GB / 80 GB GPU (the rest: CUDA context, allocator slack, fragmentation)")
+
+
 def rss() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -42,13 +82,16 @@ def rss() -> int:
 def predicted_bytes(n_params: int, n_trainable: int, cfg: dict, tokens: int, layers: int, hidden: int,
                     intermediate: int, vocab: int, response_tokens: int) -> dict:
     """The README's memory model (bytes), for float32 master weights on one device."""
-    weights = 4 * n_params
-    grads = 4 * n_trainable
-    optimizer = 8 * n_trainable  # AdamW: two float32 moments
+    pure = cfg.get("precision") == "bf16-pure"
+    width = 2 if pure else 4
+    weights = width * n_params
+    grads = width * n_trainable
+    optimizer = 2 * width * n_trainable  # AdamW: two moments, in the weights' dtype
     per_token_layer = 4 * (8 * hidden + 4 * intermediate)  # saved inputs of attention/MLP ops, fp32
-    if cfg.get("precision") == "bf16-mixed":
+    if cfg.get("precision") in ("bf16-mixed", "bf16-pure"):
         per_token_layer //= 2
-        weights += 2 * n_params  # bf16 copies autocast keeps for the step (reused across micro-batches)
+    if cfg.get("precision") == "bf16-mixed":
+        weights += 2 * n_params  # the bf16 copies autocast makes of the weights during the forward
     if cfg.get("gradient_checkpointing"):
         activations = tokens * layers * 4 * hidden + tokens * per_token_layer  # layer inputs + one layer live
     else:
@@ -111,8 +154,12 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=64)
     ap.add_argument("--micro-batch", type=int, default=4)
     ap.add_argument("--accumulation", type=int, default=2)
+    ap.add_argument("--fit", action="store_true", help="print which public models fit 24/80 GB by the memory model")
     ap.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.fit:
+        fit_table(4 * 1024, 2 * 1024)
+        return
     if args.case:
         mode, workdir, steps = args.case
         print("RESULT " + json.dumps(run_case(mode, Path(workdir), int(steps))))
