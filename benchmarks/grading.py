@@ -9,7 +9,8 @@ it, plus negatives made by grading a response against another problem's answer) 
 free-form grader and with math-verify, side by side, and prints recall (correct responses
 accepted) and false-accept rate (incorrect responses accepted) overall, per answer type, per
 model and per kind of row. Both graders see the same text (the solution, a blank line, the summary
-turn: what ``tracesft data champ`` imports) and the same list of acceptable answers.
+turn: what ``tracesft filter`` grades for a ``tracesft data champ`` record, whose response is the
+solution and whose ``answer_summary`` is the summary) and the same list of acceptable answers.
 
 Without ``--labelled``: throughput on the full CHAMP import (19,179 responses), 1 and 2 workers.
 """
@@ -80,7 +81,8 @@ def labelled(path: Path, show_errors: int) -> None:
     print(f"{path.name}: {len(rows)} rows ({sum(r['label'] for r in rows)} correct, "
           f"{sum(not r['label'] for r in rows)} incorrect); recall = correct accepted, FA = incorrect accepted "
           "(rows in brackets)")
-    print(f"{'':34} | {'tracesft recall':>16} | {'tracesft FA':>14} | {'math-verify recall':>18} | {'math-verify FA':>14}")
+    print(f"{'':34} | {'tracesft recall':>16} | {'tracesft FA':>14} | {'math-verify recall':>18} | "
+          f"{'math-verify FA':>14}")
     for name in sorted(groups, key=lambda g: (g != "all", g)):
         ours, mv = _rates(groups[name], "tracesft"), _rates(groups[name], "math_verify")
         print(f"{name:34} | {ours[0]:>16} | {ours[1]:>14} | {mv[0]:>18} | {mv[1]:>14}")
@@ -97,7 +99,8 @@ def labelled(path: Path, show_errors: int) -> None:
 
 def throughput(workers: list[int], limit: int | None) -> None:
     records = champ_records()[:limit]
-    responses = [r["messages"][1]["content"] for r in records]
+    # graded as `tracesft filter` grades them: the solution, a blank line, the summary turn
+    responses = [r["messages"][1]["content"] + "\n\n" + r["answer_summary"] for r in records]
     truths = [r["messages"][0]["info"]["reference_answer"] for r in records]
 
     def timed(i):

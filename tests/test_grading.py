@@ -349,3 +349,176 @@ def test_a_worker_nobody_waits_for_stops_at_its_cpu_limit():
 ])
 def test_free_form_final_sentence_classes(response, truth, expected):
     assert free_form_reward_fn(response, truth)["answer_reward"] == expected
+
+
+# --- free-form answers of real solutions: classes of phrasing (written by hand, not taken from the
+# labelled benchmark file). Each case is (response, truth, expected reward).
+@pytest.mark.parametrize("response, truth, expected", [
+    # the sentence's object after the main copula; a restated condition is not the answer
+    ("There are 12 ways to seat them such that no two women are adjacent.", "12", 1.0),
+    ("The number of pairs (x, y) with x + y = 10 is 9.", "9", 1.0),
+    ("The number of pairs (x, y) with x + y = 10 is 9.", "10", 0.0),
+    ("The value of k for which x^2 + kx + 4 is a perfect square is k = 4.", "4", 1.0),
+    ("The remainder when 2^{100} is divided by 7 is 2.", "2", 1.0),
+    ("The remainder when 2^{100} is divided by 7 is 2.", "7", 0.0),
+    ("The count of subsets, which is what we wanted, is 64.", "64", 1.0),
+    ("The possible values of n mod 3 are 0, meaning n must be a multiple of 3.", "0", 1.0),
+    # filler, appositives, an "S =" left-hand side, "converges to"
+    ("Hence the total is always 0 for every n.", "0", 1.0),
+    ("The only solution is the constant function, f(x) = 1.", "f(x)=1", 1.0),
+    ("The closed form is \\[ S = 2^{n} - 1. \\]", "2^n-1", 1.0),
+    ("The number of regions is given by the binomial coefficient C(n, 2) = n(n-1)/2.", "n(n-1)/2", 1.0),
+    ("The sequence converges to $\\frac{1}{2}$.", "1/2", 1.0),
+    ("The final answer is that there are 7 such numbers.", "7", 1.0),
+    # a value that is denied or undetermined is not stated
+    ("Hence the digit sum of a square cannot be 1977.", "1977", 0.0),
+    ("We find the candidates 3 and 5.\n\nThe minimum value cannot be determined without further information.", "3", 0.0),
+    # bounds are not values
+    ("The number of solutions is at least 4.", "4", 0.0),
+    ("The polynomial can have at most 0 integer roots.", "At most 0 integer roots", 1.0),
+])
+def test_free_form_answer_sentence_classes(response, truth, expected):
+    assert free_form_reward_fn(response, truth)["answer_reward"] == expected
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    # lists, sets and assignments: order-free, names kept, partial sets wrong
+    ("The values are $a = 2$, $b = -1$, and $c = 5$.", "a=2, b=-1, c=5", 1.0),
+    ("So c = 5, a = 2 and b = -1.", "a=2, b=-1, c=5", 1.0),
+    ("The values are a = -1 and b = 2.", "a=2, b=-1", 0.0),  # the names swapped
+    ("The values are a = 2 and b = -1.", "a=2, b=-1, c=5", 0.0),  # partial
+    ("The solutions are x = 3 and x = 7.", "x=7 and x=3", 1.0),
+    ("The solutions are x = 3 and x = 7.", "x=3", 0.0),
+    ("The only solution is x = 0 and y = 0.", "x=y=0", 1.0),
+    ("The solutions are (x, y) = (1, 3) and (x, y) = (3, 1).", "(x=3, y=1) and (x=1, y=3)", 1.0),
+    ("The possible remainders are 2, 5, and 8.", "2, 5 and 8", 1.0),
+    ("The set of possible remainders is {2, 5, 8}.", "2, 5 and 8", 1.0),
+    ("The possible remainders are 2 and 5.", "2, 5 and 8", 0.0),
+    ("The possible values are 0, 2 and 4.", "0 is the only possible value", 0.0),
+    ("The roots are x = 1 ± √3.", "1+sqrt(3), 1-sqrt(3)", 1.0),
+    ("The roots are x = 1 ± √3.", "1+sqrt(3)", 0.0),
+    ("The functions are f(x) = 0 and f(x) = x.", "f(x)=0 or f(x)=x", 1.0),
+])
+def test_free_form_sets_and_assignments(response, truth, expected):
+    assert free_form_reward_fn(response, truth)["answer_reward"] == expected
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    # polarity claims, from the final statement
+    ("Some working.\n\nNo, it is not possible to tile the board.", "No", 1.0),
+    ("Some working.\n\nIt is impossible to tile the board.", "No", 1.0),
+    ("Some working.\n\nThe board cannot be tiled with these pieces.", "It is not possible", 1.0),
+    ("Some working.\n\nYes, the board can be tiled.", "It is not possible", 0.0),
+    ("Some working.\n\nYes, such a tiling exists.", "Yes", 1.0),
+    ("Some working.\n\nThe board can be tiled in this way.", "Yes", 1.0),
+    ("Some working.\n\nIt is not true that the answer is yes.", "Yes", 0.0),  # "yes" inside a negated claim
+    ("Some working.\n\nThere are no integer solutions to x^2 - 2y^2 = 3.", "No integer solutions", 1.0),
+    ("Some working.\n\nThe equation has no positive integer solutions.", "No positive integer solutions", 1.0),
+    ("Some working.\n\nThere are no real solutions to the equation.", "No integer solutions", 0.0),  # other words
+    ("Some working.\n\nThere are no solutions other than (0, 0).", "No integer solutions", 0.0),
+    ("Work.\n\nThere are no values of m such that 7 divides 2^m - 1, except for the trivial case m = 0.",
+     "No such values", 0.0),
+    ("Some working.\n\nThe only integer solution is (x, y) = (5, 0).", "No integer solutions", 0.0),
+    ("Some working.\n\nThe sequence is not periodic.", "The sequence is not periodic", 1.0),
+    ("Some working.\n\nThe sequence is periodic with period 4.", "The sequence is not periodic", 0.0),
+    ("Some working.\n\nThe sequence does not have a finite limit.", "The limit does not exist", 1.0),
+    ("Some working.\n\nThere are 120 ways to do it with no box left empty.", "No", 0.0),  # a count, not a claim
+    ("Some working.\n\nThere are no such pairs.", "0 pairs", 1.0),
+    ("Work.\n\nIt is not possible to determine whether such a tiling exists.", "It is not possible", 0.0),
+    ("Work.\n\nWe are unable to conclude whether the sequence is periodic.", "No", 0.0),
+    ("Some working.\n\nThe ratio is monotonically increasing.", "Monotonically increasing", 1.0),
+    ("Some working.\n\nThe ratio is monotonically decreasing.", "Monotonically increasing", 0.0),
+    ("Some working.\n\nThe ratio is not monotonically increasing.", "Monotonically increasing", 0.0),
+    ("Work.\n\nThe information is insufficient to determine whether w is always greater than 20.",
+     "Always greater than 20", 0.0),
+    ("Work.\n\nIt is not possible to decide whether w is always greater than 20.", "Always greater than 20", 0.0),
+    ("Work.\n\nFor all positive starting values, w is always greater than 20.", "Always greater than 20", 1.0),
+])
+def test_free_form_claims(response, truth, expected):
+    assert free_form_reward_fn(response, truth)["answer_reward"] == expected
+
+
+@pytest.mark.parametrize("truth, response, expected", [
+    # prose around a value in the truth
+    ("7 is the only possible value", "The possible value is 7.", 1.0),
+    ("7 is the only possible value", "The possible value is 8.", 0.0),
+    ("500 (i.e., all values)", "There are 500 such values.", 1.0),
+    ("499 (i.e., all except one)", "There are 500 such values.", 0.0),
+    ("The limit exists and is equal to 6", "The limit of the sequence is 6.", 1.0),
+    ("The only possible value for the limit is sqrt(b)", "The limit is $\\sqrt{b}$.", 1.0),
+    ("The only possible value for the limit is sqrt(b)", "The limits are $\\pm\\sqrt{b}$.", 0.0),
+    ("3 triangles", "At most three of the triangles, so the answer is 3.", 1.0),
+])
+def test_free_form_prose_truths(truth, response, expected):
+    assert free_form_reward_fn(response, truth)["answer_reward"] == expected
+
+
+@pytest.mark.parametrize("pred, gold, expected", [
+    ("\\binom{n}{4}", "C(n, 4)", True),
+    ("n(n-1)(n-2)(n-3)/24", "C(n, 4)", True),
+    ("\\binom{n}{3}", "C(n, 4)", False),
+    ("\\frac{n(n+1)}{2}", "sum_(i=1)^n i", True),
+    ("n^2", "sum_(i=1)^n i", False),
+    ("\\lfloor n/2 \\rfloor", "floor(n/2)", True),
+    ("n 2^{n-1}", "n2^(n-1)", True),
+    ("(n(n+1)/2)²", "(n(n+1)/2)^2", True),
+    ("−3", "-3", True),
+    ("2,001,000", "2001000", True),
+    ("2,001,000", "2002000", False),
+    ("1.5e3", "1500", True),
+    ("2 1/2", "5/2", True),
+    ("(x + y)(x^2 - xy + y^2)", "(x+y)(x^2-yx+y^2)", True),
+    ("(x + y)(x^2 - xy + y^2)", "(x+y)(x^2+xy+y^2)", False),
+])
+def test_plain_text_forms(pred, gold, expected):
+    assert answers_equivalent(pred, gold).equal is expected
+
+
+def test_a_summary_turn_is_graded_with_the_solution_but_not_trained_on():
+    from tracesft.data import Example, filter_correct
+    from tracesft.data.filtering import graded_text
+
+    solution = "We count the tilings recursively and find 12 of them.\nSo the answer is 12."
+    examples = [
+        Example("p", solution, "13", {"answer_summary": "There are 13 tilings of the board."}),  # summary wins
+        Example("q", solution, "12", {"answer_summary": "There are 13 tilings of the board."}),
+        Example("r", solution, "12", {"answer_summary": "I have summarized the work above."}),  # falls back
+        Example("s", solution, "12"),  # no summary: the response alone
+    ]
+    assert graded_text(examples[0]) == solution + "\n\nThere are 13 tilings of the board."
+    assert graded_text(examples[3]) == solution
+    kept, report = filter_correct(examples, free_form_reward_fn, workers=1)
+    assert [e.prompt for e in kept] == ["p", "r", "s"]
+    assert all(e.response == solution for e in kept)  # trained on the solution alone
+    assert report.rejected["wrong_answer"] == 1
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    ("The number of ways to place the rooks is n factorial (n!).", "n!", 1.0),
+    ("The number of ways to place the rooks is n factorial.", "(n-1)!", 0.0),
+    ("The number of strings in which any 1 and 2 are never neighbors is $32$.", "32", 1.0),  # clause negation
+    ("Therefore the number of moves is no more than 5.", "5", 0.0),
+    ("Hence $x^3+y^3+z^3-3xyz=(x+y+z)(x-1)(x-y+3)$.", "(x+y+z)(x^2+y^2+z^2-xy-yz-zx)", 0.0),  # restated left side
+    ("Hence 1000 - 2 + 1 = 999.", "999", 1.0),
+    ("The survivor is the one who was originally numbered 17.", "1", 0.0),  # "one" as a pronoun
+    ("The survivor is the one who was originally numbered 17.", "17", 1.0),
+    ("The polynomial f(x) = x^2 + x + 1 has no real roots.", "0 roots", 1.0),
+    ("The polynomial f(x) = x^2 - 1 has two real roots.", "2", 1.0),
+    ("Work.\n\n$x^4-1=(x-1)(x+1)(x^2+1)$.", "(x^2+1)(x^2-1)", 1.0),
+    ("The expression can be written as $(n+1)^2$.", "n^2+2n+1", 1.0),
+    ("For even n, the expression is congruent to 0 modulo 7.", "0", 1.0),
+])
+def test_free_form_words_for_math_and_chains(response, truth, expected):
+    assert free_form_reward_fn(response, truth)["answer_reward"] == expected
+
+
+@pytest.mark.parametrize("pred, gold, expected", [
+    ("sum_(k=0)^n C(2n+1, n-k)", "4^n", True),  # an identity checked at integer points, within the bound
+    ("sum_(k=0)^n C(2n, k)", "4^n", False),
+    ("(-1)^n", "1", False),
+    ("C(n - m, m) * 2^(n - 2m)", "C(n+1, 2m+1)", False),  # both 0 where 2m+1 > n+1: not an agreement
+    ("\\binom{n}{r}", "\\frac{n!}{r!(n-r)!}", True),
+])
+def test_combinatorial_identities(pred, gold, expected):
+    r = answers_equivalent(pred, gold)
+    assert r.equal is expected and not r.timed_out

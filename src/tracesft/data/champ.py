@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import MissingExtraError, UserInputError
+from .filtering import SUMMARY_KEY
 
 __all__ = ["champ_records", "split_reference_answer"]
 
@@ -40,8 +41,12 @@ def split_reference_answer(raw: str) -> list[str]:
 def champ_records(stats: Counter | None = None) -> list[dict]:
     """One chat record per (problem, conversation) whose messages are complete.
 
-    prompt = the problem text; response = the model's solution followed by its one-sentence final
-    answer; ground truth = the reference answer(s); meta: problem id, category, model, setting.
+    prompt = the problem text; response = the model's solution (what a model trains on); ground
+    truth = the reference answer(s); ``answer_summary`` = the model's one-sentence final answer (its
+    reply to "Now, summarize the answer above in one sentence ..."), which the loader keeps in the
+    example's meta and ``tracesft filter`` grades together with the solution (the summary is the final
+    answer statement and takes precedence; the solution is the fallback: see
+    :func:`tracesft.data.filtering.graded_text`); meta: problem id, category, model, setting.
     Conversations with a truncated or missing model message are not imported; ``stats`` (a Counter)
     receives ``imported`` and ``skipped_<reason>`` counts so that nothing is dropped silently.
     """
@@ -61,12 +66,12 @@ def champ_records(stats: Counter | None = None) -> list[dict]:
             if any(m.get("error") or not isinstance(m.get("text"), str) for m in (solution, final)):
                 stats["skipped_truncated"] += 1
                 continue
-            response = solution["text"].strip() + "\n\n" + final["text"].strip()
             records.append({
                 "messages": [
                     {"role": "user", "content": problem["_text"], "info": {"reference_answer": truth}},
-                    {"role": "assistant", "content": response},
+                    {"role": "assistant", "content": solution["text"].strip()},
                 ],
+                SUMMARY_KEY: final["text"].strip(),
                 "problem_id": pid,
                 "category": problem.get("category"),
                 "model": model,

@@ -10,7 +10,25 @@ from ..grading.registry import detailed_grader
 from ..grading.rewards import grade_many, r1_zero_reward_fn
 from .loaders import Example
 
-__all__ = ["filter_correct", "FilterReport", "REASONS", "to_r1_zero_response"]
+__all__ = ["filter_correct", "FilterReport", "graded_text", "REASONS", "SUMMARY_KEY", "to_r1_zero_response"]
+
+# A record field (kept in the example's meta) with the model's own final-answer statement, separate
+# from the response it trains on: CHAMP's one-sentence summary turn.
+SUMMARY_KEY = "answer_summary"
+
+
+def graded_text(example: Example) -> str | None:
+    """The text an example is graded on: its response, followed (after a blank line) by
+    ``meta["answer_summary"]`` when the record has one.
+
+    The free-form grader reads the final paragraph first, so the summary -- the model's final answer
+    statement -- takes precedence, and the solution is the fallback (its \\boxed{} or "answer is"
+    when the summary states no answer). Training uses the response alone.
+    """
+    summary = example.meta.get(SUMMARY_KEY)
+    if example.response is None or not isinstance(summary, str) or not summary.strip():
+        return example.response
+    return example.response.rstrip() + "\n\n" + summary.strip()
 
 REASONS = ("no_response", "no_ground_truth", "bad_format", "wrong_answer", "timed_out")
 _SAMPLES_PER_REASON = 3
@@ -65,13 +83,14 @@ def filter_correct(
     Rejects are counted by reason: ``no_response``, ``no_ground_truth``, ``bad_format``,
     ``wrong_answer``, ``timed_out`` (grading hit its time bound), with a few samples each. When
     ``group_key`` names a meta field (default "model"), kept/total are also counted per value.
-    Kept examples get ``meta["extracted_answer"]`` when the grader reports one. Order is preserved;
+    Kept examples get ``meta["extracted_answer"]`` when the grader reports one. The graded text is
+    :func:`graded_text` (the response, then the model's summary when the record has one). Order is preserved;
     grading runs on ``workers`` threads, each driving its own grader process.
     """
     grade = detailed_grader(reward_fn)
     report = FilterReport(n_before=len(examples))
     to_grade = [i for i, e in enumerate(examples) if e.response is not None and e.ground_truth is not None]
-    graded = grade_many([examples[i].response for i in to_grade], [examples[i].ground_truth for i in to_grade],
+    graded = grade_many([graded_text(examples[i]) for i in to_grade], [examples[i].ground_truth for i in to_grade],
                         workers=workers, reward_fn=grade, progress=progress)
     grades = dict(zip(to_grade, graded))
 

@@ -10,7 +10,9 @@ import re
 import time
 from dataclasses import dataclass
 
+from .claims import reference_value
 from .normalize import (
+    _top_level_split,
     compact,
     multiple_choice_letter,
     normalize_answer,
@@ -46,8 +48,16 @@ class Equivalence:
     timed_out: bool = False
 
 
+_OPERATOR = re.compile(r"[-+*/^=]")
+
+
 def _is_prose(s: str) -> bool:
-    return any(w.lower() not in _MATH_WORDS for w in _WORD.findall(s))
+    """Whether s holds a word that is not math. In an expression with operators, a short run of
+    distinct letters is a product of variables ("x^2 - xy - yz"), not a word."""
+    operators = bool(_OPERATOR.search(s))
+    return any(w.lower() not in _MATH_WORDS and not (operators and len(w) <= 3 and len(set(w)) == len(w)
+                                                      and w.islower())
+               for w in _WORD.findall(s))
 
 
 def _nesting(s: str) -> int:
@@ -107,12 +117,90 @@ def _scalar_equal(pred: str, gold: str, deadline: _Deadline) -> Equivalence:
     return Equivalence(bool(result))
 
 
+_WORD_SEPARATOR = re.compile(r"\s*,?\s*\b(?:and|or)\b\s*")
+_PLUS_MINUS = re.compile(r"\\pm\b\s*|±")
+_ASSIGNMENT = re.compile(r"^\s*((?:(?:[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?|\([a-z](?:\s*,\s*[a-z])+\))\s*=\s*)+)(.+)$")
+
+
+def _join_word_separators(s: str) -> str:
+    """``1, 4 and 9`` / ``f(x)=0 or f(x)=1`` -> comma lists, when every part is math (not prose)."""
+    if not _WORD_SEPARATOR.search(s):
+        return s
+    parts = _WORD_SEPARATOR.split(s)
+    if len(parts) < 2 or not all(p.strip() and not _is_prose(p) for p in parts):
+        return s
+    return ", ".join(p.strip() for p in parts)
+
+
+def _expand_plus_minus(s: str) -> str:
+    """Items with one ``±`` become two: ``a(1 \\pm \\sqrt{2})`` -> ``a(1 + \\sqrt{2}), a(1 - \\sqrt{2})``."""
+    if not _PLUS_MINUS.search(s):
+        return s
+    items = _top_level_split(s) or [s]
+    out = []
+    for item in items:
+        found = _PLUS_MINUS.findall(item)
+        if len(found) == 1:
+            left, right = _PLUS_MINUS.split(item)
+            sign_free = left.rstrip().endswith(("(", "{", "=")) or not left.strip()
+            out += [left + ("" if sign_free else "+") + right, left + "-" + right]
+        else:
+            out.append(item)
+    return ", ".join(out)
+
+
+def _assignments(s: str) -> list[tuple[str, str]] | None:
+    """``a=3, b=-7`` -> [("a", "3"), ("b", "-7")]; ``x=y=0`` -> [("x", "0"), ("y", "0")];
+    ``f(x)=0, f(x)=1`` -> two values of ``f(x)``. None unless every item assigns to a name."""
+    items = _top_level_split(s)
+    if not items:
+        return None
+    out = []
+    for item in items:
+        m = _ASSIGNMENT.match(item)
+        if m is None:
+            return None
+        names = [compact(n) for n in m.group(1).split("=") if n.strip()]
+        out += [(n, m.group(2).strip()) for n in names]
+    return out
+
+
+def _assignments_equal(pa: list, ga: list, deadline: _Deadline) -> Equivalence:
+    """Order-free comparison of assignments: same names, and for each name the same values."""
+    if sorted({n for n, _ in pa}) != sorted({n for n, _ in ga}) or len(pa) != len(ga):
+        return Equivalence(False)
+    unused = list(pa)
+    for name, value in ga:
+        for i, (n, v) in enumerate(unused):
+            if n == name and _equal(v, value, deadline, 4).equal:
+                del unused[i]
+                break
+        else:
+            return Equivalence(False)
+    return Equivalence(True)
+
+
 def _equal(pred: str, gold: str, deadline: _Deadline, depth: int = 0) -> Equivalence:
     pred, gold = normalize_answer(pred), normalize_answer(gold)
     if compact(pred) == compact(gold):
         return Equivalence(True)
     if not pred or not gold:
         return Equivalence(False)
+    if depth == 0:
+        pred, gold = _expand_plus_minus(_join_word_separators(pred)), _expand_plus_minus(_join_word_separators(gold))
+        pa, ga = _assignments(pred), _assignments(gold)
+        if ga is not None and (len(ga) > 1 or pa is not None and len(pa) > 1):
+            if pa is not None:
+                return _assignments_equal(pa, ga, deadline)
+            gold = ", ".join(v for _, v in ga)  # names in the truth only: the values in their order
+        elif pa is not None and len(pa) > 1 and ga is None:
+            pred = ", ".join(v for _, v in pa)
+        elif "=" in pred and "=" not in gold and (_top_level_split(pred) or [""]) == [pred.strip()]:
+            # A chain "C(n, 4) = n!/(4!(n-4)!)" or "1000 - 101 + 1 = 900": every side after the first is
+            # asserted equal to it; the first one restates what is asked ("x^3+y^3+z^3-3xyz = (x+y+z)(...)").
+            sides = [p for p in pred.split("=") if p.strip()][1:]
+            if any(_equal(p, gold, deadline, 1).equal for p in sides):
+                return Equivalence(True)
     sp, sg = (split_structure(pred), split_structure(gold)) if depth < 4 else (None, None)
     if sp is None and sg is None:
         return _scalar_equal(pred, gold, deadline)
@@ -155,6 +243,12 @@ def answers_equivalent(pred: str, ground_truth, timeout: float = DEFAULT_TIMEOUT
     equivalence with sympy in a sandboxed worker. The whole call is bounded by ``timeout``
     seconds; ``timed_out`` says the bound cut it short (the answer then counts as wrong).
     A percent sign is dropped (10% = 10, not 0.1); decimals are exact (0.33 != 1/3).
+
+    Also: "and"/"or" between math items make a list ("1, 4 and 9"); an item with one ``±`` is two
+    items; assignments (``a=3, b=-7``, ``x=y=0``, ``f(x)=0 or f(x)=1``) compare as name -> values,
+    order-free (values only when one side has no names); each side but the first of a
+    predicted chain ``A = B = C`` is tried against a truth without ``=``; a prose truth is also tried as the value it
+    wraps ("0 is the only possible value" -> 0, see :func:`.claims.reference_value`).
     """
     deadline = _Deadline(timeout)
     golds = ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth]
@@ -162,8 +256,10 @@ def answers_equivalent(pred: str, ground_truth, timeout: float = DEFAULT_TIMEOUT
     for gold in golds:
         if isinstance(gold, bool) or not isinstance(gold, (str, int, float)):
             raise ValueError(f"ground truth must be a string, a number, or a list of them; got {gold!r}")
-        r = _equal(str(pred), str(gold), deadline)
-        if r.equal:
-            return r
-        timed_out |= r.timed_out
+        value = reference_value(str(gold)) if isinstance(gold, str) else None
+        for g in (str(gold),) if value is None else (str(gold), value):
+            r = _equal(str(pred), g, deadline)
+            if r.equal:
+                return r
+            timed_out |= r.timed_out
     return Equivalence(False, timed_out)

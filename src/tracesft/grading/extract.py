@@ -5,12 +5,13 @@ All scanners are linear in the length of the text (no backtracking regexes over 
 
 from __future__ import annotations
 
-import bisect
 import re
 
 __all__ = [
     "extract_free_form_answer",
     "extract_r1_zero_answer",
+    "final_paragraph",
+    "final_statement",
     "gsm8k_ground_truth",
     "last_boxed",
     "math_ground_truth",
@@ -77,124 +78,357 @@ def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
     return True, (boxed if boxed is not None else answer).strip()
 
 
-_ANSWER_IS = re.compile(r"answer\s+is\s*[:\s]\s*", re.IGNORECASE)
-_LINKING = re.compile(r"(?:\bis|\bare|\bequals|\bbe|=)\s*:?\s*", re.IGNORECASE)
-_DOLLAR = re.compile(r"\$([^$]{1,2000})\$")
+# ---- free-form answers -----------------------------------------------------------------------
+#
+# Precedence (first that yields an answer wins):
+#   0. a final statement that says the answer is undetermined ("cannot be determined", "without
+#      further information") -> no answer at all;
+#   1. the last \boxed{} of the response;
+#   2. the final paragraph (for a CHAMP-style conversation: the model's one-sentence summary turn),
+#      its sentences (at most 4) from the last one back: an explicit "answer is ..."/"Answer: ..."
+#      there (not after a negation: "it is not true that the answer is 5"), else a leading
+#      "Yes"/"No", else the sentence's *object* (see _sentence_answer); a value after a negated link
+#      ("cannot be 1977") is denied, not stated -> no answer;
+#   3. the last explicit "answer is ..." anywhere in the response;
+#   4. no answer when the final statement is a negated claim ("... cannot be factored"); else the
+#      last $...$ span, else the last number.
+# A claim truth ("No", "No integer solutions") is then matched against the final statement itself
+# (rewards.grade_free_form and .claims), not against this extracted value.
+#
+# Everything below reads at most _WINDOW characters from the end of the response, plus linear
+# regex scans of the whole text, so extraction is linear in the length of the response.
+
+_ANSWER_IS = re.compile(r"\banswer\s*(?:is\b\s*:?|:)\s*(that\b)?", re.IGNORECASE)
+_WINDOW = 4000
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# A math span ($$..$$, $..$, \(..\), \[..\]) or a word (a run of non-space characters that does not
+# start a span). The bounded repeats keep every scan linear.
+_TOKEN = re.compile(r"\$\$.{0,2000}?\$\$|\$[^$]{0,2000}\$|\\\(.{0,2000}?\\\)|\\\[.{0,2000}?\\\]"
+                    r"|(?:[^\s$\\]|\\(?![(\[]))+|\S", re.DOTALL)
+_SPAN_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_SENTENCE_BREAK = re.compile(r"\n|(?<!\.)\.(?!\.)(?=\s+[A-Z]|\s*$)")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?")
-_PROSE_WORD = re.compile(r"^[A-Za-z]{2,}[.,;:!?]?$")
-_YES_NO = re.compile(r"\s*(yes|no)\b(?=\s*[,.!;]|\s*$)", re.IGNORECASE)
-_MATHY = re.compile(r"[0-9$\\^+*/=()!]|^[A-Za-z]$")
-# Words that may stand between "is" and the answer ("is given by the expression n(n-3)/2").
+_YES_NO = re.compile(r"\s*(?:[A-Za-z ]{0,20}:\s*)?(yes|no)\b(?=\s*[,.!;:]|\s*$)", re.IGNORECASE)
+_MATHY = re.compile(r"[0-9$\\^+*/=()!√±∞π]|^[A-Za-z]$")
+_PROSE = re.compile(r"[A-Za-z][a-z]+(?:[-'][A-Za-z]+)*")
+# Links between a sentence's subject and its object. "has"/"have" are weaker: used only when no
+# copula gives an answer ("... can have at most 0 integer zeros").
+_COPULA = re.compile(r"\b(?:is|are|was|were|equals|be|becomes|(?:converges|tends) to|approaches"
+                     r"|(?:written|expressed|factored|factorized|simplified|rewritten) as)\b"
+                     r"|(?<![<>!=\\:])=(?!=)|≡", re.IGNORECASE)
+_HAVE = re.compile(r"\b(?:has|have)\b", re.IGNORECASE)
+_EXISTENTIAL = re.compile(r"^\W*(?:(?:therefore|thus|hence|so|in conclusion|in total|overall|finally|in summary)"
+                          r"\W+)*there\s+(?:is|are|exist|exists)\s+", re.IGNORECASE)
+_PASSIVE = re.compile(r"\s*(?:not\s+|also\s+)?[a-z]+ed\b")
+# Words that may stand between the link and the answer ("is given by the expression n(n-3)/2",
+# "is always 0", "are exactly").
 _FILLER = {"given", "by", "the", "expression", "formula", "equal", "to", "exactly", "simply", "just", "a", "an",
-           "total", "of", "value", "result", "final", "as", "follows", "precisely", "then", "only"}
-# A condition restated after the answer ("... 5050 triples such that a+b+c=99", "x = 5 when y is 3").
+           "total", "of", "value", "values", "result", "final", "as", "follows", "precisely", "then", "only",
+           "always", "thus", "therefore", "hence", "indeed", "still", "also", "all", "congruent",
+           "both", "namely", "following", "in", "terms", "closed", "form", "closed-form", "answer", "equals"}
+_ARTICLES = {"the", "a", "an"}
+_OBJECT_CHARS = 1000  # an answer is read from at most this many characters after its link
+# A bound is not a value: "is at least 1000" is graded as "\ge 1000" (it matches "At least 1000 ...").
+_BOUNDS = {"at least": "\\ge ", "at most": "\\le ", "no more than": "\\le ", "no less than": "\\ge "}
+_SEPARATORS = {"and", "or"}
+# A condition restated inside or after the answer sentence: from the marker to the next comma/semicolon.
 _CLAUSE_END = re.compile(r"[,;]")
-_PLAIN_MATH_WORD = re.compile(r"(?<!\S)[^\s$]*[0-9^+*/=()!][^\s$]*")
-_CONDITION = re.compile(r"\b(?:such that|so that|where|when|whenever|if|for which|provided|given that)\b",
-                        re.IGNORECASE)
-_MATH_FUNCS = {"sqrt", "floor", "ceil", "log", "ln", "exp", "sin", "cos", "tan", "pi", "binom", "mod"}
+_CONDITION = re.compile(r"\b(?:such that|so that|where|when|whenever|if|for which|in which|provided|given that"
+                        r"|which|because|since|meaning|for all|for any|for every|for each)\b", re.IGNORECASE)
+_MATH_FUNCS = {"sqrt", "floor", "ceil", "log", "ln", "exp", "sin", "cos", "tan", "pi", "binom", "mod", "max", "min",
+               "gcd", "lcm", "choose", "pmod"}
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
 
 
-_SENTENCE_END = re.compile(r"\n|\.(?=\s|$)")
-# The answer after "is"/"=" is read from at most this many characters (no real answer is longer);
-# this keeps the scan of a final sentence with many "is"/"=" linear in its length.
-_TAIL_CHARS = 2000
+def _strip_span(token: str) -> str | None:
+    """The content of a math-span token, or None for a plain word."""
+    for op, cl in _SPAN_DELIMS:
+        if token.startswith(op) and token.endswith(cl) and len(token) >= len(op) + len(cl):
+            return token[len(op):len(token) - len(cl)].strip().rstrip(".,").strip()
+    return None
 
 
-def _sentence_end(text: str, start: int) -> int:
-    """Where the sentence that holds ``start`` ends: a newline, or a period before space or the end."""
-    m = _SENTENCE_END.search(text, start)
-    return m.start() if m else len(text)
+def _depth_change(word: str) -> int:
+    return sum(word.count(c) for c in "([{") - sum(word.count(c) for c in ")]}")
 
 
-def _sentence_tail(text: str, start: int, end: int | None = None) -> str:
-    """The rest of the sentence from start (up to ``end`` when the caller knows it), at most _TAIL_CHARS."""
-    end = _sentence_end(text, start) if end is None else end
-    return text[start:min(end, start + _TAIL_CHARS)].strip()
+def _is_prose_word(bare: str) -> bool:
+    return bool(_PROSE.fullmatch(bare)) and bare.lower() not in _MATH_FUNCS
 
 
-def _leading_expression(tail: str) -> str | None:
-    """The math at the start of ``tail``: words up to the first prose word ("29 valid ..." -> "29"),
-    after filler words ("given by the expression n(n-3)/2" -> "n(n-3)/2")."""
-    words = tail.split()
-    skip = 0
-    while skip < len(words) and skip < 6 and words[skip].strip(".,;:").lower() in _FILLER:
-        skip += 1
-    rest = " ".join(words[skip:])
-    # A $...$ span wins unless plain math comes first ("is $\\frac{1}{2}$" -> \\frac{1}{2}, but
-    # "is 0, which occurs when $x = y = z = 0$" -> 0).
-    span, plain, condition = _DOLLAR.search(rest), _PLAIN_MATH_WORD.search(rest), _CONDITION.search(rest)
-    first_other = min(m.start() for m in (plain, condition, re.search(r"$", rest)) if m is not None)
-    if span and span.start() < first_other:  # not after plain math, nor inside a condition ("... when $x=1$")
-        return span.group(1).strip()
-    taken = []
-    for w in words[skip:]:
-        bare = w.strip(".,;:!?")
-        if _PROSE_WORD.match(w) and bare.lower() not in _MATH_FUNCS:
+def _collect_object(tail: str) -> str | None:
+    """The answer at the start of ``tail`` (the text after the link, to the end of the sentence).
+
+    Filler words are skipped ("given by the expression ..."), and so is a short noun phrase after an
+    article when math follows ("the binomial coefficient C(n, 4)", "the zero polynomial, f(x) = 0").
+    Then items are read while they are math: math spans, words with digits/operators, single
+    letters, words inside open brackets; commas, "and" and "or" (outside brackets) separate items
+    ("a = 3, b = -7, and c = 4"; "0, 2, and 4"). The first prose word outside brackets ends the
+    answer ("29 valid strings", "1, which occurs when ..."). Several items are joined by ", ".
+    """
+    tokens = [m.group() for m in _TOKEN.finditer(tail[:_OBJECT_CHARS])]
+    i, skipped_article = 0, False
+    while i < len(tokens) and i < 8 and tokens[i].strip(".,;:").lower() in _FILLER \
+            and not (len(tokens[i]) == 1 and i + 1 < len(tokens) and tokens[i + 1].startswith("=")):  # "is a = -5"
+        skipped_article |= tokens[i].strip(".,;:").lower() in _ARTICLES
+        i += 1
+    if skipped_article:
+        j = i
+        while j < len(tokens) and j - i < 3 and _is_prose_word(tokens[j].strip(",:")) \
+                and tokens[j].strip(",:").lower() not in _SEPARATORS:
+            j += 1
+        if j > i and j < len(tokens) and (_strip_span(tokens[j]) is not None or _MATHY.search(tokens[j])):
+            i = j
+    bound = ""
+    for n in (2, 3):
+        if " ".join(tokens[i:i + n]).lower() in _BOUNDS:
+            bound, i = _BOUNDS[" ".join(tokens[i:i + n]).lower()], i + n
             break
-        taken.append(w)
-    if taken:
-        return " ".join(taken).rstrip(".,;:").strip() or None
-    return words[0].strip(".,;:!?") if words else None
+    items: list[list[str]] = [[]]
+    depth = 0
+    for k, tok in enumerate(tokens[i:]):
+        span = _strip_span(tok)
+        if span is not None:
+            items[-1].append(span)
+            if tok.endswith((",", ";")) and depth == 0:
+                items.append([])
+            continue
+        bare = tok.strip(".,;:!?")
+        low = bare.lower()
+        if tok in ("...", "…") or tok.rstrip(",") in ("...", "…"):  # "1 + 1/2 + ... + 1/n", "1, 2, ..., n"
+            items[-1].append("\\ldots")
+            if tok.endswith(",") and depth <= 0:
+                items.append([])
+            continue
+        if not bare and depth <= 0:  # a lone "," between items, or the final "."
+            if tok.startswith((",", ";")) and items[-1]:
+                items.append([])
+                continue
+            break
+        if depth <= 0 and low in _SEPARATORS:
+            if items[-1]:
+                items.append([])
+            continue
+        if depth <= 0 and low == "factorial" and items[-1]:  # "is n factorial (n!)"
+            items[-1][-1] += "!"
+            break
+        if depth <= 0 and low in _NUMBER_WORDS and not items[-1] and not (skipped_article and k == 0):
+            # "is two" -> 2; but "is the one who was numbered 601" is a pronoun
+            items[-1].append(_NUMBER_WORDS[low])
+            if tok.endswith((",", ";")):
+                items.append([])
+            continue
+        if depth <= 0 and (not bare or _is_prose_word(bare) or bare.lower() in ("e.g", "i.e", "etc")):
+            break
+        depth += _depth_change(tok)
+        word = tok.rstrip(".,;:?") if depth <= 0 else tok
+        items[-1].append(word)
+        if depth <= 0 and tok.rstrip(".").endswith((",", ";")):
+            items.append([])
+    found = [" ".join(it).strip().rstrip(".,;:").strip() for it in items if it]
+    found = [f for f in found if f]
+    if not found and not bound:  # "is the sum of the first n terms of the harmonic series: 1 + 1/2 + ..."
+        colon = tail.find(": ", 0, _OBJECT_CHARS)
+        if colon != -1 and not tail[:colon].count("$") % 2 and "\\(" not in tail[:colon]:
+            return _collect_object(tail[colon + 2:])
+    if bound and len(found) == 1:
+        return bound + found[0]
+    return ", ".join(found) if found and not bound else None
 
 
-def _last_sentence_start(text: str) -> int:
-    body = text.rstrip().rstrip(".")
-    return max(body.rfind(". "), body.rfind(".\n"), body.rfind("\n")) + 1
+_WORD_COPULA = re.compile(r"\b(?:is|are|equals)\b(?!\s*(?:not\s+)?[a-z]+ed\b)", re.IGNORECASE)
 
 
-def _outside_conditions(text: str, start: int, links: list[int]) -> list[int]:
-    """The "is"/"=" positions that are not inside a condition clause of the final sentence: from
-    "such that"/"when"/"where"/"given that"/... to the next comma or semicolon. The answer is the
-    sentence's object, not a restated condition ("there are 5050 triples such that a+b+c=99",
-    "the remainder when p(x^7) is divided by p(x) is 7"). All of them when every one is inside."""
-    clauses = []
-    for m in _CONDITION.finditer(text, start):
-        stop = _CLAUSE_END.search(text, m.end())
-        clauses.append((m.start(), stop.start() if stop else len(text)))
-    if not clauses:
-        return links
-    kept = [x for x in links if not any(a <= x <= b for a, b in clauses)]
-    return kept or links
+_QUANTIFIERS = {"for all", "for any", "for every", "for each"}
+_OWN_VERB = re.compile(r"\b(?:is|are|equals)\b|=|≡", re.IGNORECASE)
+_RESUME = re.compile(r",\s*(?:is|are|equals)\b", re.IGNORECASE)
+
+
+def _condition_ranges(s: str) -> list[tuple[int, int]]:
+    """Condition clauses: one led by a comma (", which ...", ", meaning ...", ", where ...") runs to the
+    end of the sentence or to a ", is"/", are" that resumes the main clause; one inside the subject
+    ("the remainder when n is divided by 7 is 0", "triples such that a+b+c=99 is 5050") runs past its
+    own verb (the first is/are/=; "for all/any/every/each" have none) to the next comma or the next
+    non-passive "is"/"are"/"equals", which is the sentence's main verb."""
+    out = []
+    for m in _CONDITION.finditer(s):
+        if s[:m.start()].rstrip().endswith(","):  # ends where ", is ..." resumes the main clause
+            resume = _RESUME.search(s, m.end())
+            out.append((m.start(), resume.start() if resume else len(s)))
+            continue
+        # the clause's own verb ("when y is 3", "such that a+b+c=99"); "for all x" has none
+        own = _OWN_VERB.search(s, m.end()) if m.group().lower() not in _QUANTIFIERS else m
+        main = _WORD_COPULA.search(s, own.end()) if own else None
+        stops = [x.start() for x in (_CLAUSE_END.search(s, m.end()), main) if x]
+        out.append((m.start(), min(stops) - 1 if stops else len(s)))
+    return out
+
+
+def _outside_spans(s: str, spans: list[tuple[int, int]], pattern: re.Pattern) -> list[re.Match]:
+    return [m for m in pattern.finditer(s) if not any(a < m.start() < b for a, b in spans)]
+
+
+def _sentence_answer(s: str) -> tuple[str | None, int]:
+    """The answer a sentence states, and where it starts in ``s`` (-1 when none).
+
+    The answer is the sentence's object: after "There is/are" at its start ("There are 5050 ordered
+    triples (a, b, c) ... such that a+b+c=99" -> 5050); else after the last link (is/are/equals/be/
+    =/≡, outside math spans, not a passive "is divided") that is outside a condition clause (from
+    "such that", "where", "when", "for which", "which", "for all", "because", ... to the next comma):
+    "The remainder when p(x^7) is divided by p(x), where p(x)=..., is 7" -> 7 (when every link is inside
+    a condition, all count); earlier links are tried when the object is not math; "has"/"have" last.
+    """
+    s = s[-_WINDOW:]
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(s) if _strip_span(m.group()) is not None]
+    ex = _EXISTENTIAL.match(s)
+    if ex and re.match(r"no\s+[A-Za-z]", s[ex.end():]):
+        return "0", ex.end()  # "There are no pairs ...": the count is 0 (a claim truth reads the statement)
+    if ex:
+        found = _collect_object(s[ex.end():])
+        if found and _MATHY.search(found):
+            return found, ex.end()
+    conditions = _condition_ranges(s)
+    links = [m for m in _outside_spans(s, spans, _COPULA) if not (m.group().isalpha() and _PASSIVE.match(s, m.end()))]
+    outside = [m for m in links if not any(a <= m.start() <= b for a, b in conditions)]
+    inside = [m for m in links if m not in outside]
+    # word links last to first (the main verb follows the subject's clauses); "=" first to last
+    # (the run "c = 5, a = 2 and b = -1" starts at the first one); then links inside conditions.
+    have = [m for m in _outside_spans(s, spans, _HAVE) if not any(a <= m.start() <= b for a, b in conditions)]
+    passes = [[m for m in outside if m.group().isalpha()][::-1], have[::-1],
+              [m for m in outside if not m.group().isalpha()], inside[::-1],
+              [m for m in _outside_spans(s, spans, _HAVE) if m not in have][::-1]]
+    for candidates in passes:
+        for m in candidates:
+            start = m.end()
+            if m.group() in ("=", "≡"):  # "x = 6, y = 5": the answer starts at the math before "="
+                words = list(_TOKEN.finditer(s[max(0, m.start() - 200):m.start()]))
+                back = m.start()
+                for w in reversed(words):
+                    bare = w.group().strip(".,;:")
+                    if _is_prose_word(bare) and bare.lower() not in _SEPARATORS:
+                        break
+                    back = max(0, m.start() - 200) + w.start()
+                start = back
+            if m.group().lower() in ("has", "have") and re.match(r"\s*no\s+[A-Za-z]", s[m.end():]):
+                return "0", start  # "has no real roots"
+            found = _collect_object(s[start:])
+            if found and _MATHY.search(found):
+                return found, start
+    last = [m for m in _TOKEN.finditer(s) if _strip_span(m.group()) is not None]
+    if last and "=" in last[-1].group() and not s[last[-1].end():].strip(" .;:"):
+        return _strip_span(last[-1].group()), last[-1].start()  # "$x^9+x^4-x-1=(x+1)(x^5+x+1)$."
+    return None, -1
+
+
+def _split_sentences(par: str) -> list[str]:
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(par) if _strip_span(m.group()) is not None]
+    out, start = [], 0
+    for m in _SENTENCE_BREAK.finditer(par):
+        if any(a < m.start() < b for a, b in spans):
+            continue
+        out.append(par[start:m.start()])
+        start = m.end()
+    out.append(par[start:])
+    return [x.strip() for x in out if x.strip()]
+
+
+def final_paragraph(response: str) -> str:
+    """The last paragraph of the response (after its last blank line), at most _WINDOW characters."""
+    text = response.rstrip()
+    window = text[-_WINDOW:]
+    breaks = list(_PARAGRAPH_BREAK.finditer(window))
+    return window[breaks[-1].end():].strip() if breaks else window.strip()
+
+
+def final_statement(response: str) -> str:
+    """The response's concluding statement: the text after "answer is (that)" in the final paragraph,
+    else the paragraph's first sentence (a summary turn leads with its claim: "No, it is not possible
+    ...")."""
+    from .claims import _NEGATION
+
+    par = final_paragraph(response)
+    matches = list(_ANSWER_IS.finditer(par))
+    if matches and not _NEGATION.search(par[:matches[-1].start()]):
+        return _split_sentences(par[matches[-1].end():] or " ")[0] if par[matches[-1].end():].strip() else par
+    sentences = _split_sentences(par)
+    return sentences[0] if sentences else ""
+
+
+def _answer_after(text: str, m: re.Match) -> str | None:
+    """The answer after an "answer is" match: a statement after "answer is that", else its object."""
+    rest = text[m.end():m.end() + _TAIL_CHARS]
+    sentences = _split_sentences(rest)
+    if not sentences:
+        return None
+    if m.group(1):  # "the final answer is that there are 5 ..."
+        return _statement_answer(sentences[0])
+    found = _collect_object(sentences[0])
+    if found and _MATHY.search(found):
+        return found
+    yes_no = _YES_NO.match(sentences[0])
+    return yes_no.group(1).capitalize() if yes_no else None
+
+
+def _statement_answer(sentence: str) -> str | None:
+    yes_no = _YES_NO.match(sentence)
+    if yes_no:
+        return yes_no.group(1).capitalize()
+    found, _ = _sentence_answer(sentence)
+    return found
+
+
+_TAIL_CHARS = 2000
+# "cannot be 1977", "can never be 5": the link right before the value is negated (not a negation
+# further back, which belongs to a clause of the subject: "... are never neighbors is 32").
+_NEGATED_LINK = re.compile(r"(?:\b(?:not|cannot|never)|n't)\s+(?:be|is|are|was|were|equals?)\s*$", re.IGNORECASE)
 
 
 def extract_free_form_answer(response: str) -> str | None:
-    """The answer of a response without tags, or None.
+    """The answer of a response without tags, or None (the precedence is documented above).
 
-    In order: the last ``\\boxed{}``; else the math right after the last "answer is" of the
-    response, or after the last "is"/"are"/"equals"/"=" of its final sentence ("There are 29
-    valid strings." -> "29"; a ``$...$`` span there wins; filler words such as "given by the
-    expression" are skipped; an "is"/"=" inside a condition clause, from "such that"/"when"/
-    "where"/"given that" to the next comma, is not the answer); else the last ``$...$`` span; else
-    the last number.
+    ``"There are 29 valid strings."`` -> ``"29"``; ``"... is given by the expression n(n-3)/2."`` ->
+    ``"n(n-3)/2"``; ``"The values are a = 3, b = -7, and c = 4."`` -> ``"a = 3, b = -7, c = 4"``;
+    ``"No, it is not possible ..."`` -> ``"No"``; ``"It cannot be factored."`` -> None (a claim);
+    ``"There are no such pairs."`` -> ``"0"``; ``"... is at least 1000."`` -> ``"\\ge 1000"``.
     """
+    from .claims import _NEGATION, is_hedge, statement_polarity
+
     boxed = last_boxed(response)
     if boxed is not None:
         return boxed.strip()
     text = response.strip()
     if not text:
         return None
-    matches = list(_ANSWER_IS.finditer(text))
-    if matches:
-        found = _leading_expression(_sentence_tail(text, matches[-1].end()))
+    par = final_paragraph(text)
+    if is_hedge(final_statement(text)):
+        return None  # "The minimum cannot be determined ...": no answer, whatever the working holds
+    sentences = _split_sentences(par)[-4:]
+    for sentence in reversed(sentences):
+        matches = list(_ANSWER_IS.finditer(sentence))
+        if matches and _NEGATION.search(sentence[:matches[-1].start()]):
+            return None  # "It is not true that the answer is yes": nothing is asserted
+        found = _answer_after(sentence, matches[-1]) if matches else None
+        if found is None:
+            yes_no = _YES_NO.match(sentence)
+            if yes_no:
+                return yes_no.group(1).capitalize()
+            found, pos = _sentence_answer(sentence)
+            if found is not None and _NEGATED_LINK.search(sentence[max(0, pos - 40):pos]):
+                return None  # "The digit sum cannot be 1977": the value is denied, not stated (a claim)
         if found:
             return found
-    start = _last_sentence_start(text)
-    yes_no = _YES_NO.match(text, start)
-    if yes_no:
-        return yes_no.group(1).capitalize()
-    # Sentence ends after start, found once; each "is"/"=" reads up to the first one after it.
-    ends = [m.start() for m in _SENTENCE_END.finditer(text, start)] + [len(text)]
-    links = [m.end() for m in _LINKING.finditer(text, start)]  # ints: no match objects kept alive
-    links = _outside_conditions(text, start, links)
-    for link in reversed(links):
-        end = ends[bisect.bisect_left(ends, link)]
-        candidate = _leading_expression(_sentence_tail(text, link, end))
-        if candidate and _MATHY.search(candidate):
-            return candidate
-    spans = _DOLLAR.findall(text)
+    matches = list(_ANSWER_IS.finditer(text))
+    if matches:
+        found = _answer_after(text, matches[-1])
+        if found:
+            return found
+    if statement_polarity(final_statement(text)) == "no":
+        return None  # a negated conclusion states no value; a claim truth reads the statement itself
+    spans = [m.group() for m in _TOKEN.finditer(text[-_WINDOW:]) if _strip_span(m.group())]
     if spans:
-        return spans[-1].strip()
+        return _strip_span(spans[-1])
     numbers = _NUMBER.findall(text)
     return numbers[-1].strip() if numbers else None
 

@@ -22,6 +22,20 @@ _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _PLAIN_SQRT = re.compile(r"(?<![\\a-zA-Z])sqrt\s*\(")
 _PLAIN_PI = re.compile(r"(?<![\\a-zA-Z])pi(?![a-zA-Z])")
 _SPACING = re.compile(r"\\[,;:! ]|\\quad|\\qquad|~")
+# Unicode math that models write in plain text ("n² ≥ 2", "3 × 4", "√17", "−5").
+_UNICODE = {"²": "^2", "³": "^3", "⁴": "^4", "−": "-", "–": "-", "×": "\\times ", "·": "\\cdot ", "⋅": "\\cdot ",
+            "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "π": "\\pi ", "∞": "\\infty ", "≡": "\\equiv ",
+            "±": "\\pm ", "∓": "\\mp "}
+_UNICODE_SQRT = re.compile(r"√\s*(\d+|[a-zA-Z])")
+
+
+def _after_closing(s: str, j: int) -> int | None:
+    """Index just past the ")" closing a "(" that ends at ``j`` (balanced), or None when unclosed."""
+    depth = 1
+    while j < len(s) and depth:
+        depth += {"(": 1, ")": -1}.get(s[j], 0)
+        j += 1
+    return None if depth else j
 
 
 def _plain_sqrt_to_latex(s: str) -> str:
@@ -33,11 +47,8 @@ def _plain_sqrt_to_latex(s: str) -> str:
         if not m:
             out.append(s[i:])
             return "".join(out)
-        depth, j = 1, m.end()
-        while j < len(s) and depth:
-            depth += {"(": 1, ")": -1}.get(s[j], 0)
-            j += 1
-        if depth:
+        j = _after_closing(s, m.end())
+        if j is None:
             out.append(s[i:])
             return "".join(out)
         out.append(s[i:m.start()] + "\\sqrt{" + _plain_sqrt_to_latex(s[m.end():j - 1]) + "}")
@@ -52,15 +63,52 @@ def _caret_parens_to_braces(s: str) -> str:
     s = _CARET_DIGITS.sub(r"^{\1}", s)
     i = s.find("^(")
     while i != -1:
-        depth, j = 1, i + 2
-        while j < len(s) and depth:
-            depth += {"(": 1, ")": -1}.get(s[j], 0)
-            j += 1
-        if depth:
+        j = _after_closing(s, i + 2)
+        if j is None:
             break
         s = s[:i] + "^{" + s[i + 2:j - 1] + "}" + s[j:]
         i = s.find("^(", i + 1)
     return s
+
+
+_PLAIN_FUNC = re.compile(r"(?<![\\a-zA-Z])(C|binom|floor|ceil)\s*\(")
+_PLAIN_SUM = re.compile(r"(?<![\\a-zA-Z])sum_\s*[({]\s*([a-z])\s*=\s*([^(){}]{1,20})[)}]\s*\^\s*"
+                        r"(?:\{([^{}]{1,20})\}|\(([^()]{1,20})\)|(\w))")
+_SCIENTIFIC = re.compile(r"^(-?\d+(?:\.\d+)?)[eE]([-+]?\d{1,3})$")
+_MIXED = re.compile(r"^(-?)(\d+)\s+(\d+)\s*/\s*(\d+)$")
+
+
+def _plain_functions_to_latex(s: str) -> str:
+    """Plain-text ``C(n, k)``/``binom(n, k)`` -> ``\\binom{n}{k}``, ``floor(x)``/``ceil(x)`` ->
+    ``\\lfloor x \\rfloor``/``\\lceil x \\rceil`` (balanced parentheses only; ``C(n)`` is left alone)."""
+    out, i = [], 0
+    while True:
+        m = _PLAIN_FUNC.search(s, i)
+        if not m:
+            out.append(s[i:])
+            return "".join(out)
+        end = _after_closing(s, m.end())
+        j = end if end is not None else len(s)
+        inner = s[m.end():j - 1]
+        args = _top_level_split(inner) if end is not None else None
+        name = m.group(1)
+        if args is None or (name in ("C", "binom")) != (len(args) == 2) or not all(args):
+            out.append(s[i:m.end()])
+            i = m.end()
+            continue
+        inner = _plain_functions_to_latex(inner)
+        if name in ("C", "binom"):
+            a, b = _top_level_split(inner)
+            out.append(s[i:m.start()] + "\\binom{" + a + "}{" + b + "}")
+        else:
+            out.append(s[i:m.start()] + "\\l" + name + " " + inner + " \\r" + name + " ")
+        i = j
+
+
+def _plain_sum_to_latex(s: str) -> str:
+    """``sum_(i=1)^n i^3`` -> ``\\sum_{i=1}^{n} i^3`` (the summand is the rest of the answer)."""
+    return _PLAIN_SUM.sub(lambda m: "\\sum_{%s=%s}^{%s} " % (m.group(1), m.group(2).strip(),
+                                                             (m.group(3) or m.group(4) or m.group(5)).strip()), s)
 
 
 def normalize_answer(answer: str) -> str:
@@ -70,9 +118,14 @@ def normalize_answer(answer: str) -> str:
     ``\\text{}``-like wrappers (keeping their content), degrees, ``\\%``/``%``, ``\\$``, a trailing
     period, a leading ``x =`` (or ``x \\in``) when it is the only relation, and thousands separators
     (``1,000`` / ``1{,}000``); maps ``\\dfrac``/``\\tfrac`` to ``\\frac``, ``\\frac12`` to
-    ``\\frac{1}{2}``, ``\\sqrt2`` to ``\\sqrt{2}``, plain ``sqrt(x)``/``pi``/``**`` to LaTeX.
+    ``\\frac{1}{2}``, ``\\sqrt2`` to ``\\sqrt{2}``, plain ``sqrt(x)``/``pi``/``**``/``C(n, k)``/
+    ``binom(n, k)``/``floor(x)``/``ceil(x)``/``sum_(i=1)^n`` and unicode (``²``, ``√``, ``−``, ``×``,
+    ``≤``, ``±`` ...) to LaTeX; ``1.5e3`` to ``1.5 \\times 10^{3}``; a mixed number ``2 1/2`` to ``5/2``.
     """
     s = answer.strip()
+    s = _UNICODE_SQRT.sub(r"\\sqrt{\1}", s).replace("√", "sqrt")
+    for k, v in _UNICODE.items():
+        s = s.replace(k, v)
     s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
     s = s.replace("\\[", "").replace("\\]", "")
     s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")
@@ -88,6 +141,7 @@ def normalize_answer(answer: str) -> str:
     s = s.replace("\\%", "").replace("%", "")
     s = s.replace("**", "^")
     s = _plain_sqrt_to_latex(s)
+    s = _plain_functions_to_latex(_plain_sum_to_latex(s))
     s = _caret_parens_to_braces(s)
     s = _PLAIN_PI.sub(r"\\pi", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
@@ -99,6 +153,14 @@ def normalize_answer(answer: str) -> str:
     s = s.strip()
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
+    m = _SCIENTIFIC.match(s)
+    if m:  # 1.5e3 -> 1.5 \\times 10^{3}
+        s = f"{m.group(1)} \\times 10^{{{int(m.group(2))}}}"
+    m = _MIXED.match(s)
+    if m:  # a mixed number "2 1/2" -> 5/2
+        whole, num, den = int(m.group(2)), int(m.group(3)), int(m.group(4))
+        if den and num < den:
+            s = f"{m.group(1)}{whole * den + num}/{den}"
     return s
 
 
@@ -165,7 +227,10 @@ def _top_level_split(s: str) -> list[str] | None:
 
 
 def _enclosing(s: str) -> tuple[str, str] | None:
-    """The (open, close) pair when one bracket group spans the whole string."""
+    """The (open, close) pair when one bracket group spans the whole string (a plain ``{1, 4, 9}``
+    with a top-level comma is a set, as ``\\{1, 4, 9\\}``)."""
+    if s.startswith("{") and s.endswith("}") and _top_level_split(s[1:-1]) not in (None, [s[1:-1].strip()]):
+        return "{", "}"
     for op in ("\\{", "(", "["):
         if s.startswith(op):
             break
@@ -194,7 +259,7 @@ def split_structure(s: str) -> tuple[str, str, list[str]] | None:
         items = _top_level_split(s[len(op):len(s) - len(close)])
         if items is None or (len(items) < 2 and op != "\\{"):
             return None
-        return ("set" if op == "\\{" else "ordered", op + close, items)
+        return ("set" if op in ("\\{", "{") else "ordered", op + close, items)
     items = _top_level_split(s)
     if items is not None and len(items) >= 2 and all(items):
         return ("list", "", items)

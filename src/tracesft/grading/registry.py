@@ -30,7 +30,8 @@ REWARDS: dict[str, Reward] = {
     "r1_zero": Reward("r1_zero", r1_zero_reward_fn, grade_r1_zero,
                       "'</think> <answer> ... </answer>' format; the answer block (its last \\boxed{}) is graded"),
     "free_form": Reward("free_form", free_form_reward_fn, grade_free_form,
-                        "no tags: the last \\boxed{}, else the final 'answer is ...' sentence, else the last number"),
+                        "no tags: the last \\boxed{}, else the final paragraph's answer sentence, else 'answer is', "
+                        "else the last number; claim truths (No, No solutions) read the final statement"),
 }
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .claims import claim_matches, prose_matches
 from .equivalence import DEFAULT_TIMEOUT_S, answers_equivalent
-from .extract import extract_free_form_answer, extract_r1_zero_answer
+from .extract import extract_free_form_answer, extract_r1_zero_answer, final_statement
 
 __all__ = ["Grade", "free_form_reward_fn", "grade_free_form", "grade_many", "grade_r1_zero", "r1_zero_reward_fn"]
 
@@ -67,7 +68,17 @@ def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOU
         if graded is not None:
             return graded
     answer = extract_free_form_answer(response)
-    return _grade(answer is not None, answer, ground_truth, timeout)
+    graded = _grade(answer is not None, answer, ground_truth, timeout)
+    if graded.correct:
+        return graded
+    # A claim truth ("No", "It is not possible", "No integer solutions") is matched against the
+    # response's final statement (polarity and content words; see .claims).
+    golds = ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth]
+    statement = final_statement(response)
+    for gold in golds:
+        if isinstance(gold, str) and (claim_matches(statement, gold) or prose_matches(statement, gold)):
+            return Grade(True, True, statement[:200], graded.timed_out)
+    return graded
 
 
 def r1_zero_reward_fn(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, float]:
@@ -83,8 +94,11 @@ def r1_zero_reward_fn(response: str, ground_truth, timeout: float = DEFAULT_TIME
 
 
 def free_form_reward_fn(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, float]:
-    """Reward of a free-form response: the answer is the last ``\\boxed{}``, else the end of an
-    "answer is ..." (or final "... is ...") sentence, else the last ``$...$`` or number.
+    """Reward of a free-form response: the answer is the last ``\\boxed{}``, else the final
+    paragraph's answer sentence ("answer is ...", else the object of its main "is"/"are"/"="),
+    else the last "answer is ...", else the last ``$...$`` or number (precedence and rules:
+    :mod:`.extract`). A claim truth ("No", "It is not possible", "No integer solutions") or a prose
+    one ("Monotonically increasing") is matched against the final statement (:mod:`.claims`).
     ``format_reward`` is 1.0 when an answer was found; same equivalence and bounds as R1-Zero.
     """
     return grade_free_form(response, ground_truth, timeout).reward()

@@ -29,6 +29,51 @@ def _rationalize(e):
     return e.xreplace({f: Rational(str(f)) for f in floats})
 
 
+_POINTS = (5, 6, 7, 8, 11, 12)
+
+
+def _value(e, point: dict):
+    """The value of ``e`` at ``point`` (sums done), or None when it is undefined or not a number."""
+    try:
+        value = e.subs(point)
+        if value.has(sympy.Sum, sympy.Product):
+            value = value.doit()
+        if value.is_Rational:
+            return value
+        value = sympy.N(value, 30)
+    except Exception:  # noqa: BLE001 - any failure means "no verdict at this point"
+        return None
+    return value if value.is_number and value.is_finite and value.is_real else None
+
+
+def _at_points(a, b) -> str | None:
+    """"differs" when ``a`` and ``b`` (with free symbols) differ at some positive integer point (then
+    they are not identically equal, and no simplification is needed); "agrees" when they are exactly
+    equal, and nonzero, at every point, for symbols valued in increasing and in decreasing order (so
+    that a C(n, k) or an n - k is not degenerate at all of them); else None. Integer points of both
+    parities, since answers in n, k, m are combinatorial (n!, C(n, k), sums up to n); a point where
+    either side is undefined or not a plain number is skipped."""
+    symbols = sorted((a - b).free_symbols, key=str)
+    if len(symbols) > 6:
+        return None
+    agreeing = 0
+    for order in (symbols, symbols[::-1]):
+        for base in _POINTS:
+            point = {s: base + 7 * i for i, s in enumerate(order)}
+            va, vb = _value(a, point), _value(b, point)
+            if va is None or vb is None:
+                continue
+            if va.is_Rational and vb.is_Rational:
+                if va != vb:
+                    return "differs"
+                agreeing += va != 0
+            elif abs(va - vb) > sympy.Rational(1, 10**15) * max(abs(va), abs(vb), 1):
+                return "differs"
+        if len(symbols) < 2:
+            break
+    return "agrees" if agreeing >= len(_POINTS) else None
+
+
 def _expr_equal(a, b) -> bool:
     if a == b:
         return True
@@ -45,9 +90,22 @@ def _expr_equal(a, b) -> bool:
         if abs(value) > _TOL * scale:
             return False
         return sympy.simplify(diff) == 0 or abs(value) < sympy.Rational(1, 10**35) * scale
+    verdict = _at_points(a, b)
+    if verdict == "differs":
+        return False
+    if verdict == "agrees" and diff.has(sympy.Sum, sympy.binomial, sympy.factorial, sympy.gamma):
+        # a combinatorial identity (sum_(k=0)^n C(2n+1, n-k) = 4^n): exact, nonzero agreement at integer
+        # points of both parities stands in for a symbolic proof, which can take longer than the bound
+        return True
     if sympy.simplify(diff) == 0:
         return True
-    return bool(sympy.expand(diff) == 0)
+    if sympy.expand(diff) == 0:
+        return True
+    if diff.has(sympy.Sum, sympy.binomial, sympy.factorial, sympy.gamma):
+        # sums with a symbolic bound, C(n, k), n!: evaluate, then rewrite to gamma functions
+        done = sympy.expand_func(diff.doit())
+        return bool(sympy.simplify(sympy.combsimp(done)) == 0 or sympy.simplify(sympy.gammasimp(done)) == 0)
+    return False
 
 
 def _equal(a, b) -> bool:
