@@ -10,6 +10,7 @@ from tracesft.grading import (
     extract_free_form_answer,
     extract_r1_zero_answer,
     free_form_reward_fn,
+    grade_free_form,
     grade_many,
     grade_r1_zero,
     gsm8k_ground_truth,
@@ -522,3 +523,19 @@ def test_free_form_words_for_math_and_chains(response, truth, expected):
 def test_combinatorial_identities(pred, gold, expected):
     r = answers_equivalent(pred, gold)
     assert r.equal is expected and not r.timed_out
+
+
+@pytest.mark.parametrize("response, truth", [
+    ("Work.\n\n**Answer:** 42", "42"),
+    ("**Final answer: 7**", "7"),
+    ("So the total is **15** apples.", "15"),
+    ("**Answer:** No, it is **not** possible.", "No"),
+    ("The answer is 2**10.", "1024"),  # an exponent, not bold
+])
+def test_markdown_bold_around_the_answer_is_not_part_of_it(response, truth):
+    assert grade_free_form(response, truth).correct
+
+
+def test_markdown_bold_does_not_hide_a_wrong_answer():
+    assert not grade_free_form("**Answer:** 41", "42").correct
+    assert not grade_free_form("The answer is 2**10.", "210").correct

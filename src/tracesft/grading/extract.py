@@ -334,9 +334,19 @@ def _split_sentences(par: str) -> list[str]:
     return [x.strip() for x in out if x.strip()]
 
 
+# Markdown bold around prose ("**Answer:** 42", "**Final answer: 7**"); a "**" between two operands
+# ("2**10", "(n+1)**2") is an exponent and stays.
+_MARKDOWN_BOLD = re.compile(r"(?<![\w)\]}])\*\*|\*\*(?![\w({\[])")
+
+
+def _unmark(text: str) -> str:
+    return _MARKDOWN_BOLD.sub("", text)
+
+
 def final_paragraph(response: str) -> str:
-    """The last paragraph of the response (after its last blank line), at most _WINDOW characters."""
-    text = response.rstrip()
+    """The last paragraph of the response (after its last blank line), at most _WINDOW characters,
+    without markdown bold."""
+    text = _unmark(response.rstrip())
     window = text[-_WINDOW:]
     breaks = list(_PARAGRAPH_BREAK.finditer(window))
     return window[breaks[-1].end():].strip() if breaks else window.strip()
@@ -398,7 +408,7 @@ def extract_free_form_answer(response: str) -> str | None:
     boxed = last_boxed(response)
     if boxed is not None:
         return boxed.strip()
-    text = response.strip()
+    text = _unmark(response).strip()
     if not text:
         return None
     par = final_paragraph(text)
