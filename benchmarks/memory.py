@@ -167,11 +167,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tracesft-mem-"))
     prepare(workdir, args.pairs, args.model, args.micro_batch, args.accumulation)
     gib = 2 ** 30
-    print(f"{args.model}: {args.steps} steps of {args.micro_batch} x {args.accumulation}, lr 1e-4, CPU; RSS in GiB. "
-          "loaded = RSS after the model is built, peak = peak RSS; model: the memory model's weights and its "
-          "training terms (grads + optimizer + activations + head) to compare with loaded-base and peak-loaded")
-    print(f"{'mode':<12} {'trainable':>12} {'tok/s':>7} {'loss':>8} {'base':>5} {'loaded':>7} {'peak':>6} "
-          f"{'loaded-base':>11} {'model w':>8} {'peak-loaded':>11} {'model train':>11} {'(g/opt/act/head)':>24}")
+    print(f"{args.model}: {args.steps} steps of {args.micro_batch} x {args.accumulation}, lr 1e-4, CPU, "
+          f"{args.pairs} pairs; GiB. base = RSS after importing torch and transformers, peak = peak RSS; "
+          "model = the memory model's weights + grads + optimizer + activations + head (its prediction of "
+          "peak - base)")
+    print(f"{'mode':<12} {'trainable':>12} {'tok/s':>6} {'loss':>7} {'base':>5} {'peak':>6} {'peak-base':>9} "
+          f"{'model':>6} {'(w/g/opt/act/head)':>26}")
     for mode in args.modes:
         proc = subprocess.run([sys.executable, __file__, "--case", mode, str(workdir), str(args.steps)],
                               capture_output=True, text=True)
@@ -180,12 +181,10 @@ def main() -> None:
             sys.exit(f"{mode} failed:\n{proc.stderr[-3000:]}")
         r = json.loads(line[-1][7:])
         p = r["predicted"]
-        parts = "/".join(f"{p[k] / gib:.2f}" for k in ("grads", "optimizer", "activations", "head"))
-        print(f"{mode:<12} {r['trainable']:>12,} {r['tokens_per_s']:>7.0f} {r['loss']:>8.4f} "
-              f"{r['baseline'] / gib:>5.2f} "
-              f"{r['rss_model'] / gib:>7.2f} {r['peak'] / gib:>6.2f} {(r['rss_model'] - r['baseline']) / gib:>11.2f} "
-              f"{p['weights'] / gib:>8.2f} {(r['peak'] - r['rss_model']) / gib:>11.2f} {p['training'] / gib:>11.2f} "
-              f"{parts:>24}", flush=True)
+        parts = "/".join(f"{p[k] / gib:.2f}" for k in ("weights", "grads", "optimizer", "activations", "head"))
+        print(f"{mode:<12} {r['trainable']:>12,} {r['tokens_per_s']:>6.0f} {r['loss']:>7.4f} "
+              f"{r['baseline'] / gib:>5.2f} {r['peak'] / gib:>6.2f} {(r['peak'] - r['baseline']) / gib:>9.2f} "
+              f"{(p['weights'] + p['training']) / gib:>6.2f} {parts:>26}", flush=True)
 
 
 if __name__ == "__main__":
