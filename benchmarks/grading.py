@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -97,6 +98,29 @@ def labelled(path: Path, show_errors: int) -> None:
                       f"extracted={(got or '')[:80]!r}")
 
 
+def probe() -> None:
+    """The style probe: hand-written traces in other styles (GSM8K plain text, markdown chat, R1-Zero
+    tags, MATH, multiple choice, traps), each labelled; written to find classes of failure, so its
+    rates are not those of a random sample of real data."""
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from style_probe import CASES
+
+    from tracesft.grading import grade_r1_zero
+
+    rows = []
+    for c in CASES:
+        grade = grade_free_form if c["grader"] == "ff" else grade_r1_zero
+        rows.append((c, grade(c["response"], c["truth"])))
+    pos = [(c, g) for c, g in rows if c["label"]]
+    neg = [(c, g) for c, g in rows if not c["label"]]
+    print(f"style probe: {len(rows)} cases; correct accepted {sum(g.correct for _, g in pos)}/{len(pos)}, "
+          f"incorrect rejected {sum(not g.correct for _, g in neg)}/{len(neg)}")
+    for c, g in rows:
+        if g.correct != c["label"]:
+            print(f"  {c['id']:8} label={c['label']!s:5} truth={c['truth']!r:24} extracted={g.answer!r:.60}"
+                  f"  # {c['note']}")
+
+
 def throughput(workers: list[int], limit: int | None) -> None:
     records = champ_records()[:limit]
     # graded as `tracesft filter` grades them: the solution, a blank line, the summary turn
@@ -132,11 +156,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--labelled", nargs="?", const=str(LABELLED), default=None, metavar="FILE",
                     help="accuracy on a labelled set (default: %(const)s)")
+    ap.add_argument("--probe", action="store_true", help="the style probe (benchmarks/data/style_probe.py)")
     ap.add_argument("--show-errors", type=int, default=0, metavar="N", help="list N of tracesft's errors of each kind")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--limit", type=int, default=None, help="grade only the first N conversations")
     args = ap.parse_args()
-    if args.labelled:
+    if args.probe:
+        probe()
+    elif args.labelled:
         labelled(Path(args.labelled), args.show_errors)
     else:
         throughput(args.workers, args.limit)

@@ -539,3 +539,156 @@ def test_markdown_bold_around_the_answer_is_not_part_of_it(response, truth):
 def test_markdown_bold_does_not_hide_a_wrong_answer():
     assert not grade_free_form("**Answer:** 41", "42").correct
     assert not grade_free_form("The answer is 2**10.", "210").correct
+
+
+# ---- other trace styles: GSM8K plain text, chat notes, R1-Zero sentences, several boxes ------------
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    # GSM8K "#### N" answer line beats the working
+    ("Natalia sold 48 clips in April and 48 / 2 = 24 in May.\nAltogether 48 + 24 = 72 clips.\n#### 72", "72", True),
+    ("She sold 48 / 2 = 24 clips.\nAltogether she sold 48 + 24 = 72 clips.\n#### 24", "72", False),
+    ("15 * 24 = 360 cans; 360 * 2/3 = 240 cans sold.\n#### 120", "240", False),
+    ("So 9 * 60 = 540 meters.\n#### 540", "540", True),
+    ("Total: 1,000 + 18 = 1,018\n#### 1,018", "1018", True),
+    # a final sentence without a link states its one value; no walk back into the working
+    ("The book has 240 pages, so it takes 240 / 20 = 12 days.\nIt will take her 12 days to finish the book.",
+     "12", True),
+    ("The book has 240 pages, so it takes 240 / 20 = 12 days.\nIt will take her 12 days to finish the book.",
+     "240", False),
+    ("In May she sold 48 / 2 = 24 clips, so 48 + 24 = 72.\nSo she sold 24 clips in May.", "72", False),
+    ("In May she sold 48 / 2 = 24 clips, so 48 + 24 = 72.\nSo she sold 24 clips in May.", "24", True),
+    ("There were 40 students; 20/40 = 1/2 of them passed.\nTherefore, 50% of the students passed.", "50", True),
+    ("Each path has 2 turns, so 3 * 2 = 6.\n\nWe get $6$ paths.", "6", True),
+    ("The derivative of $x^3$ is $3x^2$, which matches choice D.\n\nOption D", "D", True),
+    ("Only choice (C) fits since 12 = 3 * 4.\n\nSo I would go with choice (C).", "C", True),
+    ("Only choice (C) fits since 12 = 3 * 4.\n\nSo I would go with choice (C).", "B", False),
+    # values in a condition, a reason or after a comparison are not the sentence's value
+    ("Each step doubles: 2 * 2 = 4.\nThis completes the proof for all n ≥ 1.", "1", False),
+    ("She sells 9 eggs at 2 each.\nJanet makes 18 every day because she sells 9 eggs.", "18", True),
+    ("She sells 9 eggs at 2 each.\nJanet makes 18 every day because she sells 9 eggs.", "9", False),
+    ("So x(n) grows faster.\nThe relationship is that x(n) > y(n-1) for all n ≥ 2.", "-1", False),
+])
+def test_free_form_gsm8k_marker_and_final_sentence_value(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    ("A pencil costs $0.75 and a notebook costs $2.75.\nTogether they cost 0.75 + 2.75 = $3.50.\n"
+     "So the total cost is $3.50.", "3.5", True),
+    ("Mark's hourly rate is $18. He works 8 * 5 = 40 hours.\nHe earns 40 * 18 = $720 per week.\n\n"
+     "Mark earns 720 dollars per week.", "720", True),
+    ("She sells 9 eggs at $2 each: 9 * 2 = $18.\nJanet makes $18 every day at the market.", "18", True),
+    ("She sells 9 eggs at $2 each: 9 * 2 = $18.\nJanet makes $18 every day at the market.", "2", False),
+    ("8 glasses cost $5 and 8 cost $3: 8 * 5 + 8 * 3 = 40 + 24 = 64.\nHe needs to pay $60 for the glasses.",
+     "64", False),
+    ("The total is $12$ and each share is $3$.", "3", True),  # paired $..$ stay math
+])
+def test_currency_dollars_are_not_math_delimiters(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    ("3 boxes of 4 pens: 3 × 4 = 12.\n\nSo the answer is 12.\n\nLet me verify: 3 × 4 = 12 ✓. Also 2 × 6 = 12 ✓.",
+     "12", True),
+    ("We compute 8 + 4 = 12.\n\n**Answer: 12**\n\nNote: if the question meant 8 - 4, the answer would be 4.",
+     "12", True),
+    ("We compute 8 + 4 = 12.\n\n**Answer: 12**\n\nNote: if the question meant 8 - 4, the answer would be 4.",
+     "4", False),
+    ("12 / 4 = 3.\n\nEach friend gets 3 apples. (Note: the problem says there are 12 apples in total.)", "3", True),
+    ("12 / 4 = 3.\n\nEach friend gets 3 apples. (Note: the problem says there are 12 apples in total.)", "12", False),
+    ("The solution is x = 3. Substituting back, 2(3) + 1 = 7, which checks out.", "3", True),
+    ("The solution is x = 3. Substituting back, 2(3) + 1 = 7, which checks out.", "7", False),
+    ("The answer is 5.\n\nCheck: 2 + 3 = 5 ✔", "5", True),
+    # a sentence that only starts like a check, or that names the answer, is kept
+    ("We try every case in turn.\n\nChecking all 4 cases, we find the answer is 12.", "12", True),
+    ("The total is 10.\n\nLet me check: the recount shows the answer is 12 after all.", "12", True),
+    ("The total is 10.\n\nLet me check: the recount shows the answer is 12 after all.", "10", False),
+    ("The formula is n!. Note that the answer is 6 for n = 3.", "6", True),
+])
+def test_checks_and_notes_after_the_answer_are_ignored(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)
+
+
+@pytest.mark.parametrize("answer, truth, expected", [
+    ("The answer is 72.", "72", True), ("The answer is 72.", "7", False),
+    ("There are 12 ways.", "12", True), ("There are 12 ways.", "13", False),
+    ("The probability is $\\frac{3}{8}$.", "\\frac{3}{8}", True),
+    ("The value of x is 5, not 6.", "5", True), ("The value of x is 5, not 6.", "6", False),
+    ("No, 91 is not prime.", "No", True), ("No, 91 is not prime.", "Yes", False),
+    ("x = 5", "5", True), ("3 or 4", "3", False),
+])
+def test_r1_zero_tag_holding_a_sentence_is_read_as_free_form(answer, truth, expected):
+    g = grade_r1_zero(r1(answer), truth)
+    assert (g.format_ok, g.correct) == (True, expected)
+    assert grade_r1_zero(f"no think tag <answer> {answer} </answer>", truth).reward()["reward"] == 0.0
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    ("The solutions are $\\boxed{2}$ and $\\boxed{3}$.", "2, 3", True),
+    ("The solutions are $\\boxed{2}$ and $\\boxed{3}$.", "3", False),
+    ("Therefore, $x = \\boxed{-2}$ or $x = \\boxed{2}$.", "-2, 2", True),
+    ("We find $x = 3$ and $y = 5$.\n\n\\[\n\\boxed{x = 3}, \\quad \\boxed{y = 5}\n\\]", "(3, 5)", True),
+    ("We find $x = 3$ and $y = 5$.\n\n\\[\n\\boxed{x = 3}, \\quad \\boxed{y = 5}\n\\]", "(5, 3)", False),
+    # boxes in different sentences are not one answer
+    ("First $s = \\boxed{7}$. Then the total is 4 s, so the answer is $\\boxed{28}$.", "28", True),
+])
+def test_several_boxes_in_one_sentence_are_one_answer(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)
+    assert grade_r1_zero(r1(response), truth).correct is expected
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    ("The answer is $\\frac{1}{2}$... no wait. Let me redo: 3 favourable outcomes of 8.\n\nFinal: $\\frac{3}{8}$",
+     "\\frac{3}{8}", True),
+    ("The answer is $\\frac{1}{2}$... no wait. Let me redo: 3 favourable outcomes of 8.\n\nFinal: $\\frac{3}{8}$",
+     "\\frac{1}{2}", False),
+    ("Adding up the parts gives 17.\n\nResult: 17", "17", True),
+    ("Adding up the parts gives 17.\n\nFinal answer: 17", "17", True),
+])
+def test_final_and_result_markers(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    ("The store sells 250 shirts per day for 5 days: 250 × 5 = 1,250 shirts.", "1250", True),
+    ("So the total is 250 × 5 = 1,250.", "250", False),
+    ("Solution: x = 7, y = 3.", "(7, 3)", True),
+    ("Solution: x = 7, y = 3.", "(3, 7)", False),
+    ("Solution: x = 7, y = 3.", "(7, 3, 1)", False),
+    ("He now has 90 + 15 chickens.\nThe farmer now has one hundred five chickens, i.e. 105.", "105", True),
+    ("He now has 90 + 15 chickens.\nThe farmer now has one hundred five chickens, i.e. 105.", "1", False),
+    ("The number of ways is two.", "2", True),
+])
+def test_thousands_in_chains_assignments_as_tuples_and_number_words(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    # a concluding paragraph after the last box states the answer
+    ("First $s = \\sqrt{49} = \\boxed{7}$.\n\nThen the perimeter is $4s = 28$.\n\nSo the perimeter is $28$.", "28", True),
+    ("First $s = \\sqrt{49} = \\boxed{7}$.\n\nThen the perimeter is $4s = 28$.\n\nSo the perimeter is $28$.", "7", False),
+    ("I previously wrote $\\boxed{14}$, but that double counted corners: 14 - 4 = 10.\n\nSo the correct answer is $10$.",
+     "10", True),
+    ("I previously wrote $\\boxed{14}$, but that double counted corners: 14 - 4 = 10.\n\nSo the correct answer is $10$.",
+     "14", False),
+    # a paragraph that is not a conclusion, or states nothing, leaves the box
+    ("The sum is $\\boxed{720}$.\n\nwhere $n = 6$ is the number of sides.", "720", True),
+    ("The sum is $\\boxed{720}$.\n\nSo this is the final answer.", "720", True),
+    ("The sum is $\\boxed{720}$.\n\nI hope it is correct.", "720", True),
+    # a "because" clause gives a reason; its values are not the answer
+    ("The correct option is C because the angles sum to 180, so the third is 180 - 50 - 60 = 70 degrees.", "C", True),
+    ("The correct option is C because the angles sum to 180, so the third is 180 - 50 - 60 = 70 degrees.", "70", False),
+])
+def test_a_concluding_paragraph_after_a_box_and_reason_clauses(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)
+
+
+@pytest.mark.parametrize("response, truth, expected", [
+    ("<think>\nf(4) = f(3) + f(2) = 5. So the answer is 5. Let me double-check by listing", "5", False),
+    ("<think>\nSo the answer is \\boxed{5}", "5", False),
+    ("<think>\nf(4) = 5.\n</think>\n\nThe number of tilings is 5.", "5", True),
+    ("f(4) = 5.\n</think>\n\nThe number of tilings is 5.", "5", True),  # <think> was in the prompt
+])
+def test_an_unclosed_think_is_a_cut_off_response(response, truth, expected):
+    assert grade_free_form(response, truth).correct is expected, extract_free_form_answer(response)

@@ -117,6 +117,7 @@ def _scalar_equal(pred: str, gold: str, deadline: _Deadline) -> Equivalence:
     return Equivalence(bool(result))
 
 
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d)")
 _WORD_SEPARATOR = re.compile(r"\s*,?\s*\b(?:and|or)\b\s*")
 _PLUS_MINUS = re.compile(r"\\pm\b\s*|±")
 _ASSIGNMENT = re.compile(r"^\s*((?:(?:[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?|\([a-z](?:\s*,\s*[a-z])+\))\s*=\s*)+)(.+)$")
@@ -195,7 +196,13 @@ def _equal(pred: str, gold: str, deadline: _Deadline, depth: int = 0) -> Equival
             gold = ", ".join(v for _, v in ga)  # names in the truth only: the values in their order
         elif pa is not None and len(pa) > 1 and ga is None:
             pred = ", ".join(v for _, v in pa)
-        elif "=" in pred and "=" not in gold and (_top_level_split(pred) or [""]) == [pred.strip()]:
+            sg = split_structure(gold)
+            if sg is not None and sg[0] == "ordered" and sg[1] == "()" and len(sg[2]) == len(pa):
+                pred = "(" + pred + ")"  # "x = 7, y = 3" vs "(7, 3)": ordered assignments are the tuple
+        if "=" in pred and "," not in gold:  # "250 × 5 = 1,250": a thousands separator, not a list
+            pred = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), pred)
+        several = pa is not None and len(pa) > 1 or ga is not None and len(ga) > 1
+        if not several and "=" in pred and "=" not in gold and (_top_level_split(pred) or [""]) == [pred.strip()]:
             # A chain "C(n, 4) = n!/(4!(n-4)!)" or "1000 - 101 + 1 = 900": every side after the first is
             # asserted equal to it; the first one restates what is asked ("x^3+y^3+z^3-3xyz = (x+y+z)(...)").
             sides = [p for p in pred.split("=") if p.strip()][1:]
@@ -246,7 +253,9 @@ def answers_equivalent(pred: str, ground_truth, timeout: float = DEFAULT_TIMEOUT
 
     Also: "and"/"or" between math items make a list ("1, 4 and 9"); an item with one ``±`` is two
     items; assignments (``a=3, b=-7``, ``x=y=0``, ``f(x)=0 or f(x)=1``) compare as name -> values,
-    order-free (values only when one side has no names); each side but the first of a
+    order-free (values only when one side has no names; ordered assignments ``x = 7, y = 3`` against
+    a tuple truth ``(7, 3)`` of the same length compare as that tuple); in a predicted chain against a
+    truth without commas, ``1,250`` is one number (thousands separators); each side but the first of a
     predicted chain ``A = B = C`` is tried against a truth without ``=``; a prose truth is also tried as the value it
     wraps ("0 is the only possible value" -> 0, see :func:`.claims.reference_value`).
     """

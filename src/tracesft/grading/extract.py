@@ -13,6 +13,7 @@ __all__ = [
     "final_paragraph",
     "final_statement",
     "gsm8k_ground_truth",
+    "final_boxes",
     "last_boxed",
     "math_ground_truth",
 ]
@@ -49,6 +50,44 @@ def last_boxed(text: str) -> str | None:
     return text[best[0]:best[1]] if best is not None else None
 
 
+# Between two boxes of one answer: separators only ("and", "or", ",", "\\quad", "x =", "$"), no
+# sentence end, at most _BOX_GAP characters.
+_BOX_GAP = 40
+_BOX_GAP_OK = re.compile(r"[\s,;$]*(?:(?:and|or|\\quad|\\qquad|\\\]|\\\[|\\\)|\\\(|\\text\{\s*(?:and|or|,)?\s*\}"
+                         r"|[A-Za-z](?:_\{?\w+\}?)?\s*=|[,;$])[\s,;$]*)*")
+
+
+def final_boxes(text: str) -> str | None:
+    """The last ``\\boxed{...}`` of text, joined (", ") with the boxes right before it in the same
+    sentence when only separators stand between them: ``$\\boxed{2}$ and $\\boxed{3}$`` -> ``"2, 3"``,
+    ``x = \\boxed{-2} or x = \\boxed{2}`` -> ``"-2, 2"``, ``\\boxed{x=3}, \\quad \\boxed{y=5}`` ->
+    ``"x=3, y=5"``. None when text has no balanced box. Linear, like :func:`last_boxed`.
+    """
+    starts = {m.end(): m.start() for m in _BOXED.finditer(text)}  # after '{' -> where "\\boxed" starts
+    if not starts:
+        return None
+    boxes: list[tuple[int, int, int]] = []  # (macro start, content start, content end)
+    stack: list[int] = []
+    for m in _BRACES.finditer(text):
+        c = m.group()
+        if c == "{":
+            stack.append(m.end())
+        elif c == "}" and stack:
+            start = stack.pop()
+            if start in starts:
+                boxes.append((starts[start], start, m.start()))
+    if not boxes:
+        return None
+    boxes.sort()
+    group = [boxes[-1]]
+    for box in reversed(boxes[:-1]):
+        gap = text[box[2] + 1:group[0][0]]
+        if box[2] >= group[0][0] or len(gap) > _BOX_GAP or not _BOX_GAP_OK.fullmatch(gap):
+            break
+        group.insert(0, box)
+    return ", ".join(text[a:b].strip() for _, a, b in group)
+
+
 def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
     """(format_ok, answer) for an R1-Zero response ``... </think> <answer> ... </answer>``.
 
@@ -74,31 +113,43 @@ def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
     if open_ == -1:
         return False, None
     answer = response[open_ + len(_ANSWER_OPEN):close]
-    boxed = last_boxed(answer)
+    boxed = final_boxes(answer)
     return True, (boxed if boxed is not None else answer).strip()
 
 
 # ---- free-form answers -----------------------------------------------------------------------
 #
 # Precedence (first that yields an answer wins):
+#   -1. a response whose last <think> is not closed by a </think> was cut off -> no answer;
 #   0. a final statement that says the answer is undetermined ("cannot be determined", "without
 #      further information") -> no answer at all;
-#   1. the last \boxed{} of the response;
+#   1. the last \boxed{} of the response, joined with the boxes right before it in the same sentence
+#      ("$\boxed{2}$ and $\boxed{3}$" -> "2, 3"; see final_boxes) -- unless the final paragraph has no
+#      box, is a conclusion ("So/Thus/Therefore/Hence/In conclusion/Finally ..." or holds an answer
+#      marker) and states an answer by step 2: that answer wins ("I previously wrote \boxed{14} ...
+#      So the correct answer is 10");
+#   1b. a GSM8K answer line "#### N" (at the start of a line; the last such line);
 #   2. the final paragraph (for a CHAMP-style conversation: the model's one-sentence summary turn),
-#      its sentences (at most 4) from the last one back: an explicit "answer is ..."/"Answer: ..."
-#      there (not after a negation: "it is not true that the answer is 5"), else a leading
-#      "Yes"/"No", else the sentence's *object* (see _sentence_answer); a value after a negated link
-#      ("cannot be 1977") is denied, not stated -> no answer;
+#      its sentences (at most 4) from the last one back: an explicit "answer is ..."/"Answer: ..."/
+#      "Final: ..."/"Result: ..." there (not after a negation: "it is not true that the answer is 5"),
+#      else a leading "Yes"/"No", else the sentence's *object* (see _sentence_answer); a value after a
+#      negated link ("cannot be 1977") is denied, not stated -> no answer; when the *last* sentence
+#      has no such answer and is not negated, its only value (one math span or number: "It will take
+#      her 12 days.") or, with no value, a named choice ("Option D") is the answer: no walk back;
 #   3. the last explicit "answer is ..." anywhere in the response;
 #   4. no answer when the final statement is a negated claim ("... cannot be factored"); else the
 #      last $...$ span, else the last number.
+# Before steps 2-4 the text is cleaned: markdown bold, check marks (✓ ✔) and currency dollars
+# ("costs $12 and ... $3": see _drop_currency) are removed, and so are afterwords: trailing
+# paragraphs/sentences that start "Let me verify", "Check:", "Verification:", "Note:", "Substituting
+# back", ... and a trailing parenthetical aside ("(Note: ...)"), never the last sentence left.
 # A claim truth ("No", "No integer solutions") is then matched against the final statement itself
 # (rewards.grade_free_form and .claims), not against this extracted value.
 #
 # Everything below reads at most _WINDOW characters from the end of the response, plus linear
 # regex scans of the whole text, so extraction is linear in the length of the response.
 
-_ANSWER_IS = re.compile(r"\banswer\s*(?:is\b\s*:?|:)\s*(that\b)?", re.IGNORECASE)
+_ANSWER_IS = re.compile(r"\b(?:answer\s*(?:is\b\s*:?|:)|(?:final|result)\s*:)\s*(that\b)?", re.IGNORECASE)
 _WINDOW = 4000
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A math span ($$..$$, $..$, \(..\), \[..\]) or a word (a run of non-space characters that does not
@@ -137,6 +188,7 @@ _CONDITION = re.compile(r"\b(?:such that|so that|where|when|whenever|if|for whic
                         r"|which|because|since|meaning|for all|for any|for every|for each)\b", re.IGNORECASE)
 _MATH_FUNCS = {"sqrt", "floor", "ceil", "log", "ln", "exp", "sin", "cos", "tan", "pi", "binom", "mod", "max", "min",
                "gcd", "lcm", "choose", "pmod"}
+_SCALE_WORDS = {"hundred", "thousand", "million", "billion", "hundreds", "thousands", "millions"}
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
@@ -214,8 +266,11 @@ def _collect_object(tail: str) -> str | None:
         if depth <= 0 and low == "factorial" and items[-1]:  # "is n factorial (n!)"
             items[-1][-1] += "!"
             break
-        if depth <= 0 and low in _NUMBER_WORDS and not items[-1] and not (skipped_article and k == 0):
-            # "is two" -> 2; but "is the one who was numbered 601" is a pronoun
+        nxt = tokens[i + k + 1].strip(".,;:").lower() if i + k + 1 < len(tokens) else ""
+        if depth <= 0 and low in _NUMBER_WORDS and not items[-1] and not (skipped_article and k == 0) \
+                and not (tok == bare and (nxt in _NUMBER_WORDS or nxt in _SCALE_WORDS)):
+            # "is two" -> 2; but "is the one who was numbered 601" is a pronoun, and "one hundred
+            # five" is not 1 (a number word before a scale or another number word is not read)
             items[-1].append(_NUMBER_WORDS[low])
             if tok.endswith((",", ";")):
                 items.append([])
@@ -247,13 +302,17 @@ _RESUME = re.compile(r",\s*(?:is|are|equals)\b", re.IGNORECASE)
 
 
 def _condition_ranges(s: str) -> list[tuple[int, int]]:
-    """Condition clauses: one led by a comma (", which ...", ", meaning ...", ", where ...") runs to the
+    """Condition clauses: a "because" clause runs to the end of the sentence (a reason never resumes
+    the main clause); one led by a comma (", which ...", ", meaning ...", ", where ...") runs to the
     end of the sentence or to a ", is"/", are" that resumes the main clause; one inside the subject
     ("the remainder when n is divided by 7 is 0", "triples such that a+b+c=99 is 5050") runs past its
     own verb (the first is/are/=; "for all/any/every/each" have none) to the next comma or the next
     non-passive "is"/"are"/"equals", which is the sentence's main verb."""
     out = []
     for m in _CONDITION.finditer(s):
+        if m.group().lower() == "because":  # a reason never resumes the main clause: "C because ... = 70"
+            out.append((m.start(), len(s)))
+            continue
         if s[:m.start()].rstrip().endswith(","):  # ends where ", is ..." resumes the main clause
             resume = _RESUME.search(s, m.end())
             out.append((m.start(), resume.start() if resume else len(s)))
@@ -339,14 +398,113 @@ def _split_sentences(par: str) -> list[str]:
 _MARKDOWN_BOLD = re.compile(r"(?<![\w)\]}])\*\*|\*\*(?![\w({\[])")
 
 
+# A single "$" (not "\\$", not "$$"); a run of two or more letters that is a word, not a command.
+_DOLLAR = re.compile(r"\\.|\$\$|\$", re.DOTALL)
+_SPAN_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_CHECK_MARKS = re.compile(r"[✓✔✅☑]\ufe0f?")
+
+
+def _drop_currency(text: str) -> str:
+    """Remove currency dollars: a ``$`` before a digit is currency, not a math delimiter, when the span
+    it would open has no closing ``$`` (an odd count), or runs across a newline, or holds two or more
+    prose words ("costs $12 and a notebook costs $3" -> "costs 12 and a notebook costs 3"); then the
+    next ``$`` is tried as an opener. ``$12$`` and ``$3 \\times 4$`` stay math. One left-to-right pass over
+    the dollars, each gap read once, so linear."""
+    if "$" not in text:
+        return text
+    dollars = [m.start() for m in _DOLLAR.finditer(text) if m.group() == "$"]
+    drop, i = [], 0
+    while i < len(dollars):
+        p = dollars[i]
+        q = dollars[i + 1] if i + 1 < len(dollars) else None
+        if p + 1 < len(text) and text[p + 1].isdigit():
+            gap = text[p + 1:q] if q is not None else ""
+            if q is None or "\n" in gap or len(_SPAN_WORD.findall(gap)) >= 2:
+                drop.append(p)
+                i += 1
+                continue
+        i += 2
+    if not drop:
+        return text
+    out, last = [], 0
+    for p in drop:
+        out.append(text[last:p])
+        last = p + 1
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _unmark(text: str) -> str:
-    return _MARKDOWN_BOLD.sub("", text)
+    """Markdown bold, currency dollars and check marks (✓, ✔) removed."""
+    return _CHECK_MARKS.sub("", _drop_currency(_MARKDOWN_BOLD.sub("", text)))
+
+
+# An afterword: a paragraph or sentence that checks or annotates an answer already given ("Let me
+# verify: ...", "Check: ...", "Note: ...", "Substituting back, ...", "Verification: ...").
+_AFTERWORD = re.compile(
+    r"\W*(?:(?:let(?:'s|\s+me|\s+us)|to|we\s+can|i\s+will|i'll)\s+(?:verify|check|double[- ]check|confirm)\b"
+    r"|(?:verification|check|checking|verifying|double[- ]check(?:ing)?|sanity[- ]check|note)\s*[:,-]"
+    r"|as\s+a\s+(?:sanity\s+)?check\b|(?:substituting|plugging)\s+(?:\S+\s+){0,3}?back\b)", re.IGNORECASE)
+
+
+def _is_afterword(text: str, pos: int, end: int) -> bool:
+    """Whether text[pos:end] is an afterword: starts with a marker and names no answer ("answer is")."""
+    return bool(_AFTERWORD.match(text, pos)) and not _ANSWER_IS.search(text, pos, end)
+
+
+_SENTENCE_START = re.compile(r"(?:\n|(?<!\.)[.!](?=\s))\s*")
+
+
+def _trailing_parenthetical(par: str) -> int:
+    """Start of a trailing "(...)" that is an aside (after a sentence end, or "(Note: ...)"), else -1."""
+    body = par.rstrip().rstrip(".").rstrip()
+    if not body.endswith(")"):
+        return -1
+    depth = 0
+    for i in range(len(body) - 1, max(-1, len(body) - 1 - _OBJECT_CHARS), -1):
+        depth += {")": 1, "(": -1}.get(body[i], 0)
+        if depth == 0:
+            before = body[:i].rstrip()
+            if before and (before.endswith((".", "!")) or _AFTERWORD.match(body, i + 1)) \
+                    and not _ANSWER_IS.search(body, i):
+                return i
+            return -1
+    return -1
+
+
+def _drop_afterword(text: str) -> str:
+    """Text without the checks and notes after its answer: trailing paragraphs that start with an
+    afterword marker (see _AFTERWORD), then trailing sentences of the last paragraph that start with
+    one, then a trailing parenthetical aside; never the last remaining sentence."""
+    text = text.rstrip()
+    window = text[-_WINDOW:]
+    cut = len(window)
+    for b in reversed(list(_PARAGRAPH_BREAK.finditer(window))):  # within the window: linear
+        if b.end() >= cut or not _is_afterword(window, b.end(), cut):
+            break
+        cut = b.start()
+    text = text[:len(text) - len(window) + cut].rstrip()
+    window = text[-_WINDOW:]
+    breaks = list(_PARAGRAPH_BREAK.finditer(window))
+    offset = len(text) - len(window) + (breaks[-1].end() if breaks else 0)
+    par = text[offset:]
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(par) if _strip_span(m.group()) is not None]
+    starts = [m.end() for m in _SENTENCE_START.finditer(par) if not any(a < m.start() < b for a, b in spans)]
+    for start in reversed([x for x in starts if x < len(par)]):
+        if not par[:start].strip() or not _is_afterword(par, start, len(par)):
+            break
+        par = par[:start].rstrip()
+    cut = _trailing_parenthetical(par)
+    if cut > 0:
+        par = par[:cut].rstrip()
+    return text[:offset] + par
 
 
 def final_paragraph(response: str) -> str:
     """The last paragraph of the response (after its last blank line), at most _WINDOW characters,
-    without markdown bold."""
-    text = _unmark(response.rstrip())
+    without markdown bold, currency dollars, check marks and afterwords (checks and notes after the
+    answer)."""
+    text = _drop_afterword(_unmark(response.rstrip()))
     window = text[-_WINDOW:]
     breaks = list(_PARAGRAPH_BREAK.finditer(window))
     return window[breaks[-1].end():].strip() if breaks else window.strip()
@@ -395,6 +553,75 @@ _TAIL_CHARS = 2000
 _NEGATED_LINK = re.compile(r"(?:\b(?:not|cannot|never)|n't)\s+(?:be|is|are|was|were|equals?)\s*$", re.IGNORECASE)
 
 
+# GSM8K's answer line: "#### 72" at the start of a line (the last such line counts).
+_GSM8K_MARKER = re.compile(r"^[ \t]*####[ \t]*([^\n]{0,200})", re.MULTILINE)
+_CHOICE_NAMED = re.compile(r"\b(?:option|choice|answer)\s*\(?([A-E])\)?(?![\w])", re.IGNORECASE)
+
+
+_PLAIN_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?%?")
+_COMPARISON = re.compile(r"(?:[<>≤≥≠]|\\(?:le|ge|leq|geq|neq|ne|lt|gt)\b)\s*$")
+
+
+def _only_value(sentence: str) -> str | None:
+    """The one value of a sentence without a link: its only math span or number ("So she sold 48
+    clips in May." -> 48; "we get $6$ paths" -> 6), else a named choice letter when it has no value
+    ("Option D", "I would go with choice (C)"); None when it holds several values or none. Values in a
+    condition ("for all n", "when ...", "because ...") or after a comparison ("n ≥ 1") do not count:
+    "This completes the proof for all n ≥ 1." has none."""
+    conditions = _condition_ranges(sentence)
+    values, prose = [], []
+    for m in _TOKEN.finditer(sentence):
+        if any(a <= m.start() <= b for a, b in conditions):
+            continue
+        span = _strip_span(m.group())
+        if span is None:
+            prose.append(m.group())
+            bare = m.group().strip(".,;:!?()")
+            if not any(c.isdigit() for c in bare) or _COMPARISON.search(sentence[max(0, m.start() - 8):m.start()]):
+                continue
+            if not _PLAIN_NUMBER.fullmatch(bare):
+                return None  # digits inside an expression ("y(n-1)", "240/20"): not a one-value sentence
+            values.append(bare.rstrip("%"))
+        elif _MATHY.search(span) and not re.search(r"[<>≤≥]|\\(?:le|ge|leq|geq)\b", span):
+            values.append(span)
+    if len(values) == 1:
+        return values[0].rstrip(",")
+    choice = _CHOICE_NAMED.search(" ".join(prose)) if not values else None
+    return choice.group(1).upper() if choice else None
+
+
+# A paragraph that concludes: it overrides a \\boxed{} of an earlier paragraph when it states an answer.
+_CONCLUSION = re.compile(r"\W*(?:so|thus|therefore|hence|in conclusion|in summary|finally|overall|in total)\b",
+                         re.IGNORECASE)
+
+
+def _paragraph_answer(par: str) -> tuple[str | None, bool]:
+    """(answer, decided) from the final paragraph's sentences (at most 4, last first); decided is
+    False when the paragraph states nothing and extraction should go on (precedence step 2)."""
+    from .claims import _NEGATION, _prose_only
+
+    sentences = _split_sentences(par)[-4:]
+    for n, sentence in enumerate(reversed(sentences)):
+        matches = list(_ANSWER_IS.finditer(sentence))
+        if matches and _NEGATION.search(sentence[:matches[-1].start()]):
+            return None, True  # "It is not true that the answer is yes": nothing is asserted
+        found = _answer_after(sentence, matches[-1]) if matches else None
+        if found is None:
+            yes_no = _YES_NO.match(sentence)
+            if yes_no:
+                return yes_no.group(1).capitalize(), True
+            found, pos = _sentence_answer(sentence)
+            if found is not None and _NEGATED_LINK.search(sentence[max(0, pos - 40):pos]):
+                return None, True  # "The digit sum cannot be 1977": the value is denied, not stated (a claim)
+        if found:
+            return found, True
+        if n == 0 and not _NEGATION.search(_prose_only(sentence)):
+            only = _only_value(sentence)
+            if only is not None:
+                return only, True  # "It will take her 12 days.": the final sentence's one value, no walk back
+    return None, False
+
+
 def extract_free_form_answer(response: str) -> str | None:
     """The answer of a response without tags, or None (the precedence is documented above).
 
@@ -403,32 +630,29 @@ def extract_free_form_answer(response: str) -> str | None:
     ``"No, it is not possible ..."`` -> ``"No"``; ``"It cannot be factored."`` -> None (a claim);
     ``"There are no such pairs."`` -> ``"0"``; ``"... is at least 1000."`` -> ``"\\ge 1000"``.
     """
-    from .claims import _NEGATION, is_hedge, statement_polarity
+    from .claims import is_hedge, statement_polarity
 
-    boxed = last_boxed(response)
+    if response.rfind("<think>") > response.rfind(_THINK_END):
+        return None  # an unclosed <think>: the response was cut off before any conclusion
+    boxed = final_boxes(response)
     if boxed is not None:
+        par = final_paragraph(response)
+        if "\\boxed" not in par and "\\fbox" not in par and (_CONCLUSION.match(par) or _ANSWER_IS.search(par)):
+            found, decided = _paragraph_answer(par)  # "I previously wrote \\boxed{14}, ... \n\nSo the answer is 10."
+            if decided and found:
+                return found
         return boxed.strip()
-    text = _unmark(response).strip()
+    marked = list(_GSM8K_MARKER.finditer(response[-_WINDOW:]))
+    if marked and marked[-1].group(1).strip(" .$"):
+        return _drop_currency(marked[-1].group(1)).strip().rstrip(".").strip()
+    text = _drop_afterword(_unmark(response).strip())
     if not text:
         return None
-    par = final_paragraph(text)
     if is_hedge(final_statement(text)):
         return None  # "The minimum cannot be determined ...": no answer, whatever the working holds
-    sentences = _split_sentences(par)[-4:]
-    for sentence in reversed(sentences):
-        matches = list(_ANSWER_IS.finditer(sentence))
-        if matches and _NEGATION.search(sentence[:matches[-1].start()]):
-            return None  # "It is not true that the answer is yes": nothing is asserted
-        found = _answer_after(sentence, matches[-1]) if matches else None
-        if found is None:
-            yes_no = _YES_NO.match(sentence)
-            if yes_no:
-                return yes_no.group(1).capitalize()
-            found, pos = _sentence_answer(sentence)
-            if found is not None and _NEGATED_LINK.search(sentence[max(0, pos - 40):pos]):
-                return None  # "The digit sum cannot be 1977": the value is denied, not stated (a claim)
-        if found:
-            return found
+    found, decided = _paragraph_answer(final_paragraph(text))
+    if decided:
+        return found
     matches = list(_ANSWER_IS.finditer(text))
     if matches:
         found = _answer_after(text, matches[-1])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .claims import claim_matches, prose_matches
+from .claims import _prose_only, claim_matches, prose_matches
 from .equivalence import DEFAULT_TIMEOUT_S, answers_equivalent
 from .extract import extract_free_form_answer, extract_r1_zero_answer, final_statement
 
@@ -26,6 +28,10 @@ class Grade:
     def reward(self) -> dict[str, float]:
         fmt, ans = float(self.format_ok), float(self.correct)
         return {"format_reward": fmt, "answer_reward": ans, "reward": fmt * ans}
+
+
+# Two prose words (not LaTeX commands) in a row: the answer tag holds a sentence, not a bare value.
+_SENTENCE_WORDS = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}[,:]?\s+[A-Za-z]{2,}\b")
 
 
 def _grade(format_ok: bool, answer: str | None, ground_truth, timeout: float) -> Grade:
@@ -57,8 +63,16 @@ def grade_r1_zero(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_
         graded = _grade_in_worker("r1_zero", response, ground_truth, timeout)
         if graded is not None:
             return graded
+    start = time.perf_counter()
     format_ok, answer = extract_r1_zero_answer(response)
-    return _grade(format_ok, answer, ground_truth, timeout)
+    graded = _grade(format_ok, answer, ground_truth, timeout)
+    left = timeout - (time.perf_counter() - start)  # one bound for both readings
+    if graded.correct or not answer or left <= 0 or not _SENTENCE_WORDS.search(_prose_only(answer)):
+        return graded
+    # The tag holds a sentence ("The answer is 72.", "No, 91 is not prime."): grade it as free-form text
+    # (answer extraction and claim matching); the format reward is unchanged.
+    inner = grade_free_form(answer, ground_truth, left)
+    return Grade(format_ok, inner.correct, inner.answer, graded.timed_out or inner.timed_out)
 
 
 def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
@@ -86,8 +100,11 @@ def r1_zero_reward_fn(response: str, ground_truth, timeout: float = DEFAULT_TIME
 
     ``format_reward`` is 1.0 when ``</think>``, optional whitespace of any kind, then an
     ``<answer> ... </answer>`` block follow; ``answer_reward`` is 1.0 when the last answer block
-    (its last ``\\boxed{}`` if any) is equivalent to ``ground_truth`` (a string, number or list of
-    acceptable answers); ``reward = format_reward * answer_reward``. Bounded by ``timeout``
+    (its last ``\\boxed{}`` if any, joined with the boxes before it in the same sentence) is
+    equivalent to ``ground_truth`` (a string, number or list of acceptable answers; a block that
+    holds a sentence -- two prose words in a row: "The answer is 72.", "No, 91 is not prime." -- and
+    does not match as a whole is graded like a free-form response, claims included);
+    ``reward = format_reward * answer_reward``. Bounded by ``timeout``
     seconds from any thread; never raises on any response text.
     """
     return grade_r1_zero(response, ground_truth, timeout).reward()
