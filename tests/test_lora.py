@@ -2,13 +2,11 @@
 final/ holds the merged model (plain transformers loads it) and the adapter, errors are one line."""
 
 import json
-import os
-import signal
 
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_train import build_setup_dir, make_cfg
+from test_train import build_setup_dir, make_cfg, sigterm_during_step
 
 from tracesft.errors import ConfigError
 from tracesft.lora import LoraSpec, merged_state_dict
@@ -76,15 +74,7 @@ def test_lora_resume_is_bit_identical(setup_dir, tmp_path, monkeypatch):
     expected = load_file(str(ref / "final" / "adapter" / "adapter_model.safetensors"))
 
     out = tmp_path / "int"
-    real, calls = loop_module.train_step, {"n": 0}
-
-    def step_then_signal(*a, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(*a, **kw)
-
-    monkeypatch.setattr(loop_module, "train_step", step_then_signal)
+    real = sigterm_during_step(monkeypatch, 3)
     assert train(make_cfg(setup_dir, out, eval_n=1, lora=LORA_D))["step"] == 3
     monkeypatch.setattr(loop_module, "train_step", real)
     train(make_cfg(setup_dir, out, eval_n=1, lora=LORA_D), resume=True)

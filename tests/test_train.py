@@ -55,6 +55,20 @@ def make_cfg(root: Path, out: Path, **kw) -> TrainConfig:
     return TrainConfig(**values).validate()
 
 
+def sigterm_during_step(monkeypatch, n: int):
+    """Send SIGTERM to this process during the n-th optimizer step; returns the real train_step."""
+    real, calls = loop_module.train_step, {"n": 0}
+
+    def step_then_signal(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == n:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(loop_module, "train_step", step_then_signal)
+    return real
+
+
 def final_weights(run_dir: Path) -> dict:
     return load_file(str(run_dir / "final" / "model.safetensors"))
 
@@ -183,16 +197,7 @@ def test_sigterm_saves_and_resume_is_bit_identical(setup_dir, tmp_path, monkeypa
     expected = final_weights(ref)
 
     out = tmp_path / "int"
-    real = loop_module.train_step
-    calls = {"n": 0}
-
-    def step_then_signal(*a, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(*a, **kw)
-
-    monkeypatch.setattr(loop_module, "train_step", step_then_signal)
+    real = sigterm_during_step(monkeypatch, 3)
     result = train(make_cfg(setup_dir, out, eval_n=1))
     assert result["interrupted"] == "SIGTERM" and result["step"] == 3
     printed = capsys.readouterr().out

@@ -28,16 +28,14 @@ _ANSWER_CLOSE = "</answer>"
 _BRACES = re.compile(r"\\.|[{}]", re.DOTALL)  # an escaped character (\{, \}, ...) or a brace
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last balanced ``\\boxed{...}`` (or ``\\fbox{...}``) in text, else None.
-
-    One pass over the braces with a stack (escaped ``\\{``/``\\}`` skipped), so the time is linear in
-    the text however many unclosed ``\\boxed{`` it holds.
-    """
-    starts = {m.end() for m in _BOXED.finditer(text)}  # positions just after a boxed '{'
+def _balanced_boxes(text: str) -> list[tuple[int, int, int]]:
+    """Every balanced ``\\boxed{...}``/``\\fbox{...}`` as (macro start, content start, content end),
+    in order of position. One pass over the braces with a stack (escaped ``\\{``/``\\}`` skipped),
+    so the time is linear in the text however many unclosed ``\\boxed{`` it holds."""
+    starts = {m.end(): m.start() for m in _BOXED.finditer(text)}  # after '{' -> where "\\boxed" starts
     if not starts:
-        return None
-    best: tuple[int, int] | None = None
+        return []
+    boxes: list[tuple[int, int, int]] = []
     stack: list[int] = []
     for m in _BRACES.finditer(text):
         c = m.group()
@@ -45,9 +43,16 @@ def last_boxed(text: str) -> str | None:
             stack.append(m.end())
         elif c == "}" and stack:
             start = stack.pop()
-            if start in starts and (best is None or start > best[0]):
-                best = (start, m.start())
-    return text[best[0]:best[1]] if best is not None else None
+            if start in starts:
+                boxes.append((starts[start], start, m.start()))
+    return sorted(boxes)
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last balanced ``\\boxed{...}`` (or ``\\fbox{...}``) in text, else None
+    (linear in the text: see :func:`_balanced_boxes`)."""
+    boxes = _balanced_boxes(text)
+    return text[boxes[-1][1]:boxes[-1][2]] if boxes else None
 
 
 # Between two boxes of one answer: separators only ("and", "or", ",", "\\quad", "x =", "$"), no
@@ -63,22 +68,9 @@ def final_boxes(text: str) -> str | None:
     ``x = \\boxed{-2} or x = \\boxed{2}`` -> ``"-2, 2"``, ``\\boxed{x=3}, \\quad \\boxed{y=5}`` ->
     ``"x=3, y=5"``. None when text has no balanced box. Linear, like :func:`last_boxed`.
     """
-    starts = {m.end(): m.start() for m in _BOXED.finditer(text)}  # after '{' -> where "\\boxed" starts
-    if not starts:
-        return None
-    boxes: list[tuple[int, int, int]] = []  # (macro start, content start, content end)
-    stack: list[int] = []
-    for m in _BRACES.finditer(text):
-        c = m.group()
-        if c == "{":
-            stack.append(m.end())
-        elif c == "}" and stack:
-            start = stack.pop()
-            if start in starts:
-                boxes.append((starts[start], start, m.start()))
+    boxes = _balanced_boxes(text)
     if not boxes:
         return None
-    boxes.sort()
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
         gap = text[box[2] + 1:group[0][0]]
