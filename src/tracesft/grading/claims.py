@@ -72,7 +72,7 @@ def statement_polarity(statement: str) -> str | None:
     """"yes", "no" or None (undecided) for a statement, from its main clause (rules: module doc)."""
     s = _prose_only(statement)
     lead = _LEAD.match(s)
-    if lead and re.match(r"\s*(?:[,.!;:]|$)", s[lead.end():]):
+    if lead and re.match(r"(?<!\s)\s*(?:[,.!;:]|$)", s[lead.end():]):
         return lead.group(1).lower()
     main = _main_clause(s)
     if _HEDGE.search(main) or _EXCEPTION.search(s):
@@ -146,7 +146,7 @@ def claim_matches(statement: str, reference: str) -> bool:
 
 # Prose around a value in a reference answer. Each pattern's group 1 is the value.
 _VALUE_IN_PROSE = [
-    re.compile(r"^(.+?)\s+is\s+the\s+only\s+(?:possible\s+)?(?:value|solution|answer)s?$", re.IGNORECASE),
+    re.compile(r"^(.+?)(?<=\S)\s+is\s+the\s+only\s+(?:possible\s+)?(?:value|solution|answer)s?$", re.IGNORECASE),
     re.compile(r"^the\s+only\s+(?:possible\s+)?(?:value|solution|answer)\b[^=]*?\bis\s+(.+)$", re.IGNORECASE),
     re.compile(r"^the\s+limit\s+exists\s+and\s+(?:is\s+equal\s+to|equals|is)\s+(.+)$", re.IGNORECASE),
     re.compile(r"^exactly\s+(-?\d+)(?:\s+[A-Za-z][\w-]*)*$", re.IGNORECASE),

@@ -39,7 +39,9 @@ _MATH_WORDS = {
     "pmod", "bmod", "setminus", "approx", "sim", "equiv", "to", "rightarrow", "infinity",
 }
 _WORD = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\b")
-_NUMBER_WITH_UNITS = re.compile(r"^(-?[\d.,/]+)\s*((?:[a-zA-Z]{2,}(?:\^\{?\d\}?)?\.?\s*)+)$")
+# Each unit word is taken whole ((?![a-zA-Z])): "apples" cannot also be read as "app" + "les", which made
+# this pattern backtrack exponentially on a sentence ending in a non-unit character.
+_NUMBER_WITH_UNITS = re.compile(r"^(-?[\d.,/]+)\s*((?:[a-zA-Z]{2,}(?![a-zA-Z])(?:\^\{?\d\}?)?\.?\s*)+)$")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _scalar_equal(pred: str, gold: str, deadline: _Deadline) -> Equivalence:
 
 
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d)")
-_WORD_SEPARATOR = re.compile(r"\s*,?\s*\b(?:and|or)\b\s*")
+_WORD_SEPARATOR = re.compile(r"(?<!\s)\s*(?:,\s*)?\b(?:and|or)\b\s*")
 _PLUS_MINUS = re.compile(r"\\pm\b\s*|±")
 _ASSIGNMENT = re.compile(r"^\s*((?:(?:[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?|\([a-z](?:\s*,\s*[a-z])+\))\s*=\s*)+)(.+)$")
 

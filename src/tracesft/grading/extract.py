@@ -58,8 +58,8 @@ def last_boxed(text: str) -> str | None:
 # Between two boxes of one answer: separators only ("and", "or", ",", "\\quad", "x =", "$"), no
 # sentence end, at most _BOX_GAP characters.
 _BOX_GAP = 40
-_BOX_GAP_OK = re.compile(r"[\s,;$]*(?:(?:and|or|\\quad|\\qquad|\\\]|\\\[|\\\)|\\\(|\\text\{\s*(?:and|or|,)?\s*\}"
-                         r"|[A-Za-z](?:_\{?\w+\}?)?\s*=|[,;$])[\s,;$]*)*")
+_BOX_GAP_OK = re.compile(r"[\s,;$]*(?:(?:and|or|\\quad|\\qquad|\\\]|\\\[|\\\)|\\\(|\\text\{\s*(?:(?:and|or|,)\s*)?\}"
+                         r"|(?<!\w)[A-Za-z](?:_\{?\w+\}?)?\s*=)[\s,;$]*)*")
 
 
 def final_boxes(text: str) -> str | None:
@@ -151,7 +151,7 @@ _TOKEN = re.compile(r"\$\$.{0,2000}?\$\$|\$[^$]{0,2000}\$|\\\(.{0,2000}?\\\)|\\\
 _SPAN_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _SENTENCE_BREAK = re.compile(r"\n|(?<!\.)\.(?!\.)(?=\s+[A-Z]|\s*$)")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?")
-_YES_NO = re.compile(r"\s*(?:[A-Za-z ]{0,20}:\s*)?(yes|no)\b(?=\s*[,.!;:]|\s*$)", re.IGNORECASE)
+_YES_NO = re.compile(r"(?<!\s)\s*(?:[A-Za-z ]{0,20}:\s*)?(yes|no)\b(?=\s*[,.!;:]|\s*$)", re.IGNORECASE)
 _MATHY = re.compile(r"[0-9$\\^+*/=()!√±∞π]|^[A-Za-z]$")
 _PROSE = re.compile(r"[A-Za-z][a-z]+(?:[-'][A-Za-z]+)*")
 # Links between a sentence's subject and its object. "has"/"have" are weaker: used only when no
@@ -162,7 +162,7 @@ _COPULA = re.compile(r"\b(?:is|are|was|were|equals|be|becomes|(?:converges|tends
 _HAVE = re.compile(r"\b(?:has|have)\b", re.IGNORECASE)
 _EXISTENTIAL = re.compile(r"^\W*(?:(?:therefore|thus|hence|so|in conclusion|in total|overall|finally|in summary)"
                           r"\W+)*there\s+(?:is|are|exist|exists)\s+", re.IGNORECASE)
-_PASSIVE = re.compile(r"\s*(?:not\s+|also\s+)?[a-z]+ed\b")
+_PASSIVE = re.compile(r"(?<!\s)\s*(?:not\s+|also\s+)?(?<![a-z])[a-z]+ed\b")
 # Words that may stand between the link and the answer ("is given by the expression n(n-3)/2",
 # "is always 0", "are exactly").
 _FILLER = {"given", "by", "the", "expression", "formula", "equal", "to", "exactly", "simply", "just", "a", "an",
@@ -362,7 +362,7 @@ def _sentence_answer(s: str) -> tuple[str | None, int]:
                         break
                     back = max(0, m.start() - 200) + w.start()
                 start = back
-            if m.group().lower() in ("has", "have") and re.match(r"\s*no\s+[A-Za-z]", s[m.end():]):
+            if m.group().lower() in ("has", "have") and re.match(r"(?<!\s)\s*no\s+[A-Za-z]", s[m.end():]):
                 return "0", start  # "has no real roots"
             found = _collect_object(s[start:])
             if found and _MATHY.search(found):
@@ -434,14 +434,20 @@ def _unmark(text: str) -> str:
 # An afterword: a paragraph or sentence that checks or annotates an answer already given ("Let me
 # verify: ...", "Check: ...", "Note: ...", "Substituting back, ...", "Verification: ...").
 _AFTERWORD = re.compile(
-    r"\W*(?:(?:let(?:'s|\s+me|\s+us)|to|we\s+can|i\s+will|i'll)\s+(?:verify|check|double[- ]check|confirm)\b"
+    r"(?<!\W)\W*(?:(?:let(?:'s|\s+me|\s+us)|to|we\s+can|i\s+will|i'll)\s+(?:verify|check|double[- ]check|confirm)\b"
     r"|(?:verification|check|checking|verifying|double[- ]check(?:ing)?|sanity[- ]check|note)\s*[:,-]"
     r"|as\s+a\s+(?:sanity\s+)?check\b|(?:substituting|plugging)\s+(?:\S+\s+){0,3}?back\b)", re.IGNORECASE)
 
 
+def _starts_afterword(text: str, pos: int) -> bool:
+    r"""Whether an afterword marker starts at text[pos] (read on a window: the pattern's leading
+    ``(?<!\W)\W*`` keeps searches linear, and a window starts it afresh at pos)."""
+    return bool(_AFTERWORD.match(text[pos:pos + 400]))
+
+
 def _is_afterword(text: str, pos: int, end: int) -> bool:
     """Whether text[pos:end] is an afterword: starts with a marker and names no answer ("answer is")."""
-    return bool(_AFTERWORD.match(text, pos)) and not _ANSWER_IS.search(text, pos, end)
+    return _starts_afterword(text, pos) and not _ANSWER_IS.search(text, pos, end)
 
 
 _SENTENCE_START = re.compile(r"(?:\n|(?<!\.)[.!](?=\s))\s*")
@@ -457,7 +463,7 @@ def _trailing_parenthetical(par: str) -> int:
         depth += {")": 1, "(": -1}.get(body[i], 0)
         if depth == 0:
             before = body[:i].rstrip()
-            if before and (before.endswith((".", "!")) or _AFTERWORD.match(body, i + 1)) \
+            if before and (before.endswith((".", "!")) or _starts_afterword(body, i + 1)) \
                     and not _ANSWER_IS.search(body, i):
                 return i
             return -1
@@ -583,7 +589,7 @@ def _only_value(sentence: str) -> str | None:
 
 
 # A paragraph that concludes: it overrides a \\boxed{} of an earlier paragraph when it states an answer.
-_CONCLUSION = re.compile(r"\W*(?:so|thus|therefore|hence|in conclusion|in summary|finally|overall|in total)\b",
+_CONCLUSION = re.compile(r"(?<!\W)\W*(?:so|thus|therefore|hence|in conclusion|in summary|finally|overall|in total)\b",
                          re.IGNORECASE)
 
 
