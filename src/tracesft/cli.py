@@ -137,8 +137,8 @@ def _cmd_eval(args) -> int:
 
     from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
     from .evaluate import Sampling, build_evaluator
-    from .models.loading import load_model_and_tokenizer
     from .grading import default_reward_name, get_reward
+    from .models.loading import load_model_and_tokenizer
 
     template = load_template(args.template)
     reward_name = args.reward or default_reward_name(args.template)
@@ -292,8 +292,8 @@ _PROBABILITY = _bounded(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
 
 def build_parser() -> argparse.ArgumentParser:
     from .evaluate.evaluator import EVALUATORS
-    from .models.loading import DTYPES
     from .grading.registry import REWARDS
+    from .models.loading import DTYPES
     from .train.metrics import LOG_BACKENDS
     from .train.sweep import FILTER_MODES
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..evaluate.evaluator import EVALUATORS
-from ..models.loading import DTYPES
 from ..grading.registry import REWARDS
+from ..models.loading import DTYPES
 from .metrics import LOG_BACKENDS
 from .normalization import NORMALIZATIONS
 from .optim import OPTIMIZERS
