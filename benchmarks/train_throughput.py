@@ -38,7 +38,7 @@ def prepare(workdir: Path, pairs: int, model_name: str, micro_batch: int, accumu
 
     (workdir / "settings.json").write_text(json.dumps({"micro_batch": micro_batch, "accumulation": accumulation}))
     if model_name == "smollm2-135m-instruct":
-        from tracesft.model_import import import_gguf
+        from tracesft.models.gguf import import_gguf
 
         import_gguf(model_name, workdir / "model")
     else:

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from test_train import build_setup_dir, make_cfg, sigterm_during_step
 
 from tracesft.errors import ConfigError
-from tracesft.lora import LoraSpec, merged_state_dict
+from tracesft.models.lora import LoraSpec, merged_state_dict
 from tracesft.train import load_config, train
 from tracesft.train import loop as loop_module
 

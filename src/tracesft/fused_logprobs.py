@@ -16,6 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .models.heads import output_embedding
+from .models.unwrap import base_model
+
 __all__ = [
     "DEFAULT_CHUNK_BUDGET_BYTES",
     "auto_chunk_size",
@@ -174,12 +177,6 @@ def fused_linear_log_probs(
     return log_probs, (entropy if return_entropy else None)
 
 
-def _unwrap_adapters(model):
-    """A peft wrapper's inner transformers model (its layers carry the adapters); others unchanged."""
-    inner = getattr(model, "get_base_model", None)
-    return inner() if callable(inner) else model
-
-
 def _base_decoder(model):
     base = getattr(model, "base_model", None)
     if base is None or base is model:
@@ -189,14 +186,13 @@ def _base_decoder(model):
 
 def fused_unsupported_reason(model) -> str | None:
     """Why the fused head cannot reproduce ``model``'s logits, or None when it can."""
-    model = _unwrap_adapters(model)
+    model = base_model(model)
     config = getattr(model, "config", None)
     for attr in _LOGIT_TRANSFORMS:
         value = getattr(config, attr, None)
         if value not in (None, 1, 1.0):
             return f"config.{attr}={value!r} (logit scaling/soft-capping is not implemented)"
-    get_head = getattr(model, "get_output_embeddings", None)
-    head = get_head() if callable(get_head) else None
+    head = output_embedding(model)
     if not isinstance(head, nn.Linear):
         return "no output embedding (nn.Linear) reachable through get_output_embeddings()"
     if _base_decoder(model) is None:
@@ -219,9 +215,9 @@ def fused_response_log_probs(
     Runs the decoder for final hidden states (batch, seq, hidden), then the chunked head on the
     positions of ``response_mask`` (all positions when None); other positions get 0.
     """
-    model = _unwrap_adapters(model)
+    model = base_model(model)
     decoder = _base_decoder(model)
-    head = model.get_output_embeddings()
+    head = output_embedding(model)
     kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
     hidden = decoder(input_ids=input_ids, use_cache=False, **kwargs).last_hidden_state
     b, t, h = hidden.shape

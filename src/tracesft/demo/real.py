@@ -85,7 +85,7 @@ def run_demo_real(out: str | None = None, seed: int = 0, fast: bool = False, eva
                   size: RealSize | None = None) -> Path:
     """Run the real-model demo; returns the run directory (summary.json holds the figures)."""
     from ..grading import r1_zero_reward_fn
-    from ..model_import import import_gguf
+    from ..models.gguf import import_gguf
     from ..train import TrainConfig, train
     from .run import _first_eval, new_demo_dir, stopped
 

@@ -11,8 +11,8 @@ _EXPORTS = {
     "log_generations": "hf",
     "summarize_records": "records",
     "grade_records": "records",
-    "load_model_and_tokenizer": "loading",
-    "DTYPES": "loading",
+    "load_model_and_tokenizer": ".models.loading",  # tracesft.models.loading, re-exported here
+    "DTYPES": ".models.loading",
     "Evaluator": "evaluator",
     "HFEvaluator": "evaluator",
     "Sampling": "evaluator",

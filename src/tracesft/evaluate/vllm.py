@@ -246,15 +246,6 @@ def shutdown_vllm(llm) -> None:
     cleanup_dist_env_and_memory()
 
 
-def _unwrap(policy):
-    """The model under DDP / torch.compile wrappers."""
-    while True:
-        inner = getattr(policy, "module", None) or getattr(policy, "_orig_mod", None)
-        if inner is None or inner is policy:
-            return policy
-        policy = inner
-
-
 def policy_weights_for_engine(policy, dtype=None) -> Iterator[tuple[str, object]]:
     """``(name, tensor)`` for each of ``policy``'s weights, full and in ``dtype``, one at a time.
 
@@ -265,10 +256,12 @@ def policy_weights_for_engine(policy, dtype=None) -> Iterator[tuple[str, object]
     """
     import torch
 
-    from ..lora import is_adapted, merged_state_dict
+    from ..models.heads import ties_word_embeddings
+    from ..models.lora import merged_state_dict
+    from ..models.unwrap import is_adapted, unwrap_parallel
 
-    model = _unwrap(policy)
-    tied = bool(getattr(getattr(model, "config", None), "tie_word_embeddings", False))
+    model = unwrap_parallel(policy)
+    tied = ties_word_embeddings(model)
     with torch.no_grad():
         state = merged_state_dict(model) if is_adapted(model) else model.state_dict()  # LoRA: merged, in memory
         for name, tensor in state.items():

@@ -16,9 +16,11 @@ import torch
 from ..data import filter_correct, load_examples, load_template, render_prompts, render_responses, stop_token_ids
 from ..data.selection import split_held_out, take_subset
 from ..errors import ConfigError, UserInputError
-from ..evaluate import Sampling, build_evaluator, load_model_and_tokenizer
+from ..evaluate import Sampling, build_evaluator
 from ..grading import get_reward
-from ..lora import LoraSpec, apply_lora
+from ..models.heads import tied_parameter_names
+from ..models.loading import load_model_and_tokenizer
+from ..models.lora import LoraSpec, apply_lora
 from ..tokenization import _pad_id
 from . import checkpoint as ckpt
 from . import distributed as dist_
@@ -166,7 +168,7 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
     model, tokenizer = build_model(cfg, device)
     if checkpoint is not None:
         ckpt.apply_weights(checkpoint, model)
-    tied = ckpt.tied_parameter_names(model)
+    tied = tied_parameter_names(model)
     module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs)
     examples, held_out, report = select_examples(cfg)
     data = build_train_data(cfg, examples, report, tokenizer, info, progress=cfg.progress and info.is_main)

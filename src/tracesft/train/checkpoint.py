@@ -26,7 +26,9 @@ from pathlib import Path
 import torch
 
 from ..errors import TrainingError, UserInputError
-from ..lora import is_adapted, load_adapter_state
+from ..models.heads import tied_parameter_names
+from ..models.lora import load_adapter_state
+from ..models.unwrap import is_adapted
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
@@ -145,18 +147,6 @@ def clean_partial(run_dir) -> int:
         else:
             shutil.rmtree(p, ignore_errors=True)
     return len(stale)
-
-
-def tied_parameter_names(model) -> set[str]:
-    """State-dict names that share storage with an earlier name (e.g. a tied lm_head)."""
-    seen, tied = {}, set()
-    for name, t in model.state_dict(keep_vars=True).items():
-        key = (t.data_ptr(), t.shape)
-        if key in seen:
-            tied.add(name)
-        else:
-            seen[key] = name
-    return tied
 
 
 class DamagedCheckpoint(UserInputError):

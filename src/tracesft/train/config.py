@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..evaluate.evaluator import EVALUATORS
-from ..evaluate.loading import DTYPES
 from ..grading.registry import REWARDS
+from ..models.loading import DTYPES
 from .metrics import LOG_BACKENDS
 from .normalization import NORMALIZATIONS
 from .optim import OPTIMIZERS
@@ -166,7 +166,7 @@ class TrainConfig:
             raise ConfigError(f"vllm_device: {self.vllm_device!r} is not one of cpu, cuda, cuda:N")
 
     def _validate_lora(self) -> None:
-        from ..lora import LoraSpec
+        from ..models.lora import LoraSpec
 
         spec = LoraSpec.from_config(self.lora)
         self.lora = spec.to_dict() if spec is not None else None

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import torch
 
-from .. import lora
 from ..errors import TrainingError
+from ..models.heads import without_tied
+from ..models.lora import adapter_state, base_name, merged_state_dict, save_final
+from ..models.unwrap import is_adapted
 from . import checkpoint as ckpt
 from . import distributed as dist_
 from .builders import Components, build_components
@@ -149,12 +151,11 @@ def _model_state(c: Components, final: bool = False) -> tuple[dict, dict]:
     out, as transformers saves it (a LoRA run: its adapter; its final model: merged), and the
     optimizer state. Collective under FSDP."""
     model_state, optim_state = dist_.full_state_dicts(c.model, c.optimizer)
-    if lora.is_adapted(c.model):
+    if is_adapted(c.model):
         if not final:
-            return lora.adapter_state(c.model, model_state), optim_state
-        tied = {lora.base_name(k) for k in c.tied}
-        return {k: v for k, v in lora.merged_state_dict(c.model, model_state).items() if k not in tied}, optim_state
-    return {k: v for k, v in model_state.items() if k not in c.tied}, optim_state
+            return adapter_state(c.model, model_state), optim_state
+        return without_tied(merged_state_dict(c.model, model_state), {base_name(k) for k in c.tied}), optim_state
+    return without_tied(model_state, c.tied), optim_state
 
 
 def _save(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistInfo, reason: str) -> Path | None:
@@ -180,10 +181,8 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
                "world_size": info.world_size, **c.report}
     if not info.is_main:
         return summary
-    lora.base_model(c.model).save_pretrained(run_dir / "final", state_dict=model_state, safe_serialization=True)
+    save_final(c.model, model_state, run_dir / "final")  # LoRA: the merged model, and final/adapter
     c.tokenizer.save_pretrained(run_dir / "final")
-    if lora.is_adapted(c.model):  # the adapter alone, beside the merged model
-        c.model.save_pretrained(run_dir / "final" / "adapter")
     if eval_rows:
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import MissingExtraError, UserInputError
+from ..errors import MissingExtraError, UserInputError
 
 __all__ = ["KNOWN_MODELS", "resolve_gguf", "import_gguf"]
 

@@ -1,4 +1,5 @@
-"""Loading a model and tokenizer from a local Hugging Face directory (or hub id) safely."""
+"""Loading a model and tokenizer from a local Hugging Face directory (or a hub id already in the
+local cache): dtype and device chosen, paths checked before anything is loaded, nothing downloaded."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def load_model_and_tokenizer(
         if not _HUB_ID.fullmatch(str(path)):
             raise UserInputError(f"{what} directory {path} does not exist" if what == "tokenizer" else
                                  f"model directory {path} does not exist or has no config.json")
+        if not _in_hub_cache(str(path), what):  # e.g. a relative path mistyped: say so, no hub look-up
+            raise UserInputError(f"{what} directory {path} does not exist (nor is {path} a model in the local "
+                                 "Hugging Face cache; nothing is downloaded)")
         cached = {"local_files_only": True}  # a hub id: from the local cache only, never downloaded here
     if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
         raise UserInputError(f"model directory {model_path} does not exist or has no config.json")
@@ -64,6 +68,15 @@ def load_model_and_tokenizer(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device), tokenizer
+
+
+def _in_hub_cache(repo_id: str, what: str) -> bool:
+    """Whether the local Hugging Face cache holds the hub model ``repo_id`` (its config, or for a
+    tokenizer one of its tokenizer files)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    files = ("config.json",) if what == "model" else ("tokenizer_config.json", "tokenizer.json", "config.json")
+    return any(isinstance(try_to_load_from_cache(repo_id, f), str) for f in files)
 
 
 def load_tokenizer(path: str, *, trust_remote_code: bool = False):

@@ -12,13 +12,15 @@ the adapted model, so evaluation backends (vLLM) can be refreshed from them mid-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
-from .errors import ConfigError, MissingExtraError
+from ..errors import ConfigError, MissingExtraError
+from .unwrap import base_model, is_adapted
 
-__all__ = ["LoraSpec", "apply_lora", "is_adapted", "adapter_state", "load_adapter_state", "merged_state_dict",
-           "base_model", "base_name"]
+__all__ = ["LoraSpec", "apply_lora", "adapter_state", "load_adapter_state", "merged_state_dict", "base_name",
+           "save_final"]
 
 _DEFAULT_TARGETS = "all-linear"
 
@@ -93,15 +95,6 @@ def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
     return adapted
 
 
-def is_adapted(model) -> bool:
-    """Whether ``model`` is a peft model (by capability: it has a ``peft_config``)."""
-    return hasattr(model, "peft_config") and hasattr(model, "get_base_model")
-
-
-def base_model(model):
-    return model.get_base_model() if is_adapted(model) else model
-
-
 def _is_adapter_key(name: str) -> bool:
     return any(part.startswith("lora_") for part in name.split("."))
 
@@ -113,7 +106,7 @@ def adapter_state(model, full_state: dict) -> dict:
 
 
 def load_adapter_state(model, weights: dict) -> tuple[list, list]:
-    """Load a checkpoint's adapter weights (as :func:`save_adapter` wrote them); (missing, unexpected)."""
+    """Load a checkpoint's adapter weights (:func:`adapter_state`, as saved); (missing, unexpected)."""
     from peft import set_peft_model_state_dict
 
     result = set_peft_model_state_dict(model, weights)
@@ -154,3 +147,11 @@ def merged_state_dict(model, state: dict | None = None) -> dict:
             tensor = tensor + deltas[name].to(tensor.device, tensor.dtype)
         out[base_name(name)] = tensor
     return out
+
+
+def save_final(model, state: dict, directory) -> None:
+    """Write ``directory`` as a plain Hugging Face model holding ``state`` (for a LoRA model its merged
+    weights, :func:`merged_state_dict`), and for a LoRA model the adapter alone in ``directory/adapter``."""
+    base_model(model).save_pretrained(directory, state_dict=state, safe_serialization=True)
+    if is_adapted(model):  # the adapter alone, beside the merged model
+        model.save_pretrained(Path(directory) / "adapter")
