@@ -40,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,7 +207,8 @@ def _run_once(case: Case, timeout: float | None) -> dict:
         raise CaseFailed(f"case {case.name} ({why}): {shlex.join([python, *case.argv])}\n{stderr[-3000:]}")
     figures = json.loads(lines[-1][len(RESULT_PREFIX):])
     peak = usage["maxrss"] if sys.platform == "darwin" else usage["maxrss"] * 1024
-    return {"wall_s": usage["wall"], "peak_rss": peak, **figures}
+    own = {"wall_s": usage["wall"], "peak_rss": peak}
+    return {**own, **{k: v for k, v in figures.items() if k not in own}}  # the harness's own figures win
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -242,7 +242,7 @@ def run(cases: list[Case], rounds: int = 3, *, params: dict | None = None, timeo
             figures = {"round": r + 1, **_run_once(c, timeout)}
             result["cases"][c.name]["runs"].append(figures)
             if verbose:
-                shown = ", ".join(f"{k} {_fmt(v)}" for k, v in figures.items()
+                shown = ", ".join(f"{k} {_fmt(k, v)}" for k, v in figures.items()
                                   if k != "round" and isinstance(v, (int, float)) and not isinstance(v, bool))
                 print(f"round {r + 1} {c.name}: {shown}", flush=True)
     for c in result["cases"].values():
@@ -259,19 +259,19 @@ def median(result: dict, case: str, figure: str) -> float:
     return result["cases"][case]["summary"][figure]["median"]
 
 
-def _fmt(v: float) -> str:
-    if isinstance(v, int) and abs(v) >= 2**20:
+def _fmt(key: str, v: float) -> str:
+    if "rss" in key or key.endswith("_bytes"):
         return f"{v / 2**30:.2f}Gi"
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def print_summary(result: dict, figures: list[str] | None = None) -> None:
-    """One line per case: each figure's median [min-max] over the rounds (bytes shown in GiB)."""
+    """One line per case: each figure's median [min-max] over the rounds (RSS and *_bytes in GiB)."""
     print(f"median [min-max] of {result['rounds']} rounds, each case a fresh process")
     for name, c in result["cases"].items():
         s = c["summary"]
         keys = [k for k in (figures or s) if k in s and k != "round"]
-        cells = [f"{k} {_fmt(s[k]['median'])} [{_fmt(s[k]['min'])}-{_fmt(s[k]['max'])}]" for k in keys]
+        cells = [f"{k} {_fmt(k, s[k]['median'])} [{_fmt(k, s[k]['min'])}-{_fmt(k, s[k]['max'])}]" for k in keys]
         print(f"  {name}: " + ", ".join(cells))
 
 
