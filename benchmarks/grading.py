@@ -1,7 +1,9 @@
 """Grading on real CHAMP traces: accuracy against human labels, or throughput.
 
     python benchmarks/grading.py --labelled [FILE] [--show-errors N]
-    python benchmarks/grading.py [--workers 1 2] [--limit N]
+    python benchmarks/grading.py --probe
+    python benchmarks/grading.py [--workers 1 2] [--limit N] [--rounds 1]
+    python benchmarks/grading.py --quick        # a smoke run: throughput on the first 500 responses
 
 ``--labelled`` grades the labelled set (default ``benchmarks/data/champ_labelled.jsonl``: real
 CHAMP solutions with their one-sentence summary turns, each labelled correct/incorrect by reading
@@ -12,7 +14,9 @@ model and per kind of row. Both graders see the same text (the solution, a blank
 turn: what ``tracesft filter`` grades for a ``tracesft data champ`` record, whose response is the
 solution and whose ``answer_summary`` is the summary) and the same list of acceptable answers.
 
-Without ``--labelled``: throughput on the full CHAMP import (19,179 responses), 1 and 2 workers.
+Without ``--labelled``/``--probe``: throughput on the full CHAMP import (19,179 responses), 1 and 2
+workers, each worker count a fresh process (benchmarks/harness.py). Every mode stores its figures
+as benchmarks/results/grading_{labelled,probe,throughput}-DATE.json.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import harness
 
 from tracesft.data.champ import champ_records, split_reference_answer
 from tracesft.grading import free_form_reward_fn, grade_free_form, sandbox
@@ -63,7 +69,7 @@ def _rates(rows: list[dict], key: str) -> tuple[str, str]:
     return rec, fa
 
 
-def labelled(path: Path, show_errors: int) -> None:
+def labelled(path: Path, show_errors: int) -> dict:
     rows = load_labelled(path)
     t0 = time.perf_counter()
     for r in rows:
@@ -84,9 +90,15 @@ def labelled(path: Path, show_errors: int) -> None:
           "(rows in brackets)")
     print(f"{'':34} | {'tracesft recall':>16} | {'tracesft FA':>14} | {'math-verify recall':>18} | "
           f"{'math-verify FA':>14}")
+    figures = {"rows": len(rows), "seconds_tracesft": t_ours, "seconds_math_verify": t_mv, "groups": {}}
     for name in sorted(groups, key=lambda g: (g != "all", g)):
         ours, mv = _rates(groups[name], "tracesft"), _rates(groups[name], "math_verify")
         print(f"{name:34} | {ours[0]:>16} | {ours[1]:>14} | {mv[0]:>18} | {mv[1]:>14}")
+        g = groups[name]
+        figures["groups"][name] = {
+            "correct": sum(r["label"] for r in g), "incorrect": sum(not r["label"] for r in g),
+            **{f"{key}_accepted_{'correct' if want else 'incorrect'}": sum(r[key] for r in g if r["label"] == want)
+               for key in ("tracesft", "math_verify") for want in (True, False)}}
     print(f"seconds: tracesft {t_ours:.1f}, math-verify {t_mv:.1f}")
     if show_errors:
         for name, want in (("missed (correct, rejected)", True), ("false accepts", False)):
@@ -96,9 +108,10 @@ def labelled(path: Path, show_errors: int) -> None:
                 got = grade_free_form(r["text"], r["truths"]).answer
                 print(f"  {r['id']} [{r['answer_type']}] truth={r['ground_truth']!r} stated={r['stated_answer']!r} "
                       f"extracted={(got or '')[:80]!r}")
+    return figures
 
 
-def probe() -> None:
+def probe() -> dict:
     """The style probe: hand-written traces in other styles (GSM8K plain text, markdown chat, R1-Zero
     tags, MATH, multiple choice, traps), each labelled; written to find classes of failure, so its
     rates are not those of a random sample of real data."""
@@ -115,13 +128,18 @@ def probe() -> None:
     neg = [(c, g) for c, g in rows if not c["label"]]
     print(f"style probe: {len(rows)} cases; correct accepted {sum(g.correct for _, g in pos)}/{len(pos)}, "
           f"incorrect rejected {sum(not g.correct for _, g in neg)}/{len(neg)}")
+    errors = []
     for c, g in rows:
         if g.correct != c["label"]:
+            errors.append(c["id"])
             print(f"  {c['id']:8} label={c['label']!s:5} truth={c['truth']!r:24} extracted={g.answer!r:.60}"
                   f"  # {c['note']}")
+    return {"cases": len(rows), "correct": len(pos), "correct_accepted": sum(g.correct for _, g in pos),
+            "incorrect": len(neg), "incorrect_rejected": sum(not g.correct for _, g in neg), "errors": errors}
 
 
-def throughput(workers: list[int], limit: int | None) -> None:
+def throughput_case(workers: int, limit: int | None) -> dict:
+    """One worker count, in this process: every response graded once through ``workers`` sandboxed graders."""
     records = champ_records()[:limit]
     # graded as `tracesft filter` grades them: the solution, a blank line, the summary turn
     responses = [r["messages"][1]["content"] + "\n\n" + r["answer_summary"] for r in records]
@@ -132,24 +150,34 @@ def throughput(workers: list[int], limit: int | None) -> None:
         r = free_form_reward_fn(responses[i], truths[i])
         return r["reward"], time.perf_counter() - t0
 
-    rows = []
-    for w in workers:
-        sandbox.shutdown()
-        sandbox.prestart(w)
-        time.sleep(3)  # let the workers import sympy before timing
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=w) as pool:
-            results = list(pool.map(timed, range(len(responses))))
-        elapsed = time.perf_counter() - t0
-        longest = max(t for _, t in results)
-        slowest = max(range(len(results)), key=lambda i: results[i][1])
-        rows.append((w, len(results), elapsed, sum(r for r, _ in results), longest, slowest))
+    sandbox.prestart(workers)
+    time.sleep(3)  # let the workers import sympy before timing
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(timed, range(len(responses))))
+    elapsed = time.perf_counter() - t0
+    slowest = max(range(len(results)), key=lambda i: results[i][1])
+    sandbox.shutdown()
+    return {"responses": len(results), "seconds": elapsed, "responses_per_s": len(results) / elapsed,
+            "correct": sum(r for r, _ in results), "longest_call_s": results[slowest][1],
+            "slowest": f"{records[slowest]['problem_id']} / {records[slowest]['model']}"}
 
-    print(f"CHAMP import: {len(responses)} responses, free-form grader, timeout 2 s")
-    print(f"{'workers':>7} | {'seconds':>8} | {'resp/s':>8} | {'correct':>7} | {'longest call':>12}")
-    for w, n, el, correct, longest, _ in rows:
-        print(f"{w:>7} | {el:>8.1f} | {n / el:>8.1f} | {int(correct):>7} | {longest:>10.2f} s")
-    print(f"slowest response (1st row): {records[rows[0][5]]['problem_id']} / {records[rows[0][5]]['model']}")
+
+def throughput(args) -> dict:
+    cases = [harness.Case(f"workers={w}", [__file__, "--throughput-case", str(w), str(args.limit or 0)])
+             for w in args.workers]
+    result = harness.run(cases, rounds=args.rounds, params={"workers": args.workers, "limit": args.limit})
+    print(f"\nCHAMP import: {harness.median(result, cases[0].name, 'responses'):.0f} responses, free-form grader, "
+          f"timeout 2 s; median of {args.rounds} round(s)")
+    print(f"{'workers':>7} | {'seconds':>8} | {'resp/s':>8} | {'correct':>7} | {'longest call':>12} | {'peak RSS':>8}")
+    for w, c in zip(args.workers, cases):
+        def m(figure, name=c.name):
+            return harness.median(result, name, figure)
+
+        print(f"{w:>7} | {m('seconds'):>8.1f} | {m('responses_per_s'):>8.1f} | {m('correct'):>7.0f} | "
+              f"{m('longest_call_s'):>10.2f} s | {m('peak_rss') / 2**30:>6.2f}Gi")
+    print(f"slowest response (1st case, 1st round): {result['cases'][cases[0].name]['runs'][0]['slowest']}")
+    return result
 
 
 def main() -> None:
@@ -160,13 +188,24 @@ def main() -> None:
     ap.add_argument("--show-errors", type=int, default=0, metavar="N", help="list N of tracesft's errors of each kind")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--limit", type=int, default=None, help="grade only the first N conversations")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: throughput on the first 500 responses")
+    harness.add_arguments(ap, rounds=1)
+    ap.add_argument("--throughput-case", nargs=2, type=int, metavar=("WORKERS", "LIMIT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.throughput_case:
+        workers, limit = args.throughput_case
+        harness.emit(throughput_case(workers, limit or None))
+        return
+    params = {k: v for k, v in vars(args).items() if k not in ("throughput_case", "results", "no_save")}
     if args.probe:
-        probe()
+        harness.finish("grading_probe", harness.record(probe(), params), args)
     elif args.labelled:
-        labelled(Path(args.labelled), args.show_errors)
+        harness.finish("grading_labelled", harness.record(labelled(Path(args.labelled), args.show_errors), params),
+                       args)
     else:
-        throughput(args.workers, args.limit)
+        if args.quick:
+            args.limit = 500
+        harness.finish("grading_throughput", throughput(args), args)
 
 
 if __name__ == "__main__":

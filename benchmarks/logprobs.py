@@ -1,30 +1,26 @@
 """Peak memory and wall time of log-probs + entropy, forward and backward: full logits vs fused head.
 
-    python benchmarks/logprobs.py [--tokens 512 2048 4096] [--repeats 2]
+    python benchmarks/logprobs.py [--tokens 512 2048 4096] [--repeats 2] [--rounds 1]
+    python benchmarks/logprobs.py --quick       # a smoke run: N=256, one repeat
 
-Each (path, N) case runs in a fresh subprocess. Inputs: hidden (N, 896) and the output weight
+Each (path, N) case runs in a fresh subprocess (benchmarks/harness.py; --rounds rounds,
+alternating; medians over rounds). Inputs: hidden (N, 896) and the output weight
 (151,936, 896), both float32 and requiring grad, labels (N,). The step: log p(label) and entropy
 (entropy for logging, as in training), then backward of sum(log_probs * w). "peak +" is the
 process's peak RSS minus its RSS once the inputs exist. Both paths must also allocate the weight
 gradient (vocab x hidden float32 = 545 MB), which no head implementation can avoid; the last
-columns subtract it to show what the logits themselves cost.
+columns subtract it to show what the logits themselves cost. The result goes to
+benchmarks/results/logprobs-DATE.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
-import sys
 import time
 
+import harness
+
 HIDDEN, VOCAB = 896, 151_936
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
 
 
 def run_case(path: str, n: int, repeats: int) -> dict:
@@ -38,7 +34,7 @@ def run_case(path: str, n: int, repeats: int) -> dict:
     weight = (torch.randn(VOCAB, HIDDEN) * 0.02).requires_grad_()
     labels = torch.randint(0, VOCAB, (n,))
     w = torch.randn(n)
-    base = _rss_bytes()
+    base = harness.rss_now()
     times = []
     for _ in range(repeats):
         hidden.grad = weight.grad = None
@@ -55,45 +51,44 @@ def run_case(path: str, n: int, repeats: int) -> dict:
         del lp, ent
         if path != "fused":
             del logits
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"path": path, "n": n, "peak_increase": peak - base, "seconds": min(times), "entropy": entropy_mean}
+    peak = harness.peak_rss_self()
+    return {"path": path, "n": n, "peak_rss_increase": peak - base, "seconds": min(times), "entropy": entropy_mean}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, nargs="+", default=[512, 2048, 4096])
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2, help="timed repeats within a process (the best is kept)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: N=256, one repeat")
+    harness.add_arguments(ap, rounds=1)
     ap.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
-        print(json.dumps(run_case(args.case[0], int(args.case[1]), args.repeats)))
+        harness.emit(run_case(args.case[0], int(args.case[1]), args.repeats))
         return
+    if args.quick:
+        args.tokens, args.repeats = [256], 1
+    cases = [harness.Case(f"{path} N={n}", [__file__, "--case", path, str(n), "--repeats", str(args.repeats)])
+             for n in args.tokens for path in ("plain", "fused")]
+    params = {k: v for k, v in vars(args).items() if k not in ("case", "results", "no_save")}
+    result = harness.run(cases, rounds=args.rounds, params={**params, "hidden": HIDDEN, "vocab": VOCAB})
 
     grad_w = VOCAB * HIDDEN * 4
     gb = 2**30
-    rows = []
-    for n in args.tokens:
-        res = {}
-        for path in ("plain", "fused"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--case", path, str(n), "--repeats", str(args.repeats)],
-                check=True, capture_output=True, text=True,
-            )
-            res[path] = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append((n, res["plain"], res["fused"]))
-
-    print(f"hidden {HIDDEN}, vocab {VOCAB:,}, float32, CPU, forward+backward with entropy "
-          f"(best of {args.repeats}); weight grad = {grad_w / gb:.2f} GiB")
+    print(f"\nhidden {HIDDEN}, vocab {VOCAB:,}, float32, CPU, forward+backward with entropy "
+          f"(best of {args.repeats} per process, median of {args.rounds} round(s)); "
+          f"weight grad = {grad_w / gb:.2f} GiB")
     head = (f"{'N':>5} | {'plain peak+':>11} {'fused peak+':>11} {'ratio':>6} | {'plain s':>7} {'fused s':>7} "
             f"{'ratio':>6} | {'plain-gradW':>11} {'fused-gradW':>11} {'ratio':>6}")
     print(head)
     print("-" * len(head))
-    for n, p, f in rows:
-        pm, fm = p["peak_increase"], f["peak_increase"]
+    for n in args.tokens:
+        pm, fm = (harness.median(result, f"{p} N={n}", "peak_rss_increase") for p in ("plain", "fused"))
+        ps, fs = (harness.median(result, f"{p} N={n}", "seconds") for p in ("plain", "fused"))
         pl, fl = pm - grad_w, fm - grad_w
-        print(f"{n:>5} | {pm / gb:>9.2f}Gi {fm / gb:>9.2f}Gi {fm / pm:>6.1%} | {p['seconds']:>7.2f} "
-              f"{f['seconds']:>7.2f} {f['seconds'] / p['seconds']:>5.2f}x | {pl / gb:>9.2f}Gi "
-              f"{fl / gb:>9.2f}Gi {fl / pl:>6.1%}")
+        print(f"{n:>5} | {pm / gb:>9.2f}Gi {fm / gb:>9.2f}Gi {fm / pm:>6.1%} | {ps:>7.2f} "
+              f"{fs:>7.2f} {fs / ps:>5.2f}x | {pl / gb:>9.2f}Gi {fl / gb:>9.2f}Gi {fl / pl:>6.1%}")
+    harness.finish("logprobs", result, args)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,26 @@
 """Memory and speed of the ways to fit a model: full fine-tuning in fp32 and bf16-mixed, with and
-without gradient checkpointing, and LoRA; against the README's memory model.
+without gradient checkpointing, and LoRA; against the memory model (docs/performance.md).
 
     python benchmarks/memory.py [--model smollm2-135m-instruct|qwen-vocab] [--steps 4] [--modes ...]
+    python benchmarks/memory.py --quick      # a smoke run: qwen-vocab, 1 step of 2 x 2, 8 pairs
+    python benchmarks/memory.py --fit        # which public models fit 24/80 GB by the memory model
 
 Each mode trains the same model on the same data (the demo's arithmetic traces, R1-Zero prompts)
-for ``--steps`` optimizer steps of ``--micro-batch`` x ``--accumulation``, in a fresh process, and
-prints: trainable parameters, peak RSS, RSS before training (imports + model), training tokens/s,
-the loss after the steps, and the memory model's prediction of peak - baseline (see README, "Memory
-model"), where baseline is the process's RSS after importing torch and transformers.
+for ``--steps`` optimizer steps of ``--micro-batch`` x ``--accumulation``, in a fresh process
+(benchmarks/harness.py; --rounds rounds, modes alternating), and prints: trainable parameters, peak
+RSS, RSS before training (imports + model), training tokens/s, the loss after the steps, and the
+memory model's prediction of peak - baseline, where baseline is the process's RSS after importing
+torch and transformers. The result goes to benchmarks/results/memory-DATE.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from train_throughput import prepare  # noqa: E402  (the same model and data as the throughput benchmark)
+import harness
+from workloads import MODELS, prepare, train_config, train_rows  # the throughput benchmark's model and data
 
 MODES = {
     "fp32": {},
@@ -72,16 +71,9 @@ def fit_table(tokens: int, response: int) -> None:
     print("fits: within 90% of a 24 GB / 80 GB GPU (the rest: CUDA context, allocator slack, fragmentation)")
 
 
-def rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def predicted_bytes(n_params: int, n_trainable: int, cfg: dict, tokens: int, layers: int, hidden: int,
                     intermediate: int, vocab: int, response_tokens: int) -> dict:
-    """The README's memory model (bytes), for float32 master weights on one device."""
+    """The memory model (bytes; docs/performance.md), for float32 master weights on one device."""
     pure = cfg.get("precision") == "bf16-pure"
     width = 2 if pure else 4
     weights = width * n_params
@@ -106,17 +98,11 @@ def run_case(mode: str, workdir: Path, steps: int) -> dict:
     import torch  # noqa: F401
     import transformers  # noqa: F401
 
-    baseline = rss()
-    from tracesft.train import TrainConfig, train
+    baseline = harness.rss_now()
+    from tracesft.train import builders, train
 
-    batch = json.loads((workdir / "settings.json").read_text())
     out = Path(tempfile.mkdtemp(dir=workdir))
-    cfg = TrainConfig(model=str(workdir / "model"), train_data=str(workdir / "data.jsonl"), template="question_only",
-                      max_length=1024, micro_batch_size=batch["micro_batch"],
-                      gradient_accumulation_steps=batch["accumulation"], lr=1e-4, lr_schedule="constant",
-                      max_steps=steps, seed=0, output_dir=str(out), plots=False, progress=False,
-                      **MODES[mode]).validate()
-    from tracesft.train import builders
+    cfg = train_config(workdir, out, max_steps=steps, **MODES[mode])
 
     seen = {}
     build = builders.build_model
@@ -127,7 +113,7 @@ def run_case(mode: str, workdir: Path, steps: int) -> dict:
         seen["trainable"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
         seen["config"] = model.config.to_dict() if not hasattr(model, "get_base_model") \
             else model.get_base_model().config.to_dict()
-        seen["rss_model"] = rss()
+        seen["model_rss"] = harness.rss_now()
         return model, tok
 
     builders.build_model = spy
@@ -136,35 +122,36 @@ def run_case(mode: str, workdir: Path, steps: int) -> dict:
     finish = loop._finish
 
     def finish_spy(*a, **kw):  # the peak of the training steps, before the final save's state dicts
-        seen["peak_training"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        seen["peak_training_rss"] = harness.peak_rss_self()
         return finish(*a, **kw)
 
     loop._finish = finish_spy
     train(cfg)
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if r["kind"] == "train"]
+    rows = train_rows(out)
     c = seen["config"]
     # one micro-batch is live at a time: its tokens (padded: what the activations hold)
-    tokens = max((r["tokens"] / (1 - r["padding_fraction"])) for r in rows) // batch["accumulation"]
-    response = max(r["response_tokens"] for r in rows) // batch["accumulation"]
+    tokens = max((r["tokens"] / (1 - r["padding_fraction"])) for r in rows) // cfg.gradient_accumulation_steps
+    response = max(r["response_tokens"] for r in rows) // cfg.gradient_accumulation_steps
     pred = predicted_bytes(seen["params"], seen["trainable"], MODES[mode], int(tokens), c["num_hidden_layers"],
                            c["hidden_size"], c["intermediate_size"], c["vocab_size"], response)
-    return {"params": seen["params"], "trainable": seen["trainable"], "baseline": baseline,
-            "rss_model": seen["rss_model"], "peak_training": seen["peak_training"],
-            "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    return {"params": seen["params"], "trainable": seen["trainable"], "baseline_rss": baseline,
+            "model_rss": seen["model_rss"], "peak_training_rss": seen["peak_training_rss"],
             "tokens_per_s": sum(r["tokens"] for r in rows) / sum(r["seconds"] for r in rows),
-            "loss": rows[-1]["loss"], "predicted": pred}
+            "loss": rows[-1]["loss"], "predicted_training_bytes": pred["weights"] + pred["training"],
+            "predicted": pred}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2-135m-instruct", choices=["qwen-vocab", "smollm2-135m-instruct"])
+    ap.add_argument("--model", default="smollm2-135m-instruct", choices=MODELS)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--pairs", type=int, default=64)
     ap.add_argument("--micro-batch", type=int, default=4)
     ap.add_argument("--accumulation", type=int, default=2)
     ap.add_argument("--fit", action="store_true", help="print which public models fit 24/80 GB by the memory model")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: qwen-vocab, 1 step of 2 x 2, 8 pairs")
+    harness.add_arguments(ap, rounds=1)
     ap.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.fit:
@@ -172,30 +159,34 @@ def main() -> None:
         return
     if args.case:
         mode, workdir, steps = args.case
-        print("RESULT " + json.dumps(run_case(mode, Path(workdir), int(steps))))
+        harness.emit(run_case(mode, Path(workdir), int(steps)))
         return
+    if args.quick:
+        args.model, args.steps, args.pairs, args.micro_batch, args.accumulation = "qwen-vocab", 1, 8, 2, 2
     workdir = Path(tempfile.mkdtemp(prefix="tracesft-mem-"))
     prepare(workdir, args.pairs, args.model, args.micro_batch, args.accumulation)
+    cases = [harness.Case(mode, [__file__, "--case", mode, str(workdir), str(args.steps)]) for mode in args.modes]
+    params = {k: v for k, v in vars(args).items() if k not in ("case", "results", "no_save", "fit")}
+    result = harness.run(cases, rounds=args.rounds, params=params)
     gib = 2 ** 30
-    print(f"{args.model}: {args.steps} steps of {args.micro_batch} x {args.accumulation}, lr 1e-4, CPU, "
-          f"{args.pairs} pairs; GiB. base = RSS after importing torch and transformers; train = peak RSS over the "
-          "training steps; final = peak RSS including the final save; model = the memory model's weights + grads "
-          "+ optimizer + activations + head (its prediction of train - base)")
+    print(f"\n{args.model}: {args.steps} steps of {args.micro_batch} x {args.accumulation}, lr 1e-4, CPU, "
+          f"{args.pairs} pairs; GiB, median of {args.rounds} round(s). base = RSS after importing torch and "
+          "transformers; train = peak RSS over the training steps; final = peak RSS including the final save; "
+          "model = the memory model's weights + grads + optimizer + activations + head (its prediction of train - "
+          "base)")
     print(f"{'mode':<12} {'trainable':>12} {'tok/s':>6} {'loss':>7} {'base':>5} {'train':>6} {'final':>6} "
           f"{'train-base':>10} {'model':>6} {'(w/g/opt/act/head)':>26}")
     for mode in args.modes:
-        proc = subprocess.run([sys.executable, __file__, "--case", mode, str(workdir), str(args.steps)],
-                              capture_output=True, text=True)
-        line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-        if proc.returncode != 0 or not line:
-            sys.exit(f"{mode} failed:\n{proc.stderr[-3000:]}")
-        r = json.loads(line[-1][7:])
-        p = r["predicted"]
+        def m(figure, mode=mode):
+            return harness.median(result, mode, figure)
+
+        p = result["cases"][mode]["runs"][0]["predicted"]  # the same every round: a function of the shapes
         parts = "/".join(f"{p[k] / gib:.2f}" for k in ("weights", "grads", "optimizer", "activations", "head"))
-        print(f"{mode:<12} {r['trainable']:>12,} {r['tokens_per_s']:>6.0f} {r['loss']:>7.4f} "
-              f"{r['baseline'] / gib:>5.2f} {r['peak_training'] / gib:>6.2f} {r['peak'] / gib:>6.2f} "
-              f"{(r['peak_training'] - r['baseline']) / gib:>10.2f} "
-              f"{(p['weights'] + p['training']) / gib:>6.2f} {parts:>26}", flush=True)
+        base, train = m("baseline_rss") / gib, m("peak_training_rss") / gib
+        print(f"{mode:<12} {m('trainable'):>12,.0f} {m('tokens_per_s'):>6.0f} {m('loss'):>7.4f} {base:>5.2f} "
+              f"{train:>6.2f} {m('peak_rss') / gib:>6.2f} {train - base:>10.2f} "
+              f"{m('predicted_training_bytes') / gib:>6.2f} {parts:>26}", flush=True)
+    harness.finish("memory", result, args)
 
 
 if __name__ == "__main__":
