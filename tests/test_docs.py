@@ -274,3 +274,23 @@ def test_config_reference_lists_every_key_with_a_description():
         row = next((r for r in table.splitlines() if r.startswith(f"| `{f.name}` |")), None)
         assert row is not None, f"{f.name} missing from the config reference"
         assert row.rstrip(" |").rsplit("|", 1)[1].strip(), f"{f.name} has an empty description"
+
+
+def test_readme_lists_every_command():
+    """The README's command table names every subcommand of the CLI."""
+    import argparse
+
+    from tracesft.cli import build_parser
+
+    def commands(parser, prefix=()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    has_sub = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+                    yield from commands(sub, prefix + (name,)) if has_sub else [" ".join(prefix + (name,))]
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = list(commands(build_parser()))
+    assert len(found) >= 9, found  # demo, data champ, data inspect, filter, model import, train, sweep, eval, plot
+    missing = [c for c in found if f"`tracesft {c}" not in readme]
+    assert not missing, f"README.md's command table lacks: {missing}"
