@@ -160,7 +160,7 @@ def kl_penalty(
     ``mode="biased"`` / ``"unbiased"`` (the seeds' names) choose k1 / k3 and return the mean (the
     masked mean with ``mask``, else over every element). k3 here is exp(r) - r - 1 with
     r = ref - policy, the direction whose expectation under the policy's samples is
-    KL(policy || reference); see the README.
+    KL(policy || reference); see docs/api.md.
     """
     if mode is not None:
         if mode not in _MODES:

@@ -36,7 +36,7 @@ class DemoSize:
     eval_every: int = 0
 
 
-# Measured on 2 CPU cores (see README): FULL reached 98% held-out accuracy in about 3 minutes.
+# Measured on 2 CPU cores (see CHANGELOG.md): FULL reached 98% held-out accuracy in about 3 minutes.
 # Questions are "What is 47 plus 85?" with 1-2 digit operands; the word-problem phrasings
 # (word_problems=True) need more steps than the 5-minute budget allows for a model this small.
 # Attention heads of 32 dimensions: vLLM's CPU attention supports no smaller head (`--eval-backend vllm`).
@@ -198,7 +198,7 @@ class SweepSize:
     lr: float = 2e-3
 
 
-# The main demo's model and optimiser settings; see the README for what this sweep measured.
+# The main demo's model and optimiser settings; see docs/demo.md for what this sweep measured.
 SWEEP = SweepSize(sizes=(1000, 2000, 4000), n_eval=200, epochs=6, wrong_share=0.7)
 SWEEP_FAST = SweepSize(sizes=(64, 128), n_eval=16, epochs=1, wrong_share=0.7, hidden=32, layers=2,
                        micro_batch_size=16)

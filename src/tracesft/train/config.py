@@ -55,33 +55,33 @@ class TrainConfig:
     max_length: int = 1024  #: prompt+response tokens; longer ones are truncated (counted)
     group_by_length: bool = True  #: sort within shuffled buckets to cut padding
     # hardware
-    device: str = "cpu"
+    device: str = "cpu"  #: cpu | cuda | cuda:N (under torchrun, cuda puts rank r on cuda:r)
     dtype: str = "float32"  #: float32 | bfloat16 (bfloat16 alone means precision bf16-pure)
     #: fp32 | bf16-mixed (float32 weights and AdamW state, forward/backward under bf16 autocast) |
     #: bf16-pure (bf16 weights and optimizer state: updates below bf16's resolution round away)
     precision: str = "fp32"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = False  #: recompute activations in backward: less memory, more time
     #: LoRA adapters (peft): {r, alpha, dropout, target_modules}; true = defaults (r 16, alpha 32, all-linear)
     lora: dict | None = None
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
     parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
     # optimisation
     optimizer: str = "adamw"  #: adamw | sgd (momentum = adam_beta1); no weight decay on biases and norms
-    micro_batch_size: int = 4
-    gradient_accumulation_steps: int = 1
+    micro_batch_size: int = 4  #: sequences per forward/backward (per rank)
+    gradient_accumulation_steps: int = 1  #: micro-batches per optimizer step (per rank)
     loss_normalization: str = "token"  #: sum (reference) | token (exact token mean) | sample
     normalize_constant: float = 1.0  #: divisor of per-sequence sums when loss_normalization=sum
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
+    lr: float = 1e-4  #: peak learning rate
+    weight_decay: float = 0.0  #: decoupled weight decay (not applied to biases and norm weights)
+    adam_beta1: float = 0.9  #: AdamW beta1 (SGD: momentum)
+    adam_beta2: float = 0.999  #: AdamW beta2
     max_grad_norm: float = 1.0  #: 0 disables clipping
-    lr_schedule: str = "cosine"
-    warmup_steps: int = 0
+    lr_schedule: str = "cosine"  #: constant | linear | cosine, after linear warmup
+    warmup_steps: int = 0  #: optimizer steps of linear warmup from 0
     min_lr_ratio: float = 0.0  #: final lr / lr for linear and cosine
-    epochs: int = 1
+    epochs: int = 1  #: passes over the training examples (unless max_steps is set)
     max_steps: int | None = None  #: optimizer steps; overrides epochs when set
-    seed: int = 0
+    seed: int = 0  #: torch RNG (dropout, LoRA init), data order, subset, held-out split, sampling
     # evaluation
     eval_backend: str = "hf"  #: hf (generate on the policy) | vllm (engine refreshed from the policy)
     vllm_device: str | None = None  #: eval_backend vllm: cpu | cuda:N (default: what the vLLM build runs on)
@@ -89,18 +89,18 @@ class TrainConfig:
     vllm_gpu_memory_utilization: float | None = None
     eval_every: int = 0  #: optimizer steps between evaluations (0: only at the end)
     eval_n: int = 64  #: held-out examples per evaluation
-    eval_batch_size: int = 16
-    eval_max_new_tokens: int = 128
-    eval_temperature: float = 0.0
+    eval_batch_size: int = 16  #: prompts generated at a time
+    eval_max_new_tokens: int = 128  #: generation length cap per response
+    eval_temperature: float = 0.0  #: 0: greedy
     eval_kl: bool = False  #: also report mean k3 KL(policy || starting model) on eval responses
     eval_before: bool = False  #: also evaluate the starting model at step 0
     # output
-    output_dir: str = "runs/train"
+    output_dir: str = "runs/train"  #: the run directory (config, metrics, checkpoints, final/, plots)
     checkpoint_every: int = 0  #: optimizer steps between checkpoints (0: none until the end)
-    keep_last: int = 2
+    keep_last: int = 2  #: checkpoints kept (older ones are deleted)
     log: str = "none"  #: none | tensorboard | wandb (optional extras)
-    plots: bool = True
-    progress: bool = True
+    plots: bool = True  #: write PNG plots of metrics.jsonl at the end (extra plots)
+    progress: bool = True  #: show a progress bar
 
     def validate(self) -> TrainConfig:
         for key, choices in CHOICES.items():

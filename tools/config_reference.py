@@ -1,0 +1,117 @@
+"""The `tracesft train` config reference, generated from ``tracesft.train.TrainConfig``.
+
+Every field of the dataclass becomes one row (key, type, default, description); the description is
+the field's ``#:`` comment in ``src/tracesft/train/config.py`` (on its line or on the lines just
+above it), and the allowed values come from ``CHOICES`` (the registries). Section comments
+(``# model and data``) become the table's section rows.
+
+    python tools/config_reference.py           # rewrite the table in docs/training.md
+    python tools/config_reference.py --check   # exit 1 if docs/training.md is out of date
+
+``tests/test_docs.py`` runs the check, so the reference cannot go stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "training.md"
+START = "<!-- config-reference:start -->"
+END = "<!-- config-reference:end -->"
+
+_FIELD = re.compile(r"^    (\w+): ([^=]+?) = (.+?)(?:\s+#: (.*))?$")
+_SECTION = re.compile(r"^    # (\S.*)$")
+_HELP = re.compile(r"^    #: (.*)$")
+
+
+def field_docs(cls) -> list[tuple[str | None, str, str, str]]:
+    """(section, name, annotation, help) for every field, in declaration order, from the class source."""
+    out, section, pending = [], None, []
+    for line in inspect.getsource(cls).splitlines():
+        if m := _HELP.match(line):
+            pending.append(m.group(1).strip())
+        elif m := _SECTION.match(line):
+            section, pending = m.group(1).strip(), []
+        elif m := _FIELD.match(line):
+            name, annotation, _, trailing = m.groups()
+            help_text = " ".join(pending + ([trailing.strip()] if trailing else []))
+            out.append((section, name, annotation.strip(), help_text))
+            pending = []
+        elif line.strip() and not line.strip().startswith(('"""', "#")):
+            pending = []
+    return out
+
+
+def _yaml_value(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == "":
+        return '""'
+    return str(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render() -> str:
+    """The markdown table (without the markers)."""
+    from tracesft.train.config import CHOICES, TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    docs = field_docs(TrainConfig)
+    documented = [name for _, name, _, _ in docs]
+    if sorted(documented) != sorted(defaults):
+        missing = sorted(set(defaults) - set(documented))
+        raise SystemExit(f"config_reference: cannot read these fields from the source: {missing}")
+    lines = ["| key | type | default | allowed | description |", "|---|---|---|---|---|"]
+    section = None
+    for sec, name, annotation, help_text in docs:
+        if not help_text:
+            raise SystemExit(f"config_reference: TrainConfig.{name} has no '#:' description in config.py")
+        if sec != section:
+            section = sec
+            lines.append(f"| **{_cell(sec or '')}** | | | | |")
+        allowed = ", ".join(f"`{c}`" for c in CHOICES.get(name, ()))
+        help_text = help_text.replace("``", "`")  # reST literals in the comments, markdown here
+        lines.append(f"| `{name}` | `{_cell(annotation)}` | `{_cell(_yaml_value(defaults[name]))}` | {allowed} | "
+                     f"{_cell(help_text)} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_between_markers(text: str, table: str) -> str:
+    if START not in text or END not in text:
+        raise SystemExit(f"config_reference: {DOC} lacks the markers {START} / {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table}{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 when the docs table is out of date")
+    args = p.parse_args(argv)
+    text = DOC.read_text(encoding="utf-8")
+    new = replace_between_markers(text, render())
+    if args.check:
+        if new != text:
+            print(f"{DOC.relative_to(ROOT)}: the config reference is out of date; "
+                  "run: python tools/config_reference.py", file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        DOC.write_text(new, encoding="utf-8")
+        print(f"wrote the config reference into {DOC.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
