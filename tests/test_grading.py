@@ -249,14 +249,52 @@ def test_extraction_is_linear_and_a_megabyte_grades_within_the_bound(family):
 
 
 def test_the_whole_call_is_bounded_for_any_length():
-    from tracesft.grading.rewards import IN_PROCESS_CHARS
-
-    long_right = "x" * (IN_PROCESS_CHARS + 10) + " </think> <answer> \\frac{14}{2} </answer>"
+    long_right = "x" * 70_000 + " </think> <answer> \\frac{14}{2} </answer>"
     g = grade_r1_zero(long_right, "7")  # graded whole in a worker, same verdict
     assert (g.format_ok, g.correct, g.answer, g.timed_out) == (True, True, "\\frac{14}{2}", False)
     t0 = time.perf_counter()
     g = grade_r1_zero("</think> <answer> " + "\\boxed{" * 2_000_000 + " </answer>", "7", timeout=0.5)
     assert time.perf_counter() - t0 < 0.5 + 1.5 and not g.correct  # 14 MB: cut off at the bound
+
+
+@pytest.mark.parametrize("answer", [
+    "12 apples because each of the seven children received exactly two pieces of fruit from grandmother!",
+    "1 " + "a" * 48 + "1",
+    "7 " + "meters per second squared " * 30 + "?",
+])
+def test_plausible_sentences_grade_at_once(answer):
+    # These backtracked exponentially in the unit-stripping regex (150 s and more for the first).
+    for response, truth in ((f"</think> <answer>{answer}</answer>", "13"), ("</think> <answer>13</answer>", answer)):
+        t0 = time.perf_counter()
+        g = grade_r1_zero(response, truth, timeout=5.0)
+        assert time.perf_counter() - t0 < 3.0 and not g.timed_out and not g.correct
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the bound reads /proc")
+def test_the_bound_is_cpu_time_not_wall_time():
+    # A worker that gets no CPU for three times the bound (a loaded machine) still gives its verdict.
+    import os
+    import signal
+    import threading
+
+    from tracesft.grading import sandbox
+
+    sandbox.shutdown()
+    sandbox.prestart(1)
+    worker = sandbox._idle[-1]
+    assert worker.wait_ready()
+
+    def stall():
+        os.kill(worker.proc.pid, signal.SIGSTOP)
+        time.sleep(1.5)
+        os.kill(worker.proc.pid, signal.SIGCONT)
+
+    staller = threading.Thread(target=stall)
+    t0 = time.perf_counter()
+    staller.start()
+    g = grade_r1_zero("</think> <answer> \\frac{26}{2} </answer>", "13", timeout=0.5)
+    staller.join()
+    assert time.perf_counter() - t0 > 1.5 and g.correct and not g.timed_out
 
 
 ORPHAN_DRIVER = """
@@ -286,7 +324,7 @@ def _worker_pids(parent: int) -> list[int]:
             cmd = open(f"/proc/{entry}/cmdline", "rb").read()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"tracesft.grading.sandbox" in cmd:
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"tracesft.grading.worker" in cmd:
             pids.append(int(entry))
     return pids
 

@@ -15,6 +15,7 @@ log = logging.getLogger("tracesft")
 
 
 _FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter`
+TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades than this timed out
 
 
 def _check_output(out: Path, inputs=(), directory: bool = False) -> None:
@@ -46,6 +47,10 @@ def _cmd_filter(args) -> int:
 
     reward_name = args.reward or default_reward_name(args.template)
     reward_fn = get_reward(reward_name)
+    cores = os.cpu_count() or 1
+    if args.workers and args.workers > cores:  # more graders than cores only queue for the CPU
+        print(f"--workers {args.workers} is more than the {cores} CPU cores here: using {cores}")
+        args.workers = cores
     out = Path(args.out)
     report_path = out.with_name(out.stem + ".report.json")
     _check_output(out, [args.input])
@@ -80,6 +85,12 @@ def _cmd_filter(args) -> int:
     if skipped:
         print(f"  skipped {len(skipped)} invalid input line(s) (see {report_path})")
     print(f"wrote {n_written} examples to {out}; report: {report_path}")
+    timed_out = report.rejected.get("timed_out", 0)
+    if timed_out > TIMEOUT_SHARE_LIMIT * max(report.n_before, 1):
+        print(f"error: {timed_out} of {report.n_before} grades timed out (more than {TIMEOUT_SHARE_LIMIT:.0%}): "
+              "the kept set is incomplete; see the timed_out samples in the report",
+              file=sys.stderr)
+        return 1
     return 0
 
 

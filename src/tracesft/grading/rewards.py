@@ -41,16 +41,13 @@ def _grade(format_ok: bool, answer: str | None, ground_truth, timeout: float) ->
     return Grade(format_ok, eq.equal, answer, eq.timed_out)
 
 
-# Responses longer than this are graded whole (extraction included) in a killable worker, so the
-# time bound holds for any length; shorter ones extract here (linear scanners, milliseconds).
-IN_PROCESS_CHARS = 65_536
-
-
 def _grade_in_worker(kind: str, response: str, ground_truth, timeout: float) -> Grade | None:
+    """The whole grade (extraction, normalisation, comparison) in a worker process, bounded by
+    ``timeout`` seconds of its CPU time; None inside a worker, where the grade runs directly."""
     from .sandbox import _IN_WORKER, TIMED_OUT, run_bounded
 
     if _IN_WORKER:
-        return None  # already inside a worker: grade here
+        return None
     result = run_bounded("grade", (kind, response, ground_truth, timeout), timeout)
     if result == TIMED_OUT:
         return Grade(False, False, None, timed_out=True)
@@ -59,10 +56,9 @@ def _grade_in_worker(kind: str, response: str, ground_truth, timeout: float) -> 
 
 def grade_r1_zero(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade an R1-Zero response (see :func:`r1_zero_reward_fn`) with details."""
-    if len(response) > IN_PROCESS_CHARS:
-        graded = _grade_in_worker("r1_zero", response, ground_truth, timeout)
-        if graded is not None:
-            return graded
+    graded = _grade_in_worker("r1_zero", response, ground_truth, timeout)
+    if graded is not None:
+        return graded
     start = time.perf_counter()
     format_ok, answer = extract_r1_zero_answer(response)
     graded = _grade(format_ok, answer, ground_truth, timeout)
@@ -77,10 +73,9 @@ def grade_r1_zero(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_
 
 def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
     """Grade a response without tags (see :func:`free_form_reward_fn`) with details."""
-    if len(response) > IN_PROCESS_CHARS:
-        graded = _grade_in_worker("free_form", response, ground_truth, timeout)
-        if graded is not None:
-            return graded
+    graded = _grade_in_worker("free_form", response, ground_truth, timeout)
+    if graded is not None:
+        return graded
     answer = extract_free_form_answer(response)
     graded = _grade(answer is not None, answer, ground_truth, timeout)
     if graded.correct:
@@ -130,9 +125,11 @@ def grade_many(
 ) -> list[dict[str, float]]:
     """Grade many responses in parallel; results (whatever ``reward_fn`` returns) in input order.
 
-    ``workers`` (default: CPU count) threads each drive their own sandbox worker process, where the
-    symbolic work runs, so grading is parallel over processes. A progress bar shows for more than
-    200 responses unless ``progress=False``.
+    ``workers`` (default: CPU count) threads each drive their own worker process, where the grade
+    runs under its CPU-time bound, so grading is parallel over processes. A grade that timed out
+    (a :class:`Grade` with ``timed_out``) is retried once alone before it stands. An interrupt kills
+    the workers and stops at once. A progress bar shows for more than 200 responses unless
+    ``progress=False``.
     """
     if len(responses) != len(ground_truths):
         raise ValueError(f"responses and ground_truths differ in length: {len(responses)} vs {len(ground_truths)}")
@@ -142,6 +139,19 @@ def grade_many(
     show = progress if progress is not None else len(responses) > 200
     from tqdm.auto import tqdm
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    from . import sandbox
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         it = pool.map(reward_fn, responses, ground_truths)
-        return list(tqdm(it, total=len(responses), disable=not show, desc="grading", unit="resp"))
+        results = list(tqdm(it, total=len(responses), disable=not show, desc="grading", unit="resp"))
+    except BaseException:  # Ctrl-C, SIGTERM: kill the workers, so that the running grades end now
+        sandbox.shutdown()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    # A grade that timed out while others ran is retried once alone before its verdict stands.
+    for i, r in enumerate(results):
+        if getattr(r, "timed_out", False):
+            results[i] = reward_fn(responses[i], ground_truths[i])
+    return results

@@ -1,11 +1,18 @@
-"""Time-bounded execution of the symbolic grader in worker processes.
+"""Time-bounded execution of grading in worker processes.
 
-Symbolic comparison (parsing LaTeX with latex2sympy2's ANTLR parser, then sympy) can take
-unbounded time or memory on hostile answers (``9^9^9^9``, ``(99!)!``, ``2^{2^{40}}``). It therefore
-runs in a separate worker process; a call that does not answer within its deadline gets its worker
-killed (and replaced on the next call) and returns ``TIMED_OUT``. Unlike ``signal.alarm`` this
-works from any thread. Workers are fresh interpreters (``python -m tracesft.grading.sandbox``, no fork, so safe with
-threads), kept idle between calls, and one caller uses a worker at a time, so concurrent threads grade in parallel.
+Grading untrusted text (model output, dataset answers) can take unbounded time: symbolic comparison
+(latex2sympy2's ANTLR parser, then sympy) on ``9^9^9^9`` or ``(99!)!``, and any matching work on a
+hostile string. Every grade therefore runs in a separate worker process, a fresh interpreter started
+with ``python -m tracesft.grading.worker`` (no fork, so safe with threads), kept idle between calls;
+one caller uses a worker at a time, so concurrent threads grade in parallel over processes.
+
+The bound is on the worker's CPU time, not on wall time: a job whose worker has spent more than its
+``timeout`` seconds of CPU on it is killed (the worker is replaced) and returns ``TIMED_OUT``, so
+load on the machine cannot turn a correct answer into a timeout. A wall-clock cap of
+``WALL_FACTOR`` times the bound (plus ``WALL_SLACK_S``) only catches a worker that never gets the
+CPU at all. The caller waits in short slices, so SIGINT reaches it within a fraction of a second.
+
+This module holds no grading code: :mod:`.worker` registers the functions a worker may run.
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ _START_TIMEOUT_S = 60.0  # a fresh worker imports sympy and the LaTeX parser fir
 _MAX_IDLE = max(2, os.cpu_count() or 2)
 _MEMORY_LIMIT_BYTES = 4 << 30  # a worker's data segment; sympy on a hostile answer can grow without bound
 _IN_WORKER = False  # set in a worker process: bounded calls run directly (the caller's bound covers them)
+_FUNCTIONS: dict = {}  # name -> function a worker may run; filled by .worker (in workers only)
+WALL_FACTOR = 20.0  # a job that got almost no CPU for this many times its bound is given up on
+WALL_SLACK_S = 30.0
+_POLL_S = 0.1  # how often the caller reads the worker's CPU time while it waits
+_lock = threading.Lock()
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -57,32 +69,22 @@ def _limit_cpu_for_next_job(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _worker_functions() -> dict:
-    from . import rewards, symbolic
-
-    def grade(kind: str, response: str, ground_truth, timeout: float):
-        g = (rewards.grade_r1_zero if kind == "r1_zero" else rewards.grade_free_form)(response, ground_truth, timeout)
-        return [g.format_ok, g.correct, g.answer, g.timed_out]
-
-    return {"symbolic_equal": symbolic.symbolic_equal, "grade": grade}
-
-
-def _worker_main() -> None:
-    """Worker loop: one JSON request per stdin line, one JSON reply per stdout line.
+def worker_main(functions: dict) -> None:
+    """Worker loop (called by :mod:`.worker`): one JSON request per stdin line, one JSON reply per line.
 
     The worker dies with its parent, gets a memory limit, and before each job a CPU-time limit of
     the job's bound (plus a second), so that even a worker nobody waits for stops by itself.
     """
     import resource
 
-    from . import sandbox  # under ``-m`` this file runs as __main__; the graders import it by name
-    sandbox._IN_WORKER = True
+    global _IN_WORKER
+    _IN_WORKER = True
+    _FUNCTIONS.update(functions)
     _die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid())
     try:
         resource.setrlimit(resource.RLIMIT_DATA, (_MEMORY_LIMIT_BYTES, _MEMORY_LIMIT_BYTES))
     except (ValueError, OSError):
         pass
-    functions = _worker_functions()
     out = sys.stdout
     out.write("ready\n")
     out.flush()
@@ -97,16 +99,40 @@ def _worker_main() -> None:
         out.flush()
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used (Linux /proc), or None where unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_spawner_pool = None
+
+
+def _spawner():
+    global _spawner_pool
+    with _lock:
+        if _spawner_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _spawner_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-spawner")
+        return _spawner_pool
+
+
 class _Worker:
-    """A grader process started with ``python -m tracesft.grading.sandbox`` (no fork of the caller,
+    """A grader process started with ``python -m tracesft.grading.worker`` (no fork of the caller,
     so it is safe from threads, notebooks and scripts read from stdin)."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tracesft.grading.sandbox", str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, bufsize=1,
-        )
+        # Started from one long-lived thread: Linux's parent-death signal follows the thread that
+        # forked, so a worker started from a grading pool's thread would be killed when the pool ends.
+        self.proc = _spawner().submit(
+            subprocess.Popen, [sys.executable, "-m", "tracesft.grading.worker", str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+        ).result()
         self.ready = False
 
     def _readline(self, timeout: float) -> str | None:
@@ -122,12 +148,28 @@ class _Worker:
         return self.ready
 
     def call(self, name: str, args: tuple, timeout: float):
+        """The job's reply; TimeoutError once the worker has spent ``timeout`` s of CPU on it (or,
+        getting no CPU, after the wall-clock cap)."""
+        import time
+
+        cpu0 = _cpu_seconds(self.proc.pid)
         self.proc.stdin.write(json.dumps({"f": name, "a": list(args), "t": timeout}) + "\n")
         self.proc.stdin.flush()
-        line = self._readline(timeout)
-        if line is None:
-            raise TimeoutError
-        return json.loads(line)
+        start = time.monotonic()
+        wall_cap = timeout if cpu0 is None else timeout * WALL_FACTOR + WALL_SLACK_S
+        while True:
+            waited = time.monotonic() - start
+            if waited >= wall_cap:
+                raise TimeoutError
+            ready, _, _ = select.select([self.proc.stdout], [], [], min(_POLL_S, wall_cap - waited))
+            if ready:
+                line = self.proc.stdout.readline()
+                if not line:  # the worker died (its own CPU limit, memory): the job did not finish
+                    raise TimeoutError
+                return json.loads(line)
+            cpu = _cpu_seconds(self.proc.pid)
+            if cpu0 is not None and (cpu is None or cpu - cpu0 > timeout):
+                raise TimeoutError
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -145,8 +187,8 @@ class _Worker:
                 pass
 
 
-_lock = threading.Lock()
 _idle: list[_Worker] = []
+_busy: set[_Worker] = set()
 
 
 def _acquire() -> _Worker:
@@ -154,14 +196,19 @@ def _acquire() -> _Worker:
         while _idle:
             w = _idle.pop()
             if w.alive():
+                _busy.add(w)
                 return w
             w.kill()
-    return _Worker()
+    w = _Worker()
+    with _lock:
+        _busy.add(w)
+    return w
 
 
 def _release(w: _Worker) -> None:
     with _lock:
-        if len(_idle) < _MAX_IDLE:
+        _busy.discard(w)
+        if len(_idle) < _MAX_IDLE and w.alive():
             _idle.append(w)
             return
     w.kill()
@@ -175,7 +222,8 @@ def prestart(n: int = 1) -> None:
 
 
 def run_bounded(name: str, args: tuple, timeout: float):
-    """Run a whitelisted grader function in a worker; its result, or TIMED_OUT after ``timeout`` s.
+    """Run a registered grading function in a worker; its result, or TIMED_OUT after ``timeout`` s
+    of the worker's CPU time.
 
     The time counts from when a ready worker receives the job: the start-up of a fresh worker
     (about 1-2 s, importing sympy and the parser; once per process, and in the background after a
@@ -184,7 +232,7 @@ def run_bounded(name: str, args: tuple, timeout: float):
     bound of the outer call covers it.
     """
     if _IN_WORKER:
-        return _worker_functions()[name](*args)
+        return _FUNCTIONS[name](*args)
     w = _acquire()
     try:
         if not w.wait_ready():
@@ -192,22 +240,25 @@ def run_bounded(name: str, args: tuple, timeout: float):
         result = w.call(name, args, timeout)
     except (TimeoutError, OSError, ValueError):
         w.kill()
+        _release(w)
         _release(_Worker())  # start the replacement now, so the next call need not wait for it
         return TIMED_OUT
+    except BaseException:  # KeyboardInterrupt while waiting: the worker's job is abandoned
+        w.kill()
+        _release(w)
+        raise
     _release(w)
     return result
 
 
 def shutdown() -> None:
-    """Kill all idle workers (also done at interpreter exit)."""
+    """Kill all workers, idle and busy (also done at interpreter exit): a grade running in a killed
+    worker returns TIMED_OUT at once."""
     with _lock:
-        workers, _idle[:] = list(_idle), []
+        workers, _idle[:] = list(_idle) + list(_busy), []
+        _busy.clear()
     for w in workers:
         w.kill()
 
 
 atexit.register(shutdown)
-
-
-if __name__ == "__main__":
-    _worker_main()
