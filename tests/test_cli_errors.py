@@ -61,7 +61,7 @@ CASES = [
     ("filter --workers 0", ["filter", "{d}/train.jsonl", "--out", "{d}/o.jsonl", "--workers", "0"],
      "--workers: must be >= 1"),
     ("train --nproc -1", ["train", "--config", "{d}/train.yaml", "--nproc", "-1"], "--nproc: must be >= 1"),
-    ("filter onto its input", ["filter", "{d}/train.jsonl", "--out", "{d}/train.jsonl"], "is the input"),
+    ("filter onto its input", ["filter", "{d}/train.jsonl", "--out", "{d}/train.jsonl"], "overlaps the input"),
     ("filter onto a directory", ["filter", "{d}/train.jsonl", "--out", "{d}/model"], "is a directory"),
     ("typo'd model path", ["eval", "--model", "nope_rel_dir", "--data", "{d}/eval.jsonl"],
      "model directory nope_rel_dir does not exist"),

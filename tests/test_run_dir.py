@@ -149,3 +149,40 @@ def test_a_full_disk_is_said_as_such_and_keeps_the_previous_checkpoint(setup_dir
         train(make_cfg(setup_dir, run, eval_data=None, checkpoint_every=2))
     names = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert names == ["step-00000002"]  # whole, and no temporary directory left behind
+
+
+def test_train_refuses_a_directory_it_does_not_own(setup_dir, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    files = {"config.yaml": "my: own\n", "metrics.jsonl": '{"mine": 1}\n', "notes.txt": "keep me\n"}
+    for name, text in files.items():
+        (out / name).write_text(text)
+    with pytest.raises(UserInputError, match="not empty and was not made by tracesft train"):
+        train(make_cfg(setup_dir, out, eval_data=None))
+    assert {p.name: p.read_text() for p in out.iterdir() if p.name in files} == files
+
+
+def test_a_finished_run_is_trained_over_only_with_overwrite(setup_dir, reference, tmp_path):
+    src, _ = reference
+    out = tmp_path / "run"
+    shutil.copytree(src, out)
+    shutil.rmtree(out / "checkpoints")  # the user deleted the checkpoints to save space
+    before = (out / "summary.json").read_text()
+    with pytest.raises(UserInputError, match="holds a finished run"):
+        train(make_cfg(setup_dir, out, eval_data=None))
+    assert (out / "summary.json").read_text() == before
+    train(make_cfg(setup_dir, out, eval_data=None), overwrite=True)
+    assert json.loads((out / "summary.json").read_text())["steps"] > 0
+
+
+def test_a_symlinked_lock_is_refused_and_its_target_untouched(setup_dir, reference, tmp_path):
+    src, _ = reference
+    out = tmp_path / "run"
+    shutil.copytree(src, out)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (out / ".lock").unlink(missing_ok=True)
+    (out / ".lock").symlink_to(victim)
+    with pytest.raises(UserInputError, match="symbolic link"):
+        train(make_cfg(setup_dir, out, eval_data=None, checkpoint_every=2, keep_last=5), resume=True)
+    assert victim.read_text() == "precious\n"

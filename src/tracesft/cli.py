@@ -10,30 +10,13 @@ import sys
 from pathlib import Path
 
 from .errors import TracesftError, UserInputError
+from .outputs import check_output, write_text_atomic
 
 log = logging.getLogger("tracesft")
 
 
 _FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter`
 TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades than this timed out
-
-
-def _check_output(out: Path, inputs=(), directory: bool = False) -> None:
-    """Before any work: the output can be written, is not an input, and is of the right kind."""
-    if directory and out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out}: exists and is not a directory")
-    if not directory and out.is_dir():
-        raise UserInputError(f"--out {out}: is a directory; give a file name")
-    for source in inputs:
-        if Path(source).exists() and out.exists() and out.resolve() == Path(source).resolve():
-            raise UserInputError(f"--out {out}: is the input {source}; writing it would destroy the data being read")
-    parent = out if directory else out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserInputError(f"--out {out}: cannot create {parent} ({e.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise UserInputError(f"--out {out}: {parent} is not writable")
 
 
 def _cmd_filter(args) -> int:
@@ -53,8 +36,8 @@ def _cmd_filter(args) -> int:
         args.workers = cores
     out = Path(args.out)
     report_path = out.with_name(out.stem + ".report.json")
-    _check_output(out, [args.input])
-    _check_output(report_path, [args.input])
+    check_output(out, [args.input])
+    check_output(report_path, [args.input])
     skipped: list = []
     examples = iter_examples(args.input, split=args.split, skip_invalid=args.skip_invalid, skipped=skipped)
     report = FilterReport()
@@ -72,14 +55,17 @@ def _cmd_filter(args) -> int:
                 meta = {k: v for k, v in ex.meta.items() if k not in ("prompt", "response", "ground_truth")}
                 yield {"prompt": ex.prompt, "response": response, "ground_truth": ex.ground_truth, **meta}
 
+    from .outputs import OutputLock
+
     try:
-        n_written = write_jsonl(out, kept_records())
+        with OutputLock(out):  # a second filter onto the same --out is refused, not interleaved
+            n_written = write_jsonl(out, kept_records())
     finally:
         bar.close()  # before any error line, so that it stands on its own line
     summary = report.to_dict()
     summary.update({"input": str(args.input), "output": str(out), "reward": reward_name,
                     "skipped_invalid_lines": [{"line": s.line, "reason": s.reason} for s in skipped]})
-    report_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomic(report_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     for line in report.lines():
         print(line)
     if skipped:
@@ -97,6 +83,8 @@ def _cmd_filter(args) -> int:
 def _cmd_data_inspect(args) -> int:
     from .data.inspect import format_inspection, inspect_data
 
+    if args.json:
+        check_output(Path(args.json), [args.path, args.tokenizer], flag="--json")
     tokenizer = None
     if args.tokenizer == "qwen2":
         from .tokenization import qwen2_tokenizer
@@ -111,7 +99,7 @@ def _cmd_data_inspect(args) -> int:
     report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
     print(format_inspection(report))
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(Path(args.json), json.dumps(report, indent=2) + "\n")
     return 0
 
 
@@ -121,7 +109,7 @@ def _cmd_data_champ(args) -> int:
     from .data import write_jsonl
     from .data.champ import champ_records
 
-    _check_output(Path(args.out))
+    check_output(Path(args.out))
     stats: Counter = Counter()
     records = champ_records(stats)
     n = write_jsonl(args.out, records)
@@ -154,7 +142,12 @@ def _cmd_eval(args) -> int:
     template = load_template(args.template)
     reward_name = args.reward or default_reward_name(args.template)
     out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
-    _check_output(out, directory=True)
+    from .outputs import claim_dir
+
+    check_output(out, [args.data, args.model], directory=True)
+    claim_dir(out, "eval")
+    if (out / "summary.json").exists():
+        raise UserInputError(f"--out {out}: already holds an evaluation (summary.json); choose another --out")
     examples = load_examples(args.data, split=args.split, require_ground_truth=True)
     if args.n is not None:
         examples = examples[: args.n]
@@ -184,7 +177,7 @@ def _cmd_eval(args) -> int:
     write_jsonl(out / "generations.jsonl", result["records"])
     summary = {"model": args.model, "data": str(args.data), "backend": args.backend, "reward": reward_name,
                **result["summary"]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(summary_table(result["summary"], f"eval of {args.model} on {args.data} ({args.backend})"))
     print(f"wrote {out / 'generations.jsonl'} and {out / 'summary.json'}")
     return 0
@@ -221,7 +214,7 @@ def _cmd_train(args) -> int:
     else:
         config_path = args.config
     cfg = load_config(config_path, overrides)
-    summary = train(cfg, resume=bool(args.resume), force=args.force)
+    summary = train(cfg, resume=bool(args.resume), force=args.force, overwrite=args.overwrite)
     if "interrupted" not in summary:
         print(summary_table({k: v for k, v in summary.items() if not isinstance(v, dict)},
                             f"training finished: {cfg.output_dir}"))
@@ -369,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest whole checkpoint")
     t.add_argument("--force", action="store_true",
                    help="with --resume: apply --set changes that alter the run's trajectory (lr, data, ...)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="train anew into output_dir even though it holds a run of tracesft train (its "
+                        "checkpoints, final model, metrics and summary are deleted first)")
     t.add_argument("--log", choices=list(LOG_BACKENDS), help="also log to tensorboard or wandb")
     t.add_argument("--nproc", type=_POSITIVE, default=None,
                    help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs)")

@@ -281,18 +281,13 @@ def load_examples(
 
 
 def write_jsonl(path, records) -> int:
-    """Write dict records as JSONL (UTF-8, atomically via a temporary file); returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write dict records as JSONL (UTF-8, whole or not at all: see :func:`tracesft.outputs.atomic_writer`);
+    returns the count."""
+    from ..outputs import atomic_writer
+
     n = 0
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n")
-                n += 1
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a half-written temporary file behind
-        raise
+    with atomic_writer(path) as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n")
+            n += 1
     return n

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from ..data import Example, filter_correct, write_jsonl
+from ..outputs import write_text_atomic
 from .task import DEMO_TEMPLATE, make_dataset
 
 
@@ -78,7 +79,7 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
         "seconds": time.perf_counter() - t0,
         "fast": fast,
     }
-    (run_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(run_dir / "summary.json", json.dumps(result, indent=2) + "\n")
     _print_result(run_dir, result)
     return run_dir
 
@@ -90,8 +91,9 @@ def new_demo_dir(out: str | None, prefix: str) -> Path:
         from ..errors import UserInputError
 
         raise UserInputError(f"--out {run_dir}: already holds a demo run; choose another --out (or remove it)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+    from ..outputs import claim_dir
+
+    return claim_dir(run_dir, "demo")
 
 
 def stopped(summary: dict, run_dir: Path) -> bool:
@@ -111,7 +113,7 @@ def _write_data(run_dir: Path, size: DemoSize, seed: int, no_filter: bool) -> li
     write_jsonl(run_dir / "teacher_traces.jsonl", train_records)
     write_jsonl(run_dir / "eval.jsonl", [{"prompt": r["prompt"], "ground_truth": r["ground_truth"]}
                                          for r in eval_records])
-    (run_dir / "template.txt").write_text(DEMO_TEMPLATE, encoding="utf-8")
+    write_text_atomic(run_dir / "template.txt", DEMO_TEMPLATE)
     n_wrong = sum(not r["teacher_correct"] for r in train_records)
     print(f"[1/4] teacher wrote {len(train_records)} traces ({n_wrong} with a wrong final answer)")
 
@@ -216,7 +218,7 @@ def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, si
     records = make_dataset(n, seed=seed, wrong_share=size.wrong_share, max_digits=2, word_problems=False,
                            mistake="carry")
     write_jsonl(run_dir / "teacher_traces.jsonl", records)
-    (run_dir / "template.txt").write_text(DEMO_TEMPLATE, encoding="utf-8")
+    write_text_atomic(run_dir / "template.txt", DEMO_TEMPLATE)
     n_wrong = sum(not r["teacher_correct"] for r in records)
     print(f"teacher wrote {n} traces; {n_wrong} forget a carry or borrow and end on a wrong answer")
     model_size = DemoSize(n_train=n, n_eval=size.n_eval, epochs=size.epochs, hidden=size.hidden, layers=size.layers,
@@ -227,7 +229,7 @@ def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, si
               "reward": "r1_zero", "max_length": 128, "micro_batch_size": size.micro_batch_size, "lr": size.lr,
               "lr_schedule": "cosine", "warmup_steps": 30, "min_lr_ratio": 0.05, "epochs": size.epochs,
               "seed": seed, "eval_batch_size": 100, "eval_max_new_tokens": 100, "progress": False, "plots": False}
-    (run_dir / "sweep.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    write_text_atomic(run_dir / "sweep.yaml", yaml.safe_dump(config, sort_keys=False))
     print(f"tracesft sweep --config {run_dir / 'sweep.yaml'} --sizes {','.join(map(str, size.sizes))} "
           f"--out {run_dir / 'sweep'}")
     rows = run_sweep(str(run_dir / "sweep.yaml"), [], list(size.sizes), "both", str(run_dir / "sweep"))
@@ -235,7 +237,7 @@ def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, si
         print(sweep_table(rows))
         print(f"plot: {run_dir / 'sweep' / 'accuracy_vs_size.png'}")
         habits = [dict(size=r["size"], filter=r["filter"], **carry_habit(Path(r["run_dir"]))) for r in rows]
-        (run_dir / "sweep" / "carry_habit.json").write_text(json.dumps(habits, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(run_dir / "sweep" / "carry_habit.json", json.dumps(habits, indent=2) + "\n")
         print("held-out problems that need a carry/borrow vs not, and how often the model repeats the teacher's slip:")
         print(f"{'size':>6} {'filter':>6} {'carry right':>12} {'no-carry right':>15} {'teacher slip':>13}")
         for h in habits:

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from ..evaluate.evaluator import EVALUATORS
 from ..grading.registry import REWARDS
 from ..models.loading import DTYPES
+from ..outputs import write_text_atomic
 from .metrics import LOG_BACKENDS
 from .normalization import NORMALIZATIONS
 from .optim import OPTIMIZERS
@@ -315,4 +316,4 @@ def save_config(config: TrainConfig, path) -> None:
     """Write the resolved config as YAML (loadable again with ``--config``)."""
     import yaml
 
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    write_text_atomic(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -17,6 +17,7 @@ from ..errors import TrainingError
 from ..models.heads import without_tied
 from ..models.lora import adapter_state, base_name, merged_state_dict, save_final
 from ..models.unwrap import is_adapted
+from ..outputs import write_text_atomic
 from . import checkpoint as ckpt
 from . import distributed as dist_
 from .builders import Components, build_components
@@ -33,11 +34,13 @@ __all__ = ["train", "TrainingError"]
 log = logging.getLogger(__name__)
 
 
-def train(cfg: TrainConfig, resume: bool = False, force: bool = False) -> dict:
+def train(cfg: TrainConfig, resume: bool = False, force: bool = False, overwrite: bool = False) -> dict:
     """Run SFT as configured; returns the final summary (also written to RUN_DIR/summary.json).
 
     ``resume`` continues from the newest whole checkpoint in ``cfg.output_dir``; a config change
     that would alter the run's trajectory is refused unless ``force`` (see :mod:`.run_dir`).
+    ``cfg.output_dir`` must be missing, empty or a run of its own; one that holds checkpoints or a
+    finished run is trained over only with ``resume`` or ``overwrite`` (which deletes the old run).
 
     Under torchrun (WORLD_SIZE > 1) every rank runs this; ``micro_batch_size`` and
     ``gradient_accumulation_steps`` are per rank, so the global batch is their product times the
@@ -45,13 +48,13 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False) -> dict:
     """
     info = dist_.setup_distributed(cfg.device)
     try:
-        return _run(cfg, resume, force, info)
+        return _run(cfg, resume, force, info, overwrite)
     finally:
         dist_.teardown_distributed(info)
 
 
-def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo) -> dict:
-    lock, checkpoint, changes = prepare_run_dir(cfg, resume, info, force)
+def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, overwrite: bool = False) -> dict:
+    lock, checkpoint, changes = prepare_run_dir(cfg, resume, info, force, overwrite)
     try:
         torch.manual_seed(cfg.seed)
         c = build_components(cfg, info, checkpoint)
@@ -187,7 +190,7 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:
             summary["eval_accuracy_before"] = eval_rows[0]["accuracy"]
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     if cfg.plots:
         from ..plots import plot_run
 

@@ -46,7 +46,11 @@ class RunLock:
         import fcntl
 
         self.path = Path(run_dir) / ".lock"
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a symbolic link: truncating it would damage the file it points to
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as e:
+            raise UserInputError(f"{run_dir}: cannot open its lock file {self.path} ({e.strerror}; "
+                                 "a symbolic link is refused)") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -93,9 +97,37 @@ def _check_resume(cfg, run_dir: Path, checkpoint: ckpt.Checkpoint, force: bool, 
     return changes
 
 
-def prepare_run_dir(cfg, resume: bool, info, force: bool = False):
-    """Lock the directory (rank 0), refuse to overwrite a run or to resume nothing, tidy what an
-    interrupted save left, check the resume contract, write the resolved config.
+#: what a finished run holds; training over it needs --resume or --overwrite
+FINISHED_MARKS = ("final", "summary.json")
+
+
+def _legacy_run(run_dir: Path) -> bool:
+    """A run written before run directories carried a marker: a config and a whole checkpoint."""
+    return (run_dir / "config.yaml").is_file() and ckpt.read_newest_whole(run_dir) is not None
+
+
+def _wipe_run(run_dir: Path) -> None:
+    """--overwrite: delete a run's own contents (the directory is one of ours: it has the marker)."""
+    import shutil
+
+    from ..outputs import MARKER
+
+    for p in run_dir.iterdir():
+        if p.name in (MARKER, ".lock"):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def prepare_run_dir(cfg, resume: bool, info, force: bool = False, overwrite: bool = False):
+    """Claim and lock the directory (rank 0), refuse to overwrite a run or to resume nothing, tidy
+    what an interrupted save left, check the resume contract, write the resolved config.
+
+    The directory must be missing, empty, or a run of ``tracesft train`` (:func:`tracesft.outputs.claim_dir`);
+    one that holds checkpoints or a finished run (``final/``, ``summary.json``) is refused without
+    ``resume``, unless ``overwrite`` deletes the old run first.
 
     Returns ``(lock, checkpoint, changes)``: the lock to release at the end (None on other ranks),
     the checkpoint to resume from (None for a new run) and the forced config changes.
@@ -103,17 +135,27 @@ def prepare_run_dir(cfg, resume: bool, info, force: bool = False):
     run_dir = Path(cfg.output_dir)
     if resume and not run_dir.is_dir():
         raise UserInputError(f"--resume {run_dir}: no such run directory")
+    if resume and overwrite:
+        raise UserInputError("--resume and --overwrite contradict each other: choose one")
     lock = None
     if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from ..outputs import claim_dir
+
+        claim_dir(run_dir, "train", adopt=_legacy_run if resume else None)
         lock = RunLock(run_dir)
     try:
         if info.is_main:
+            if overwrite:
+                _wipe_run(run_dir)
             ckpt.clean_partial(run_dir)
         barrier(info)
         if not resume and ckpt.latest_checkpoint(run_dir) is not None:
             raise UserInputError(f"{run_dir} already holds checkpoints: resume with --resume {run_dir}, "
-                                 "or choose another output_dir")
+                                 "train it anew with --overwrite, or choose another output_dir")
+        finished = [m for m in FINISHED_MARKS if (run_dir / m).exists()]
+        if not resume and finished:
+            raise UserInputError(f"{run_dir} holds a finished run ({', '.join(finished)}): resume with --resume "
+                                 f"{run_dir}, train it anew with --overwrite, or choose another output_dir")
         checkpoint = ckpt.read_newest_whole(run_dir) if resume else None
         if resume and checkpoint is None:
             raise UserInputError(f"--resume {run_dir}: no whole checkpoint under {run_dir / ckpt.CHECKPOINT_DIR} "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserInputError
+from ..outputs import write_text_atomic
 from .config import ConfigError, TrainConfig, load_config
 
 __all__ = ["Cell", "parse_sizes", "FILTER_MODES", "run_sweep", "sweep_table"]
@@ -88,7 +89,9 @@ def run_sweep(config_path: str | None, overrides: list[str], sizes: list[int | N
     ``accuracy_vs_size.png``. Returns the rows, or None when a signal stopped a cell (run again to resume)."""
     if filter_mode not in FILTER_MODES:
         raise UserInputError(f"--filter: {filter_mode!r} is not one of {', '.join(FILTER_MODES)}")
-    out = Path(out_dir)
+    from ..outputs import claim_dir
+
+    out = claim_dir(out_dir, "sweep")
     rows = []
     for filtered in FILTER_MODES[filter_mode]:
         for size in sizes:
@@ -104,7 +107,7 @@ def run_sweep(config_path: str | None, overrides: list[str], sizes: list[int | N
                 return None
             rows.append(_row(cell, cfg, summary))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out / "sweep.json", json.dumps(rows, indent=2) + "\n")
     from ..plots import plot_sweep
 
     plot_sweep(rows, out / "accuracy_vs_size.png")

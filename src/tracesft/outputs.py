@@ -1,0 +1,156 @@
+"""Where and how tracesft writes: outputs whole or absent, directories it owns, never an input.
+
+- :func:`atomic_writer` / :func:`write_text_atomic`: a file is written to a unique temporary file
+  beside it, flushed to disk, then renamed over the target; a failure or signal leaves the old
+  file (or none), never half of a new one, and no temporary file.
+- :func:`check_output`: before any work, an ``--out``/``--json`` target is refused when it is an
+  input, lies inside an input directory, or (for a directory output) holds an input.
+- :func:`claim_dir`: a command that writes a directory of results (``train``, ``sweep``, ``demo``,
+  ``eval``) writes only into a missing or empty directory, or into one it made before: it drops a
+  marker file (:data:`MARKER`, holding the kind of command) first. Anything else is one line
+  naming the directory. Marker and lock files are opened without following symlinks.
+- :class:`OutputLock`: one writer at a time for an output file (an ``flock`` on a hidden sibling).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import UserInputError
+
+__all__ = ["MARKER", "atomic_writer", "write_text_atomic", "check_output", "claim_dir", "dir_kind", "OutputLock"]
+
+MARKER = ".tracesft-run"
+#: files a directory may hold and still count as empty (written by tracesft itself, or the OS)
+_IGNORABLE = {MARKER, ".lock", ".DS_Store"}
+
+
+@contextlib.contextmanager
+def atomic_writer(path, mode: str = "w", encoding: str | None = "utf-8"):
+    """``with atomic_writer(p) as f: f.write(...)``: p appears whole on success, unchanged otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path, text: str) -> None:
+    with atomic_writer(path) as f:
+        f.write(text)
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def check_output(out, inputs=(), directory: bool = False, flag: str = "--out") -> None:
+    """Before any work: ``out`` can be written, is of the right kind, and touches no input: it is not
+    an input, not inside an input directory, and (a directory output) holds no input."""
+    out = Path(out)
+    if directory and out.exists() and not out.is_dir():
+        raise UserInputError(f"{flag} {out}: exists and is not a directory")
+    if not directory and out.is_dir():
+        raise UserInputError(f"{flag} {out}: is a directory; give a file name")
+    target = out.resolve()
+    for source in inputs:
+        if source is None or not Path(source).exists():
+            continue
+        src = Path(source).resolve()
+        if _inside(target, src) or (directory and _inside(src, target)):
+            raise UserInputError(f"{flag} {out}: overlaps the input {source}; writing it would destroy the data "
+                                 "being read (choose another output)")
+    parent = out if directory else out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserInputError(f"{flag} {out}: cannot create {parent} ({e.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise UserInputError(f"{flag} {out}: {parent} is not writable")
+
+
+def dir_kind(path) -> str | None:
+    """The kind of tracesft command that owns ``path`` (its marker), or None."""
+    marker = Path(path) / MARKER
+    try:
+        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, encoding="utf-8") as f:
+        try:
+            return json.loads(f.read(4096)).get("kind")
+        except (ValueError, AttributeError):
+            return None
+
+
+def claim_dir(path, kind: str, adopt=None) -> Path:
+    """Make ``path`` a directory owned by a ``kind`` command, or refuse in one line.
+
+    Allowed: a missing or empty directory (the marker is written first), one whose marker names
+    ``kind``, or one for which ``adopt(path)`` is true (a run from before markers existed).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"{path}: exists and is not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    owner = dir_kind(path)
+    if owner == kind:
+        return path
+    if owner is not None:
+        raise UserInputError(f"{path}: is a tracesft {owner} directory, not a {kind} one; choose another directory")
+    if os.path.islink(path / MARKER):
+        raise UserInputError(f"{path}: its {MARKER} is a symbolic link; choose another directory")
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in _IGNORABLE)
+    if foreign and not (adopt is not None and adopt(path)):
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise UserInputError(f"{path}: is not empty and was not made by tracesft {kind} (it holds {shown}); "
+                             "choose a new or empty directory")
+    try:
+        fd = os.open(path / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:  # another process claimed it a moment ago
+        return claim_dir(path, kind, adopt)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"kind": kind}) + "\n")
+    return path
+
+
+class OutputLock:
+    """An exclusive ``flock`` on ``.NAME.lock`` beside an output file while it is written."""
+
+    def __init__(self, out) -> None:
+        import fcntl
+
+        out = Path(out)
+        self.path = out.with_name(f".{out.name}.lock")
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as e:
+            raise UserInputError(f"{out}: cannot lock it for writing ({self.path}: {e.strerror})") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise UserInputError(f"{out}: another tracesft process is writing it; wait for it to end") from None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # the lock file stays: unlinking it would let two writers lock two files
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
