@@ -90,10 +90,10 @@ def adversarial_strings(pattern: re.Pattern, length: int):
     prefix (none; "1 ", for patterns anchored on a leading number; the pattern's first literal run) and
     before an ending ("" or "!", which makes anchored patterns fail and backtrack)."""
     blocks = building_blocks(pattern)
-    fillers = ["a", " ", "7"]
+    fillers = [" ", "7"]
     units = list(blocks)
     units += [b + f for b in blocks for f in fillers if b != f]
-    units += [a + b for a in blocks[:6] for b in blocks[:6] if a != b]
+    units += [a + b for a in blocks[:4] for b in blocks[:4] if a != b]
     prefixes = ["", "1 "] + [b for b in blocks if len(b) > 1][:1]
     for unit in units:
         body = unit * max(1, length // len(unit))
