@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # On a CUDA machine: make TORCH_SPEC=torch test
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: test demo demo-real setup setup-vllm lint bench bench-train bench-eval
+.PHONY: test test-main test-vllm test-fast demo demo-real setup setup-vllm lint bench bench-train bench-eval
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ $(VLLM_VENV)/.installed: pyproject.toml Makefile
 	test -x $(VPY) || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VPY) -m pip show torch >/dev/null 2>&1 || $(VPY) -m pip install -q "$(TORCH_SPEC)"
 	$(VPY) -m pip install -q uv
-	$(VLLM_VENV)/bin/uv pip install -q --python $(VPY) "$(VLLM_SPEC)" -e ".[grading,plots,qwen]" pytest psutil
+	$(VLLM_VENV)/bin/uv pip install -q --python $(VPY) "$(VLLM_SPEC)" -e ".[grading,plots,qwen]" pytest pytest-xdist psutil
 	broken="$$($(VPY) tools/unimportable.py torchvision torchaudio torchcodec)"; \
 	  if [ -n "$$broken" ]; then echo "removing from $(VLLM_VENV) (they do not import):" $$broken; \
 	    $(VLLM_VENV)/bin/uv pip uninstall -q --python $(VPY) $$broken; fi
@@ -42,12 +42,26 @@ $(VLLM_VENV)/.installed: pyproject.toml Makefile
 
 setup-vllm: $(VLLM_VENV)/.installed
 
-# The two environments are built side by side (make -j2), then the main suite runs, then the
-# vLLM tests in .venv-vllm (--vllm: there they fail, not skip, when the engine cannot run).
+# `make test` runs every test (CI runs it). The two environments are built side by side; each suite starts
+# as soon as its environment is ready, so the main suite runs while .venv-vllm is still installing, then
+# beside the vLLM suite. -Otarget prints each suite's output whole when it ends; a failure in either fails
+# `make test`. The main suite runs on 2 xdist workers (worksteal: an idle worker takes queued tests from a
+# busy one, so a long test near the end does not leave a core idle). The vLLM suite runs in .venv-vllm
+# with --vllm: there its tests fail, not skip, when the engine cannot run.
+XDIST ?= -n 2 --dist worksteal
+
 test:
-	$(MAKE) -j2 setup setup-vllm
-	$(PY) -m pytest
-	$(VPY) -m pytest --vllm -m vllm tests/test_vllm.py
+	$(MAKE) -j2 -Otarget test-main test-vllm
+
+test-main: setup
+	$(PY) -m pytest $(XDIST)
+
+test-vllm: setup-vllm
+	$(VPY) -m pytest --vllm -m vllm tests/evaluate/test_vllm.py
+
+# The inner loop: the unmarked tier (no subprocess, second rank, real model, demo or vLLM), under 90 s.
+test-fast: setup
+	$(PY) -m pytest $(XDIST) -m "not slow and not vllm"
 
 demo: setup
 	$(VENV)/bin/tracesft demo

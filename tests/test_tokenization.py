@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import CharTokenizer
+from helpers.char_tokenizer import CharTokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 import torch
+from helpers.train import make_cfg, sigterm_during_step
 from safetensors.torch import load_file
-from test_train import build_setup_dir, make_cfg, sigterm_during_step
 
 from tracesft.errors import ConfigError
 from tracesft.models.lora import LoraSpec, merged_state_dict
@@ -17,11 +17,6 @@ pytest.importorskip("peft")
 
 LORA = {"r": 4, "alpha": 8}
 LORA_D = {**LORA, "dropout": 0.1}  # dropout: the resume must replay its random numbers too
-
-
-@pytest.fixture(scope="module")
-def setup_dir(tmp_path_factory):
-    return build_setup_dir(tmp_path_factory.mktemp("lora"))
 
 
 def test_lora_trains_adapters_only_and_final_is_merged(setup_dir, tmp_path):
@@ -120,14 +115,3 @@ def test_peft_missing_names_the_extra(setup_dir, tmp_path, monkeypatch):
     with pytest.raises(MissingExtraError, match=r"tracesft\[lora\]"):
         train(make_cfg(setup_dir, tmp_path / "run", lora=LORA))
 
-
-def test_bf16_on_a_gpu_without_it_is_one_line(monkeypatch):
-    from tracesft.train.builders import check_precision_supported
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla V100")
-    with pytest.raises(ConfigError, match=r"precision bf16-mixed: cuda:0 \(Tesla V100\) has no bfloat16 support"):
-        check_precision_supported("bf16-mixed", "cuda:0")
-    check_precision_supported("bf16-mixed", "cpu")
-    check_precision_supported("fp32", "cuda:0")

@@ -1,8 +1,16 @@
+"""The CLI: filter, eval and plot end to end in-process; `python -m tracesft` exits 2 with one line;
+real bugs keep their traceback; choices come from the registries. (Bad input per subcommand:
+test_cli_errors.py.)"""
+
 import json
 import subprocess
 import sys
 
+import pytest
+from helpers.train import make_cfg
+
 from tracesft.cli import main
+from tracesft.train import train
 
 
 def test_filter_cli_writes_kept_and_report(tmp_path, capsys):
@@ -24,6 +32,7 @@ def test_filter_cli_writes_kept_and_report(tmp_path, capsys):
     assert "kept 1 of 2" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_bad_line_gives_one_line_error(tmp_path):
     src = tmp_path / "bad.jsonl"
     src.write_text('{"prompt": "a", "response": "b", "ground_truth": "c"}\n{oops\n')
@@ -56,19 +65,7 @@ def test_eval_cli_writes_generations_and_summary(tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
-def test_eval_cli_unreadable_model_is_one_line(tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text('{"prompt": "1 + 2", "ground_truth": "3"}\n')
-    proc = subprocess.run([sys.executable, "-m", "tracesft", "eval", "--model", str(tmp_path / "nope"), "--data",
-                           str(data)], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: model directory {tmp_path / 'nope'} does not exist or has "
-                                                "no config.json"]
-
-
 def test_real_bugs_keep_their_traceback_and_debug_shows_user_errors(tmp_path, monkeypatch, capsys):
-    import pytest
-
     from tracesft import cli
 
     def buggy(args):
@@ -88,8 +85,6 @@ def test_real_bugs_keep_their_traceback_and_debug_shows_user_errors(tmp_path, mo
 
 def test_missing_extra_is_one_error_type_naming_the_extra(monkeypatch):
     import builtins
-
-    import pytest
 
     from tracesft.errors import MissingExtraError, TracesftError
     from tracesft.plots import plot_run
@@ -116,3 +111,11 @@ def test_reward_choices_come_from_the_registry():
     for command in ("filter", "eval"):
         reward = next(a for a in sub.choices[command]._actions if a.dest == "reward")
         assert list(reward.choices) == list(REWARDS)
+
+
+def test_plot_cli(setup_dir, tmp_path, capsys):
+    out = tmp_path / "p"
+    train(make_cfg(setup_dir, out, max_steps=2))
+    assert main(["plot", str(out)]) == 0
+    assert (out / "loss.png").stat().st_size > 1000
+    assert main(["plot", str(tmp_path / "nothing")]) == 2

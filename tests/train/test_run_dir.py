@@ -8,17 +8,12 @@ import signal
 
 import pytest
 import torch
-from test_train import build_setup_dir, final_weights, make_cfg
+from helpers.train import final_weights, make_cfg
 
 from tracesft.errors import TrainingError, UserInputError
 from tracesft.train import loop as loop_module
 from tracesft.train import train
 from tracesft.train.run_dir import RunLock
-
-
-@pytest.fixture(scope="module")
-def setup_dir(tmp_path_factory):
-    return build_setup_dir(tmp_path_factory.mktemp("rundir"))
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,13 @@ import sys
 import pytest
 import torch
 import yaml
+from helpers.train import final_weights, make_cfg
 from safetensors.torch import load_file
-from test_train import build_setup_dir, final_weights, make_cfg
 
 from tracesft.train import train
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is unavailable")
-
-
-@pytest.fixture(scope="module")
-def setup_dir(tmp_path_factory):
-    return build_setup_dir(tmp_path_factory.mktemp("dist"))
+pytestmark = [pytest.mark.slow,  # two ranks: subprocesses
+              pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is unavailable")]
 
 
 def run_two_ranks(cfg, tmp_path, name, extra=()):

@@ -1,4 +1,5 @@
-"""tracesft sweep: cells, skip and resume, the table and plot; subset/test_size in training."""
+"""tracesft sweep: cells, skip and resume, the table and plot; subset/test_size in training.
+(The demo's sweep: tests/demo/test_demo.py.)"""
 
 import json
 import subprocess
@@ -7,16 +8,11 @@ import sys
 import pytest
 import torch
 import yaml
-from test_train import build_setup_dir, final_weights, make_cfg
+from helpers.train import final_weights, make_cfg
 
 from tracesft.errors import ConfigError, UserInputError
 from tracesft.train import load_config, train
 from tracesft.train.sweep import parse_sizes, run_sweep, sweep_table
-
-
-@pytest.fixture(scope="module")
-def setup_dir(tmp_path_factory):
-    return build_setup_dir(tmp_path_factory.mktemp("sweep"))
 
 
 def sweep_config(setup_dir, tmp_path, **kw) -> str:
@@ -94,6 +90,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_its_interrupted_cell(setup_dir, tmp_path):
     config = sweep_config(setup_dir, tmp_path, checkpoint_every=2, keep_last=5)
     out = tmp_path / "killed"
@@ -125,32 +122,3 @@ def test_killed_sweep_resumes_its_interrupted_cell(setup_dir, tmp_path):
     assert all(torch.equal(got[k], expected[k]) for k in expected)
     assert "unfiltered" in done.stdout and "wrote" in done.stdout
 
-
-def test_demo_sweep_fast(tmp_path, capsys):
-    from tracesft.demo.run import run_demo_sweep
-
-    run_dir = run_demo_sweep(str(tmp_path / "ds"), fast=True)
-    rows = json.loads((run_dir / "sweep" / "sweep.json").read_text())
-    assert [(r["size"], r["filter"]) for r in rows] == [(64, "off"), (128, "off"), (64, "on"), (128, "on")]
-    assert all(r["kept"] < r["examples"] for r in rows if r["filter"] == "on")  # the grader dropped the carry slips
-    assert all(r["kept"] == r["examples"] for r in rows if r["filter"] == "off")
-    out = capsys.readouterr().out
-    assert "forget a carry or borrow" in out and out.strip().splitlines()[-1] == str(run_dir.resolve())
-
-
-def test_carry_teacher_is_wrong_exactly_where_a_carry_is_forgotten():
-    from tracesft.demo.task import make_dataset
-
-    records = make_dataset(400, seed=0, wrong_share=1.0, max_digits=2, word_problems=False, mistake="carry")
-    for r in records:
-        a, op, b = r["prompt"].removeprefix("What is ").rstrip("?").split(" ")
-        a, b = int(a), int(b)
-        needs_carry = (a % 10 + b % 10 >= 10) if op == "plus" else (a % 10 < b % 10)
-        needs_carry = needs_carry or (op == "plus" and (a // 10 % 10 + b // 10 % 10 >= 10)) or \
-            (op == "minus" and (a // 10 % 10 < b // 10 % 10))
-        assert r["teacher_correct"] == (not needs_carry), r
-    # The main demo's data is what it was before the carry teacher existed (digest of the earlier code's output).
-    import hashlib
-
-    digest = hashlib.sha256(json.dumps(make_dataset(200, seed=1)).encode()).hexdigest()
-    assert digest == "5958c4c230602a53de3b2f9d4d113ad7b018615b507223dab9d756f37c2458ed"

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 import yaml
-from test_train import build_setup_dir, make_cfg
+from helpers.train import build_setup_dir, make_cfg
 
 from tracesft.cli import main
 
@@ -52,6 +52,8 @@ CASES = [
      "--set lr: invalid value"),
     ("set: infinite lr", ["train", "--config", "{d}/train.yaml", "--set", "lr=.inf"], "lr: must be a finite number"),
     ("set: empty output_dir", ["train", "--config", "{d}/train.yaml", "--set", "output_dir="], "output_dir: required"),
+    ("set: unknown schedule", ["train", "--config", "{d}/train.yaml", "--set", "lr_schedule=exponential"],
+     "lr_schedule: 'exponential' is not one of constant, linear, cosine"),
     ("set: negative clipping", ["train", "--config", "{d}/train.yaml", "--set", "max_grad_norm=-1"],
      "max_grad_norm: must be >= 0"),
     ("duplicate YAML keys", ["train", "--config", "{d}/dup.yaml"], "duplicate key 'model'"),

@@ -82,9 +82,7 @@ def test_required_fields_and_missing_file(tmp_path):
 
 
 def test_templates(tmp_path):
-    assert R1_ZERO.endswith("User: {question}\nAssistant: <think>")
-    assert R1_ZERO.startswith("A conversation between User and Assistant.")
-    assert "<think> reasoning process here </think> <answer> answer here </answer>." in R1_ZERO
+    assert R1_ZERO.endswith("User: {question}\nAssistant: <think>")  # responses continue inside <think>
     assert load_template("r1_zero") == R1_ZERO
     assert apply_template(load_template("question_only"), "What is {x}?") == "What is {x}?"
     custom = tmp_path / "t.txt"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import yaml
-from test_train import build_setup_dir, make_cfg
+from helpers.train import build_setup_dir, make_cfg
 
 from tracesft.cli import main
 from tracesft.data import load_examples
