@@ -44,14 +44,15 @@ setup-vllm: $(VLLM_VENV)/.installed
 
 # `make test` runs every test (CI runs it). The two environments are built side by side; each suite starts
 # as soon as its environment is ready, so the main suite runs while .venv-vllm is still installing, then
-# beside the vLLM suite. -Otarget prints each suite's output whole when it ends; a failure in either fails
-# `make test`. The main suite runs on 2 xdist workers (worksteal: an idle worker takes queued tests from a
-# busy one, so a long test near the end does not leave a core idle). The vLLM suite runs in .venv-vllm
-# with --vllm: there its tests fail, not skip, when the engine cannot run. --durations: where the time went.
+# beside the vLLM suite. -Otarget prints each suite's output whole when it ends; -k runs the other suite
+# when one fails, and a failure in either fails `make test`. The main suite runs on 2 xdist workers
+# (worksteal: an idle worker takes queued tests from a busy one, so a long test near the end does not
+# leave a core idle). The vLLM suite runs in .venv-vllm with --vllm: there its tests fail, not skip, when
+# the engine cannot run. --durations: where the time went.
 XDIST ?= -n 2 --dist worksteal
 
 test:
-	$(MAKE) -j2 -Otarget test-main test-vllm
+	$(MAKE) -j2 -k -Otarget test-main test-vllm
 
 test-main: setup
 	$(PY) -m pytest $(XDIST) --durations=10
