@@ -44,24 +44,27 @@ setup-vllm: $(VLLM_VENV)/.installed
 
 # `make test` runs every test (CI runs it). The two environments are built side by side; each suite starts
 # as soon as its environment is ready, so the main suite runs while .venv-vllm is still installing, then
-# beside the vLLM suite. -Otarget prints each suite's output whole when it ends; a failure in either fails
-# `make test`. The main suite runs on 2 xdist workers (worksteal: an idle worker takes queued tests from a
-# busy one, so a long test near the end does not leave a core idle). The vLLM suite runs in .venv-vllm
-# with --vllm: there its tests fail, not skip, when the engine cannot run.
+# beside the vLLM suite. -Otarget prints each suite's output whole when it ends; -k runs the other suite
+# when one fails, and a failure in either fails `make test`. The main suite runs on 2 xdist workers
+# (worksteal: an idle worker takes queued tests from a busy one, so a long test near the end does not
+# leave a core idle). The vLLM suite runs in .venv-vllm with --vllm: there its tests fail, not skip, when
+# the engine cannot run. --durations: where the time went.
 XDIST ?= -n 2 --dist worksteal
 
 test:
-	$(MAKE) -j2 -Otarget test-main test-vllm
+	$(MAKE) -j2 -k -Otarget test-main test-vllm
 
 test-main: setup
-	$(PY) -m pytest $(XDIST)
+	$(PY) -m pytest $(XDIST) --durations=10
 
 test-vllm: setup-vllm
-	$(VPY) -m pytest --vllm -m vllm tests/evaluate/test_vllm.py
+	$(VPY) -m pytest --vllm -m vllm tests/evaluate/test_vllm.py --durations=5
 
-# The inner loop: the unmarked tier (no subprocess, second rank, real model, demo or vLLM), under 90 s.
+# The inner loop: the unmarked tier (no subprocess, second rank, real model, demo or vLLM), about a minute.
+# One process: its tests are short, and 2 xdist workers each pay the imports and collection again (measured
+# on a shared 2-core machine: 62 s in one process, 82 s with -n 2). On more cores add e.g. -n 4 by hand.
 test-fast: setup
-	$(PY) -m pytest $(XDIST) -m "not slow and not vllm"
+	$(PY) -m pytest -m "not slow and not vllm"
 
 demo: setup
 	$(VENV)/bin/tracesft demo
