@@ -69,8 +69,9 @@ def test_demo_real_fast_runs_the_main_job_on_the_real_model(smollm2, tmp_path, c
     from tracesft.demo.task import Problem
 
     assert "So 52 - 7 = 45. </think> <answer> 45 </answer>" in natural_trace(Problem("q", 52, 7, "-"))
-    out = tmp_path / "real"
-    out.mkdir()
+    from tracesft.outputs import claim_dir
+
+    out = claim_dir(tmp_path / "real", "demo")  # a demo directory whose model was imported before
     (out / "model").symlink_to(smollm2)
     run_demo_real(str(out), fast=True)
     summary = json.loads((out / "summary.json").read_text())
