@@ -1,0 +1,132 @@
+"""`tracesft report`: the page's data, escaping, fallbacks, the CLI (no browser here: see test_report_browser)."""
+
+import json
+import logging
+import re
+
+import pytest
+from helpers.report import HOSTILE, MAX_NEW_TOKENS, N_CORRECT, RECORDS, build_run_dir
+
+from tracesft.cli import main
+from tracesft.evaluate.report import build_report, collect, tail_loops, write_report, write_report_quietly
+
+
+def _page_data(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1))
+
+
+def test_hostile_response_stays_text(tmp_path):
+    html = build_report(build_run_dir(tmp_path / "run"))
+    # The only </script> are the two elements' own ends: the response cannot close the data element.
+    assert html.count("</script>") == 2
+    assert "alert(1)" not in html.split('id="report-data">')[0]  # nowhere before the data
+    data_text = re.search(r'id="report-data">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in data_text and ">" not in data_text and "&" not in data_text
+    assert "<b>runs/x/final</b>" not in html  # a summary string too
+    data = _page_data(html)
+    hostile = [r for r in data["records"] if r["response"] == HOSTILE]
+    assert len(hostile) == 1 and hostile[0]["answer"] == "<b>3</b>"  # round-trips exactly
+    assert "innerHTML" not in html and "outerHTML" not in html and "insertAdjacentHTML" not in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+    assert "default-src 'none'" in html  # the CSP: nothing is fetched
+
+
+def test_title_is_escaped_and_filled_once(tmp_path):
+    run = build_run_dir(tmp_path / "<i>{{DATA}}")
+    html = build_report(run)
+    assert "<title>tracesft report: &lt;i&gt;{{DATA}}</title>" in html
+    _page_data(html)  # still one valid data element
+
+
+def test_collect_reads_curves_summary_and_newest_generations(tmp_path):
+    data = collect(build_run_dir(tmp_path / "run"))
+    assert [p[0] for p in data["train"]["loss"]] == list(range(1, 13))  # the NaN row and the cut line are skipped
+    for key in ("accuracy", "pass@1", "pass@8", "avg@8", "maj@8", "cutoff_rate", "repetition_rate"):
+        assert [p[0] for p in data["eval"][key]] == [0, 6, 12], key
+    assert "solve_rate_histogram" not in data["eval"]  # not a number
+    summary = dict(data["summary"])
+    assert summary["eval_pass@8"] == 0.85 and summary["eval_cutoff_rate"] == 0.1
+    assert summary["eval_length_percentiles.p90"] == 40  # a dict of scalars, flattened
+    assert data["generations_file"] == "generations/step-00000012.jsonl"  # not the older step-6 file
+    assert data["n_records"] == len(data["records"]) == len(RECORDS)
+    assert sum(r["correct"] for r in data["records"]) == N_CORRECT
+    # cut off: response_length >= eval_max_new_tokens of config.yaml
+    assert [r["i"] for r in data["records"] if r["cut"]] == [i for i, r in enumerate(RECORDS)
+                                                             if r["response_length"] >= MAX_NEW_TOKENS]
+    assert [r["i"] for r in data["records"] if r["loop"]] == [6]
+    assert "max_new_tokens (40)" in data["notes"]["cut_off"]
+    assert data["records"][0]["answer"] == "3" and data["records"][7]["answer"] is None
+
+
+def test_record_fields_win_over_fallbacks(tmp_path):
+    run = tmp_path / "eval"
+    run.mkdir()
+    rows = [dict(RECORDS[6], cut_off=False, repetition=False, extracted_answer="11"),
+            dict(RECORDS[0], cut_off=True, repetition=True)]
+    (run / "generations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = collect(run)
+    assert [(r["cut"], r["loop"], r["answer"]) for r in data["records"]] == [(False, False, "11"), (True, True, "3")]
+    assert data["notes"]["cut_off"] == data["notes"]["looping"] == "from the records"
+    assert data["train"] == {} and data["summary"] == []
+
+
+def test_tail_loops():
+    assert tail_loops("The answer is" + " and so on" * 10)
+    assert tail_loops("x" * 59 + "!" * 60)
+    assert tail_loops("abc " + "12345678" * 7 + "1234")  # cut off in the middle of its unit
+    assert not tail_loops("1 plus 2 is 3. </think> <answer> 3 </answer>")
+    assert not tail_loops("ab" * 29)  # shorter than the 60 characters a loop must span
+    assert not tail_loops("and so on " * 2 + "and then it stopped, done, with a long enough tail here.")
+    assert tail_loops("q" + "a long unit of thirty chars.. " * 3)  # 3 repeats of a 30-character unit
+
+
+def test_eval_directory_without_metrics(tmp_path):
+    data = collect(build_run_dir(tmp_path / "ev", eval_dir=True))
+    assert data["train"] == data["eval"] == {}
+    assert data["generations_file"] == "generations.jsonl"
+    assert dict(data["summary"])["accuracy"] == 0.6
+    # no max_new_tokens known: cut off = no </answer> and the longest length in the file
+    assert [r["i"] for r in data["records"] if r["cut"]] == [6, 7]
+    assert "longest length" in data["notes"]["cut_off"]
+
+
+def test_cli_report_and_errors(tmp_path, capsys):
+    run = build_run_dir(tmp_path / "run")
+    assert main(["report", str(run)]) == 0
+    assert (run / "report.html").is_file() and f"wrote {run / 'report.html'}" in capsys.readouterr().out
+    assert not [p for p in run.iterdir() if p.name.startswith(".report")]  # no temporary file left
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "no metrics.jsonl, summary.json or generations" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_quiet_writer_logs_one_warning(tmp_path, caplog):
+    run = build_run_dir(tmp_path / "run")
+    (run / "summary.json").write_text("{not json")
+    with caplog.at_level(logging.WARNING):
+        assert write_report_quietly(run) is None
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "report.html" in warnings[0].getMessage()
+    assert not (run / "report.html").exists()
+    (run / "summary.json").write_text("{}")
+    assert write_report_quietly(run) == write_report(run) == run / "report.html"
+
+
+def test_records_are_capped(tmp_path, monkeypatch):
+    import tracesft.evaluate.report as report
+
+    monkeypatch.setattr(report, "MAX_RECORDS", 3)
+    monkeypatch.setattr(report, "MAX_CHARS", 20)
+    data = collect(build_run_dir(tmp_path / "run"))
+    assert len(data["records"]) == 3 and data["n_records"] == len(RECORDS) == len(data["lengths"])
+    assert data["records"][0]["prompt"].endswith("more characters not shown]")
+
+
+@pytest.mark.parametrize("eval_dir", [False, True])
+def test_report_is_one_file(tmp_path, eval_dir):
+    html = build_report(build_run_dir(tmp_path / "run", eval_dir=eval_dir))
+    assert "<script src" not in html and "<link" not in html and "@import" not in html
