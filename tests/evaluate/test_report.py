@@ -130,3 +130,21 @@ def test_records_are_capped(tmp_path, monkeypatch):
 def test_report_is_one_file(tmp_path, eval_dir):
     html = build_report(build_run_dir(tmp_path / "run", eval_dir=eval_dir))
     assert "<script src" not in html and "<link" not in html and "@import" not in html
+
+
+def test_training_survives_a_failing_report(setup_dir, tmp_path, monkeypatch, caplog):
+    from helpers.train import make_cfg
+
+    import tracesft.evaluate.report as report
+    from tracesft.train import train
+
+    def broken(run_dir):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "build_report", broken)
+    out = tmp_path / "run"
+    with caplog.at_level(logging.WARNING):
+        summary = train(make_cfg(setup_dir, out, max_steps=2))
+    assert summary["steps"] == 2 and (out / "summary.json").is_file() and not (out / "report.html").exists()
+    assert [r.getMessage() for r in caplog.records if "report.html" in r.getMessage()] == \
+        [f"could not write report.html in {out}: OSError: [Errno 28] No space left on device"]
