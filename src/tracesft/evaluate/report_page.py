@@ -31,8 +31,10 @@ svg.chart path.line { fill:none; stroke-width:1.8; }
 .two { display:grid; grid-template-columns:minmax(320px,1fr) minmax(380px,1.4fr); gap:12px; align-items:start; }
 @media (max-width: 900px) { .two { grid-template-columns:1fr; } }
 table { border-collapse:collapse; width:100%; }
-table.kv td { padding:3px 8px; border-bottom:1px solid var(--line); font-variant-numeric:tabular-nums; }
-table.kv td.k { color:#374151; white-space:nowrap; }
+table.kv { table-layout:fixed; }
+table.kv td { padding:3px 8px; border-bottom:1px solid var(--line); font-variant-numeric:tabular-nums;
+              overflow-wrap:anywhere; }
+table.kv td.k { color:#374151; width:58%; }
 table.kv tr.group td { font-weight:600; padding-top:10px; color:#111827; border-bottom:2px solid var(--line); }
 .bar { display:inline-block; height:8px; background:var(--accent); border-radius:2px; vertical-align:middle;
        margin-left:8px; opacity:.75; }
@@ -214,7 +216,7 @@ function renderHistogram() {
   const box = document.getElementById("histogram");
   const L = DATA.lengths;
   if (!L.length) { box.appendChild(el("p", {class: "empty"}, "No generations.")); return; }
-  const W = 560, H = 260, Lm = 44, R = 10, T = 10, B = 34, NB = 20;
+  const W = 720, H = 280, Lm = 44, R = 10, T = 10, B = 34, NB = 20;
   const max = Math.max(1, ...L.map(x => x[0]));
   const width = Math.max(1, Math.ceil((max + 1) / NB));
   const bins = Array.from({length: Math.ceil((max + 1) / width)}, () => [0, 0]);
