@@ -81,14 +81,35 @@ def test_tail_loops():
     assert tail_loops("q" + "a long unit of thirty chars.. " * 3)  # 3 repeats of a 30-character unit
 
 
-def test_eval_directory_without_metrics(tmp_path):
+def test_eval_directory_with_samples(tmp_path):
     data = collect(build_run_dir(tmp_path / "ev", eval_dir=True))
     assert data["train"] == data["eval"] == {}
     assert data["generations_file"] == "generations.jsonl"
-    assert dict(data["summary"])["accuracy"] == 0.6
+    summary = dict(data["summary"])
+    assert summary["pass@2"] == 0.8 and summary["solve_rate_histogram"] == "1, 2, 2"
+    assert summary["length_percentiles.incorrect.p50"] == 35.0
+    assert data["tables"] == [{"name": "length_buckets", "columns": ["lo", "hi", "count", "accuracy"],
+                               "rows": [[0, 10, 0, None], [11, 20, 7, 0.857], [21, 30, 1, 0.0], [31, 40, 2, 0.0]]}]
+    assert data["histograms"] == [{"name": "solve_rate_histogram", "counts": [1, 2, 2]}]
+    # the two samples of a prompt share one copy of it
+    assert len(data["prompts"]) == 5 and [r["p"] for r in data["records"]] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert [(r["prompt_index"], r["sample"]) for r in data["records"]][:3] == [(0, 0), (0, 1), (1, 0)]
+    # the records' own fields: hit_max_new_tokens, and the grader's answer (None: it found none)
+    assert [r["i"] for r in data["records"] if r["cut"]] == [6, 7]
+    assert data["records"][6]["answer"] is None and data["records"][8]["answer"] == "<b>3</b>"
+    assert data["notes"]["cut_off"] == data["notes"]["answer"] == "from the records"
+
+
+def test_fallbacks_without_fields_or_limit(tmp_path):
+    run = tmp_path / "ev"
+    run.mkdir()
+    (run / "generations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    data = collect(run)
     # no max_new_tokens known: cut off = no </answer> and the longest length in the file
     assert [r["i"] for r in data["records"] if r["cut"]] == [6, 7]
-    assert "longest length" in data["notes"]["cut_off"]
+    assert "longest length in the file (40 tokens)" in data["notes"]["cut_off"]
+    assert data["notes"]["answer"] == "computed here: the last <answer> block"
+    assert data["records"][5]["answer"] == "17" and data["records"][6]["answer"] is None
 
 
 def test_cli_report_and_errors(tmp_path, capsys):
@@ -123,7 +144,13 @@ def test_records_are_capped(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "MAX_CHARS", 20)
     data = collect(build_run_dir(tmp_path / "run"))
     assert len(data["records"]) == 3 and data["n_records"] == len(RECORDS) == len(data["lengths"])
-    assert data["records"][0]["prompt"].endswith("more characters not shown]")
+    assert [x[0] for x in data["lengths"]] == [r["response_length"] for r in RECORDS]
+    assert data["prompts"][0].endswith("more characters not shown]")
+    monkeypatch.setattr(report, "MAX_CHARS", 100_000)  # the total budget decides: 1 record, 2 texts of 2,500
+    monkeypatch.setattr(report, "MAX_TEXT_CHARS", 5000)
+    (tmp_path / "run" / "generations" / "step-00000012.jsonl").write_text(
+        json.dumps(dict(RECORDS[0], response="x" * 5000)) + "\n")
+    assert collect(tmp_path / "run")["records"][0]["response"] == "x" * 2500 + "\n[... 2500 more characters not shown]"
 
 
 @pytest.mark.parametrize("eval_dir", [False, True])

@@ -134,3 +134,11 @@ def test_evaluation_directory_renders(tmp_path):
     assert not dom.find("path", **{"class": "line"})
     assert "no curves" in dom.text["curves"]
     assert len([a for a in dom.find("tr") if a.get("class", "").startswith("gen")]) == len(RECORDS)
+    assert len(dom.find("rect", **{"class": "count-bar"})) == 3  # solve_rate_histogram [1, 2, 2]
+    assert dom.find("table", data_table="length_buckets")
+    assert "prompts by samples correct (of 2)" in dom.text["count-histograms"]
+    dom = _load(tmp_path, run / "report.html", "#filter=cutoff")  # hit_max_new_tokens of the records
+    assert [a["data-index"] for a in dom.find("tr") if a.get("class", "").startswith("gen")] == ["6", "7"]
+    result = _chromium(tmp_path, (run / "report.html").as_uri(), "--window-size=1400,1600",
+                       f"--screenshot={tmp_path / 'eval-report.png'}")
+    assert result.returncode == 0 and (tmp_path / "eval-report.png").stat().st_size > 50_000

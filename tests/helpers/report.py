@@ -38,14 +38,33 @@ N_CORRECT = sum(r["reward"]["answer_reward"] == 1.0 for r in RECORDS)  # 6
 MAX_NEW_TOKENS = 40  # in config.yaml: records of 40 tokens were cut off
 
 
+# `tracesft eval --samples 2`: two samples per prompt, with the fields the evaluation writes
+# (prompt_index, sample_index, hit_max_new_tokens, answer: the grader's, None for none).
+SAMPLED = [dict(r, prompt_index=i // 2, sample_index=i % 2, prompt=RECORDS[i // 2 * 2]["prompt"],
+                hit_max_new_tokens=r["response_length"] >= MAX_NEW_TOKENS,
+                answer=(r["response"].split("<answer>")[1].split("</answer>")[0].strip()
+                        if "</answer>" in r["response"] else None))
+           for i, r in enumerate(RECORDS)]
+EVAL_SUMMARY = {"model": "m", "n_examples": 5, "n_responses": 10, "samples_per_prompt": 2, "accuracy": 0.6,
+                "avg@2": 0.6, "pass@1": 0.6, "pass@2": 0.8, "maj@2": 0.6, "solve_rate_histogram": [1, 2, 2],
+                "hit_max_new_tokens_rate": 0.2, "unclosed_think_rate": 0.2, "no_answer_rate": 0.2,
+                "repetition_rate": 0.1,
+                "length_buckets": [{"lo": 0, "hi": 10, "count": 0, "accuracy": None},
+                                   {"lo": 11, "hi": 20, "count": 7, "accuracy": 0.857},
+                                   {"lo": 21, "hi": 30, "count": 1, "accuracy": 0.0},
+                                   {"lo": 31, "hi": 40, "count": 2, "accuracy": 0.0}],
+                "length_percentiles": {"correct": {"p10": 14.5, "p50": 15.0, "p90": 17.0},
+                                       "incorrect": {"p10": 19.6, "p50": 35.0, "p90": 40.0}}}
+
+
 def build_run_dir(run: Path, eval_dir: bool = False) -> Path:
     """A training run's directory (or, ``eval_dir``, a ``tracesft eval --out`` directory)."""
     run.mkdir(parents=True, exist_ok=True)
     if eval_dir:
         with open(run / "generations.jsonl", "w") as f:
-            for r in RECORDS:
+            for r in SAMPLED:
                 f.write(json.dumps(r) + "\n")
-        (run / "summary.json").write_text(json.dumps({"model": "m", "n_examples": 10, "accuracy": 0.6}))
+        (run / "summary.json").write_text(json.dumps(EVAL_SUMMARY))
         return run
     rows = []
     for step in range(1, 13):

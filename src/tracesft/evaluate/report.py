@@ -38,6 +38,8 @@ REPORT_NAME = "report.html"
 MAX_RECORDS = 2000
 #: characters of each prompt / response embedded (the rest is cut, and the page says where)
 MAX_CHARS = 20000
+#: characters of all responses and prompts together: each text's limit shrinks to fit (>= 2,000)
+MAX_TEXT_CHARS = 16_000_000
 
 _STEP_FILE = re.compile(r"step-(\d+)\.jsonl$")
 _CUT_KEYS = ("cut_off", "truncated", "hit_max_new_tokens")
@@ -119,20 +121,46 @@ def _series(rows: list[dict], kind: str) -> dict[str, list[list[float]]]:
     return out
 
 
-def _scalars(summary: dict) -> list[list]:
-    """[[key, value], ...]: scalars as they are, dicts of scalars flattened as ``key.sub``."""
+def _scalar(v):
+    return _number(v) if isinstance(v, float) else v
+
+
+def _is_scalar(v) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
+def _scalars(summary: dict, prefix: str = "", depth: int = 0) -> list[list]:
+    """[[key, value], ...]: scalars as they are, dicts flattened as ``key.sub`` (two levels), short
+    lists of numbers as one comma-separated value. Lists of dicts are :func:`_tables`."""
     rows = []
     for k, v in summary.items():
-        if isinstance(v, dict):
-            for k2, v2 in v.items():
-                if v2 is None or isinstance(v2, (str, int, float, bool)):
-                    rows.append([f"{k}.{k2}", _number(v2) if isinstance(v2, float) else v2])
-        elif isinstance(v, list):
-            if len(v) <= 16 and all(_number(x) is not None for x in v):
-                rows.append([k, ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in v)])
-        elif v is None or isinstance(v, (str, int, float, bool)):
-            rows.append([k, _number(v) if isinstance(v, float) else v])
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and depth < 2:
+            rows += _scalars(v, key + ".", depth + 1)
+        elif isinstance(v, list) and v and len(v) <= 32 and all(_number(x) is not None for x in v):
+            rows.append([key, ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in v)])
+        elif _is_scalar(v):
+            rows.append([key, _scalar(v)])
     return rows
+
+
+def _tables(summary: dict) -> list[dict]:
+    """Lists of flat dicts in the summary (e.g. ``length_buckets``: lo, hi, count, accuracy) as
+    ``{"name", "columns", "rows"}``."""
+    tables = []
+    for k, v in summary.items():
+        if isinstance(v, list) and v and len(v) <= 100 and all(isinstance(x, dict) for x in v):
+            columns = list(dict.fromkeys(c for x in v for c, y in x.items() if _is_scalar(y)))
+            tables.append({"name": k, "columns": columns, "rows": [[_scalar(x.get(c)) for c in columns] for x in v]})
+    return tables
+
+
+def _histograms(summary: dict) -> list[dict]:
+    """Lists of counts under a key naming a histogram (``solve_rate_histogram``: entry c = the
+    prompts with c samples correct) as ``{"name", "counts"}``."""
+    return [{"name": k, "counts": v} for k, v in summary.items()
+            if "histogram" in k and isinstance(v, list) and 0 < len(v) <= 256
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)]
 
 
 def _max_new_tokens(run_dir: Path, summary: dict) -> int | None:
@@ -158,19 +186,38 @@ def _clip(text, limit: int | None = None) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n[... {len(text) - limit} more characters not shown]"
 
 
-def _records(rows: list[dict], max_new_tokens: int | None) -> tuple[list[dict], dict]:
-    """The page's records and a note of which fields were computed here rather than read."""
-    lengths = [r.get("response_length") for r in rows if isinstance(r.get("response_length"), int)]
-    longest = max(lengths) if lengths else None
+def _repetition_fn():
+    """The evaluation's own definition of a repetition loop when this version has one, else
+    :func:`tail_loops`; with a line saying which."""
+    try:
+        from .metrics import is_repetitive  # the evaluation's repetition_rate counts these
+    except ImportError:
+        return tail_loops, "the tail repeats a unit of 1-200 characters over >= 60 characters, 3+ times"
+    return is_repetitive, "is_repetitive of tracesft.evaluate.metrics (what repetition_rate counts)"
+
+
+def _int(v):
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _records(rows: list[dict], max_new_tokens: int | None) -> tuple[list[dict], list[str], dict, list]:
+    """The page's records (the first MAX_RECORDS; prompts as indices into the returned list of
+    distinct prompts: K samples of one prompt share it), a note of which fields were computed here
+    rather than read, and [length, correct] of every row (the histogram)."""
+    known = [n for r in rows if (n := _int(r.get("response_length"))) is not None]
+    longest = max(known) if known else None
+    repetitive, repetition_rule = _repetition_fn()
+    budget = min(MAX_CHARS, max(2000, MAX_TEXT_CHARS // max(1, 2 * min(len(rows), MAX_RECORDS))))
     sources = {"cut_off": set(), "looping": set(), "answer": set()}
-    out = []
+    prompts: dict[str, int] = {}
+    out, lengths = [], []
     for i, r in enumerate(rows):
         response = r.get("response") if isinstance(r.get("response"), str) else ""
         reward = r.get("reward") if isinstance(r.get("reward"), dict) else {}
         correct = r.get("correct")
         if not isinstance(correct, bool):
             correct = reward.get("answer_reward") == 1.0
-        n = r.get("response_length") if isinstance(r.get("response_length"), int) else None
+        n = _int(r.get("response_length"))
 
         cut = next((r[k] for k in _CUT_KEYS if isinstance(r.get(k), bool)), None)
         if cut is not None:
@@ -186,26 +233,30 @@ def _records(rows: list[dict], max_new_tokens: int | None) -> tuple[list[dict], 
         if loop is not None:
             sources["looping"].add("record")
         else:
-            loop = tail_loops(response)
-            sources["looping"].add("the tail repeats a unit of 1-200 characters over >= 60 characters, 3+ times")
+            loop = repetitive(response)
+            sources["looping"].add(repetition_rule)
 
-        answer = next((r[k] for k in _ANSWER_KEYS if isinstance(r.get(k), str)), None)
-        if answer is None and isinstance(reward.get("answer"), str):
-            answer = reward["answer"]
-        if answer is not None:
+        key = next((k for k in _ANSWER_KEYS if k in r and (r[k] is None or isinstance(r[k], str))), None)
+        if key is not None:  # the grader's answer, None when it found none
+            answer = r[key]
             sources["answer"].add("record")
         else:
             answer = _last_answer(response)
             sources["answer"].add("the last <answer> block")
 
-        out.append({"i": i, "prompt": _clip(r.get("prompt")), "response": _clip(response),
+        lengths.append([n if n is not None else len(response), bool(correct)])
+        if len(out) >= MAX_RECORDS:
+            continue  # counted in the notes and the histogram, not embedded
+        prompt = _clip(r.get("prompt"), budget)
+        index = prompts.setdefault(prompt, len(prompts))
+        out.append({"i": i, "p": index, "response": _clip(response, budget),
                     "answer": _clip(answer, 2000) if answer is not None else None,
                     "truth": _clip(r.get("ground_truth"), 2000), "correct": bool(correct), "cut": bool(cut),
-                    "loop": bool(loop), "n": n, "sample": r.get("sample") if isinstance(r.get("sample"), int) else None,
-                    "reward": _number(reward.get("reward"))})
+                    "loop": bool(loop), "n": n, "prompt_index": _int(r.get("prompt_index")),
+                    "sample": _int(r.get("sample_index", r.get("sample")))})
     notes = {k: ("from the records" if v == {"record"} else "computed here: " + "; ".join(sorted(v - {"record"})))
              for k, v in sources.items() if v}
-    return out, notes
+    return out, list(prompts), notes, lengths
 
 
 def collect(run_dir) -> dict:
@@ -226,21 +277,22 @@ def collect(run_dir) -> dict:
             summary = loaded if isinstance(loaded, dict) else {}
         except json.JSONDecodeError as e:
             raise UserInputError(f"{summary_path}: not JSON ({e.msg}, line {e.lineno})") from None
-    records, notes, n_records = [], {}, 0
+    records, prompts, notes, lengths = [], [], {}, []
     if gen_path is not None:
-        rows = _read_jsonl(gen_path)
-        n_records = len(rows)
-        records, notes = _records(rows, _max_new_tokens(run_dir, summary))
+        records, prompts, notes, lengths = _records(_read_jsonl(gen_path), _max_new_tokens(run_dir, summary))
     return {
         "title": str(run_dir.resolve().name),
         "run_dir": str(run_dir),
         "train": _series(metrics, "train"),
         "eval": _series(metrics, "eval"),
         "summary": _scalars(summary),
+        "tables": _tables(summary),
+        "histograms": _histograms(summary),
         "generations_file": str(gen_path.relative_to(run_dir)) if gen_path is not None else None,
-        "n_records": n_records,
-        "lengths": [[r["n"] if r["n"] is not None else len(r["response"]), r["correct"]] for r in records],
-        "records": records[:MAX_RECORDS],
+        "n_records": len(lengths),
+        "lengths": lengths,
+        "records": records,
+        "prompts": prompts,
         "notes": notes,
     }
 

@@ -67,6 +67,10 @@ details.prompt summary { cursor:pointer; color:#374151; font-size:12px; }
 .pager { display:flex; gap:8px; align-items:center; margin-top:8px; }
 .pager button { border:1px solid #cbd5e1; background:#fff; border-radius:6px; padding:3px 10px; cursor:pointer; }
 .notes { color:var(--muted); font-size:12px; margin-top:6px; }
+h3.subhead { font-size:12px; margin:14px 0 4px; color:#374151; }
+table.kv.sub th { text-align:left; font-size:12px; color:#6b7280; font-weight:600; padding:3px 8px; }
+table.kv.sub { table-layout:auto; }
+#count-histograms .card { margin-top:12px; }
 details.more > summary { cursor:pointer; color:#374151; margin:10px 0; }
 """
 
@@ -191,7 +195,7 @@ function renderSummary() {
   const box = document.getElementById("summary");
   if (!DATA.summary.length) { box.appendChild(el("p", {class: "empty"}, "No summary.json.")); return; }
   const isMetric = k => /(^|_)(accuracy|format_rate|mean_reward)($|_)|(pass|avg|maj|cons)@/.test(k);
-  const isFailure = k => !/format_rate/.test(k) &&
+  const isFailure = k => !/format_rate|histogram/.test(k) &&
     /(cut_?off|unclosed|no_answer|repetition|loop|timed_out)|_rate($|_)|_share($|_)/.test(k);
   const groups = [["Evaluation", []], ["Failure modes", []], ["Run", []]];
   for (const [k, v] of DATA.summary) {
@@ -210,9 +214,43 @@ function renderSummary() {
     }
   }
   box.appendChild(table);
+  for (const t of DATA.tables) {
+    const head = el("tr", {}, ...t.columns.map(c => el("th", {}, c)));
+    const tb = el("table", {class: "kv sub", "data-table": t.name}, head);
+    for (const r of t.rows) tb.appendChild(el("tr", {}, ...r.map(v => el("td", {}, fmt(v)))));
+    box.appendChild(el("h3", {class: "subhead"}, t.name));
+    box.appendChild(tb);
+  }
+}
+
+// Bars of a list of counts (solve_rate_histogram: entry c = prompts with c samples correct).
+function countBars(h) {
+  const card = el("div", {class: "card"}, el("h3", {}, h.name === "solve_rate_histogram" ?
+    `prompts by samples correct (of ${h.counts.length - 1})` : h.name));
+  const W = 720, H = 200, Lm = 44, R = 10, T = 10, B = 34;
+  const s = svg("svg", {class: "chart", "data-histogram": h.name, viewBox: `0 0 ${W} ${H}`, role: "img"});
+  const top = niceTicks(0, Math.max(1, ...h.counts), 4);
+  const bw = (W - Lm - R) / h.counts.length, Y = y => T + (1 - y / top.hi) * (H - T - B);
+  for (const t of top.ticks) {
+    s.appendChild(svg("line", {class: "gridline", x1: Lm, x2: W - R, y1: Y(t), y2: Y(t)}));
+    s.appendChild(svg("text", {x: Lm - 6, y: Y(t) + 3, "text-anchor": "end"}, fmt(t)));
+  }
+  h.counts.forEach((c, i) => {
+    const r = svg("rect", {class: "count-bar", x: (Lm + i * bw + 2).toFixed(1), y: Y(c).toFixed(1),
+                           width: Math.max(1, bw - 4).toFixed(1), height: (Y(0) - Y(c)).toFixed(1), fill: "#2563eb",
+                           opacity: 0.8});
+    r.appendChild(svg("title", {}, `${i}: ${c}`));
+    s.appendChild(r);
+    if (h.counts.length <= 33)
+      s.appendChild(svg("text", {x: Lm + (i + 0.5) * bw, y: H - B + 14, "text-anchor": "middle"}, String(i)));
+  });
+  s.appendChild(svg("line", {class: "axis", x1: Lm, x2: W - R, y1: H - B, y2: H - B}));
+  card.appendChild(s);
+  return card;
 }
 
 function renderHistogram() {
+  for (const h of DATA.histograms) document.getElementById("count-histograms").appendChild(countBars(h));
   const box = document.getElementById("histogram");
   const L = DATA.lengths;
   if (!L.length) { box.appendChild(el("p", {class: "empty"}, "No generations.")); return; }
@@ -302,15 +340,17 @@ function writeHash() {
 }
 
 function row(r) {
-  const tail = r.prompt.length > 160 ? "\u2026" + r.prompt.slice(-160) : r.prompt;
-  const prompt = el("details", {class: "prompt"}, el("summary", {}, tail), el("pre", {class: "text"}, r.prompt));
+  const text = DATA.prompts[r.p];
+  const tail = text.length > 160 ? "\u2026" + text.slice(-160) : text;
+  const prompt = el("details", {class: "prompt"}, el("summary", {}, tail), el("pre", {class: "text"}, text));
   const flags = el("td", {class: "flags"},
     el("span", {class: "badge " + (r.correct ? "ok" : "bad")}, r.correct ? "correct" : "incorrect"));
   if (r.cut) flags.appendChild(el("span", {class: "badge cut"}, "cut off"));
   if (r.loop) flags.appendChild(el("span", {class: "badge loop"}, "looping"));
   return el("tr", {class: "gen " + (r.correct ? "good" : "bad"), "data-index": String(r.i),
                    "data-correct": String(r.correct), "data-cut": String(r.cut), "data-loop": String(r.loop)},
-    el("td", {class: "mono"}, String(r.i) + (r.sample !== null ? `.${r.sample}` : "")),
+    el("td", {class: "mono", title: "record (prompt.sample)"},
+       r.prompt_index !== null && r.sample !== null ? `${r.prompt_index}.${r.sample}` : String(r.i)),
     el("td", {}, prompt),
     el("td", {}, highlighted(r.response)),
     el("td", {class: "mono answer"}, r.answer === null ? "-" : r.answer),
@@ -322,7 +362,7 @@ function row(r) {
 function renderRows() {
   const q = view.q.toLowerCase();
   const rows = DATA.records.filter(FILTERS[view.filter])
-    .filter(r => !q || r.prompt.toLowerCase().includes(q) || r.response.toLowerCase().includes(q));
+    .filter(r => !q || DATA.prompts[r.p].toLowerCase().includes(q) || r.response.toLowerCase().includes(q));
   const pages = Math.max(1, Math.ceil(rows.length / PAGE));
   view.page = Math.min(view.page, pages - 1);
   const body = document.getElementById("gen-body");
@@ -392,7 +432,8 @@ PAGE = (
 <div class="grid" id="curves-more"></div></details>
 <div class="two">
 <section><h2>Final summary</h2><div class="card" id="summary"></div></section>
-<section><h2>Response length: correct vs incorrect</h2><div class="card" id="histogram"></div></section>
+<section><h2>Response length: correct vs incorrect</h2><div class="card" id="histogram"></div>
+<div id="count-histograms"></div></section>
 </div>
 <h2>Generations <span class="notes">(<span id="gen-file"></span>)</span></h2>
 <div class="controls"><span id="filters"></span>
