@@ -44,7 +44,8 @@ def test_collect_reads_curves_summary_and_newest_generations(tmp_path):
     assert [p[0] for p in data["train"]["loss"]] == list(range(1, 13))  # the NaN row and the cut line are skipped
     for key in ("accuracy", "pass@1", "pass@8", "avg@8", "maj@8", "cutoff_rate", "repetition_rate"):
         assert [p[0] for p in data["eval"][key]] == [0, 6, 12], key
-    assert "solve_rate_histogram" not in data["eval"]  # not a number
+    assert "solve_rate_histogram" not in data["eval"] and "length_buckets" not in data["eval"]  # not numbers
+    assert data["eval"]["length_percentiles.correct.p50"] == [[0, 15.0], [6, 14.0], [12, 13.0]]
     summary = dict(data["summary"])
     assert summary["eval_pass@8"] == 0.85 and summary["eval_cutoff_rate"] == 0.1
     assert summary["eval_length_percentiles.p90"] == 40  # a dict of scalars, flattened

@@ -75,7 +75,8 @@ def build_run_dir(run: Path, eval_dir: bool = False) -> Path:
                      "pass@1": acc, "pass@8": min(1.0, acc + 0.25), "avg@8": acc, "maj@8": acc + 0.05,
                      "cutoff_rate": 0.3 - acc / 3, "unclosed_think_rate": 0.2 - acc / 4, "no_answer_rate": 0.1,
                      "repetition_rate": 0.1, "mean_response_length": 30 - step, "tokens_per_second": 100.0 + step,
-                     "solve_rate_histogram": {"0": 3, "1": 7}})
+                     "solve_rate_histogram": [3, 7], "length_buckets": [{"lo": 0, "hi": 40, "count": 10}],
+                     "length_percentiles": {"correct": {"p50": 15 - step / 6}, "incorrect": {"p50": 35.0}}})
     rows.insert(3, {"kind": "train", "step": 99, "loss": float("nan")})  # NaN must not break the page's JSON
     with open(run / "metrics.jsonl", "w") as f:
         for r in rows:

@@ -107,17 +107,24 @@ def _number(v):
     return v if math.isfinite(v) else None
 
 
+def _numbers(row: dict, prefix: str = "", depth: int = 0):
+    """(key, number) of a row's numeric values; dicts flattened as ``key.sub`` (two levels)."""
+    for k, v in row.items():
+        if isinstance(v, dict) and depth < 2:
+            yield from _numbers(v, f"{prefix}{k}.", depth + 1)
+        elif (v := _number(v)) is not None:
+            yield f"{prefix}{k}", v
+
+
 def _series(rows: list[dict], kind: str) -> dict[str, list[list[float]]]:
-    """{key: [[step, value], ...]} for every numeric key of the rows of ``kind``."""
+    """{key: [[step, value], ...]} for every numeric key of the rows of ``kind`` (nested dicts of
+    numbers too: ``length_percentiles.correct.p50``)."""
     out: dict[str, list[list[float]]] = {}
     for r in rows:
         if r.get("kind") != kind or _number(r.get("step")) is None:
             continue
-        for k, v in r.items():
-            if k in ("step", "kind", "epoch"):
-                continue
-            if (v := _number(v)) is not None:
-                out.setdefault(k, []).append([r["step"], v])
+        for k, v in _numbers({k: v for k, v in r.items() if k not in ("step", "kind", "epoch")}):
+            out.setdefault(k, []).append([r["step"], v])
     return out
 
 
