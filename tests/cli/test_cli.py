@@ -63,7 +63,6 @@ def test_eval_cli_writes_generations_and_summary(tmp_path, capsys):
     assert [g["ground_truth"] for g in gens] == ["3", "4"]
     assert gens[0]["prompt"].endswith("User: 1 + 2\nAssistant: <think>")
     assert "accuracy" in capsys.readouterr().out
-    assert (out / "report.html").is_file()  # tracesft report's page, written at the end
 
 
 def test_real_bugs_keep_their_traceback_and_debug_shows_user_errors(tmp_path, monkeypatch, capsys):

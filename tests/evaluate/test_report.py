@@ -176,3 +176,21 @@ def test_training_survives_a_failing_report(setup_dir, tmp_path, monkeypatch, ca
     assert summary["steps"] == 2 and (out / "summary.json").is_file() and not (out / "report.html").exists()
     assert [r.getMessage() for r in caplog.records if "report.html" in r.getMessage()] == \
         [f"could not write report.html in {out}: OSError: [Errno 28] No space left on device"]
+
+
+def test_eval_writes_the_report(tmp_path, capsys):
+    from tracesft.demo.models import tiny_qwen2
+    from tracesft.demo.tokenizer import train_bpe_tokenizer
+
+    tok = train_bpe_tokenizer(["1 + 2 = 3 </think> <answer> 3 </answer>"] * 5, vocab_size=280)
+    model_dir = tmp_path / "m"
+    tiny_qwen2(vocab_size=len(tok)).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "1 + 2", "ground_truth": "3"}\n{"prompt": "2 + 2", "ground_truth": "4"}\n')
+    out = tmp_path / "ev"
+    argv = ["eval", "--model", str(model_dir), "--data", str(data), "--max-new-tokens", "4", "--out", str(out)]
+    assert main(argv) == 0
+    assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
+    page = _page_data((out / "report.html").read_text())
+    assert page["generations_file"] == "generations.jsonl" and len(page["records"]) == 2
