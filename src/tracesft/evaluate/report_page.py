@@ -106,10 +106,11 @@ function fmt(v) {
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return Number(v.toPrecision(3)).toExponential();
   return String(Number(v.toPrecision(4)));
 }
-function niceTicks(lo, hi, n) {
+function niceTicks(lo, hi, n, integer) {
   if (!(hi > lo)) { const d = Math.abs(lo) || 1; lo -= d / 2; hi += d / 2; }
   const raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const step = [1, 2, 2.5, 5, 10].map(m => m * mag).find(s => s >= raw) || raw;
+  let step = [1, 2, 2.5, 5, 10].map(m => m * mag).find(s => s >= raw) || raw;
+  if (integer) step = Math.max(1, Math.round(step === 2.5 * mag ? 2 * mag : step));  // steps are whole
   const ticks = [];
   for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
     ticks.push(Number(t.toPrecision(12)));
@@ -128,7 +129,7 @@ function lineChart(title, series, opts) {
   const xs = pts.map(p => p[0]), ys = pts.map(p => p[1]);
   let ylo = Math.min(...ys), yhi = Math.max(...ys);
   if (opts.unit) { ylo = Math.min(0, ylo); yhi = Math.max(1, yhi); }
-  const xt = niceTicks(Math.min(...xs), Math.max(...xs), 6), yt = niceTicks(ylo, yhi, 5);
+  const xt = niceTicks(Math.min(...xs), Math.max(...xs), 6, xs.every(Number.isInteger)), yt = niceTicks(ylo, yhi, 5);
   const X = x => L + (x - xt.lo) / (xt.hi - xt.lo) * (W - L - R);
   const Y = y => T + (1 - (y - yt.lo) / (yt.hi - yt.lo)) * (H - T - B);
   for (const t of yt.ticks) {
@@ -225,7 +226,7 @@ function renderSummary() {
 
 // Bars of a list of counts (solve_rate_histogram: entry c = prompts with c samples correct).
 function countBars(h) {
-  const card = el("div", {class: "card"}, el("h3", {}, h.name === "solve_rate_histogram" ?
+  const card = el("div", {class: "card"}, el("h3", {}, h.name.endsWith("solve_rate_histogram") ?
     `prompts by samples correct (of ${h.counts.length - 1})` : h.name));
   const W = 720, H = 200, Lm = 44, R = 10, T = 10, B = 34;
   const s = svg("svg", {class: "chart", "data-histogram": h.name, viewBox: `0 0 ${W} ${H}`, role: "img"});
