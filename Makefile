@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # On a CUDA machine: make TORCH_SPEC=torch test
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: test test-main test-vllm test-fast demo demo-real setup setup-vllm lint bench bench-train bench-eval
+.PHONY: test test-main test-vllm test-fast demo demo-real setup setup-vllm setup-browser lint bench bench-train bench-eval
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,17 @@ $(VLLM_VENV)/.installed: pyproject.toml Makefile
 
 setup-vllm: $(VLLM_VENV)/.installed
 
-# `make test` runs every test (CI runs it). The two environments are built side by side; each suite starts
+# A headless browser for the test of `tracesft report` (tests/evaluate/test_report_browser.py): Debian's
+# chromium through apt-get (as root, or with passwordless sudo); 45 s from scratch on this machine. Where it
+# cannot be installed this says so and the browser test skips with the reason; make test goes on.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+setup-browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "setup-browser: could not install chromium with apt-get: the browser test of tracesft report will skip"
+
+# `make test` runs every test (CI runs it). The two environments and the browser are built side by side; each suite starts
 # as soon as its environment is ready, so the main suite runs while .venv-vllm is still installing, then
 # beside the vLLM suite. -Otarget prints each suite's output whole when it ends; -k runs the other suite
 # when one fails, and a failure in either fails `make test`. The main suite runs on 2 xdist workers
@@ -52,9 +62,9 @@ setup-vllm: $(VLLM_VENV)/.installed
 XDIST ?= -n 2 --dist worksteal
 
 test:
-	$(MAKE) -j2 -k -Otarget test-main test-vllm
+	$(MAKE) -j3 -k -Otarget test-main test-vllm
 
-test-main: setup
+test-main: setup setup-browser
 	$(PY) -m pytest $(XDIST) --durations=10
 
 test-vllm: setup-vllm

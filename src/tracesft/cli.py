@@ -180,6 +180,10 @@ def _cmd_eval(args) -> int:
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(summary_table(result["summary"], f"eval of {args.model} on {args.data} ({args.backend})"))
     print(f"wrote {out / 'generations.jsonl'} and {out / 'summary.json'}")
+    from .evaluate.report import write_report_quietly
+
+    if (report := write_report_quietly(out)) is not None:
+        print(f"wrote {report}")
     return 0
 
 
@@ -249,6 +253,16 @@ def _cmd_plot(args) -> int:
 
     for path in plot_run(args.run_dir):
         print(f"wrote {path}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .evaluate.report import REPORT_NAME, write_report
+
+    if not Path(args.run_dir).is_dir():
+        raise UserInputError(f"{args.run_dir}: not a directory (give a run directory of tracesft train or eval)")
+    check_output(Path(args.run_dir) / REPORT_NAME)
+    print(f"wrote {write_report(args.run_dir)}")
     return 0
 
 
@@ -390,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="write PNG plots of a run directory")
     pl.add_argument("run_dir")
     pl.set_defaults(func=_cmd_plot)
+
+    rp = sub.add_parser("report", help="one self-contained report.html of a run or an evaluation directory")
+    rp.add_argument("run_dir", help="a directory of tracesft train or tracesft eval --out")
+    rp.set_defaults(func=_cmd_report)
 
     m = sub.add_parser("demo", help="the whole pipeline on a synthetic task, on CPU, in minutes")
     m.add_argument("--fast", action="store_true", help="a smaller run (under a minute), for smoke tests")

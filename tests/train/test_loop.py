@@ -28,6 +28,7 @@ def test_training_run_loss_falls_and_outputs(setup_dir, tmp_path):
     assert yaml.safe_load((out / "config.yaml").read_text())["max_steps"] == 12
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000008", "step-00000012"]
     assert (out / "generations" / "step-00000012.jsonl").is_file()
+    assert "generations/step-00000012.jsonl" in (out / "report.html").read_text()  # the page of tracesft report
     from transformers import AutoModelForCausalLM
 
     AutoModelForCausalLM.from_pretrained(out / "final")  # loadable by transformers

@@ -195,4 +195,7 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
         from ..plots import plot_run
 
         plot_run(run_dir)
+    from ..evaluate.report import write_report_quietly
+
+    write_report_quietly(run_dir)  # a by-product: a failure is one warning line, not the run's failure
     return summary
