@@ -25,7 +25,7 @@ from typing import Hashable, Iterable, Sequence
 
 __all__ = ["pass_at_k", "majority_vote", "is_repetitive", "repetition_period", "unclosed_think",
            "normalized_answer", "multi_sample_metrics", "failure_rates", "length_buckets", "REPEAT_MIN_CHARS", "REPEAT_MIN_REPEATS",
-           "REPEAT_MAX_PERIOD", "LENGTH_BUCKETS", "PERCENTILES"]
+           "REPEAT_MAX_PERIOD", "LENGTH_BUCKETS", "PERCENTILES", "summary_rows", "headline", "detail_lines"]
 
 REPEAT_MIN_CHARS = 48  #: a loop's tail covers at least this many characters
 REPEAT_MIN_REPEATS = 3  #: ... and at least this many periods
@@ -204,3 +204,45 @@ def length_buckets(records: list[dict], max_new_tokens: int | None = None, bucke
         rows.append({"lo": lo, "hi": hi, "count": len(part),
                      "accuracy": sum(_correct(r) for r in part) / len(part) if part else None})
     return rows
+
+
+_HEADLINE = re.compile(r"^(accuracy|avg@\d+|pass@\d+|maj@\d+|samples_per_prompt|n_examples|n_responses"
+                       r"|hit_max_new_tokens_rate|unclosed_think_rate|no_answer_rate|repetition_rate)$")
+
+
+def summary_rows(summary: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """The scalar entries of an evaluation summary, headline metrics first (avg@K, pass@k, maj@K,
+    failure-mode rates), then the rest in their order; ``prefix`` (``eval_`` in a training
+    summary) is stripped for matching only."""
+    scalars = [(k, v) for k, v in summary.items() if not isinstance(v, (dict, list))]
+    head = [(k, v) for k, v in scalars if _HEADLINE.match(k.removeprefix(prefix))]
+    return head + [(k, v) for k, v in scalars if not _HEADLINE.match(k.removeprefix(prefix))]
+
+
+def headline(summary: dict, prefix: str = "") -> str:
+    """``accuracy 0.5, avg@4 0.5, pass@1 0.5, ...``: the headline numbers of a summary on one line."""
+    return ", ".join(f"{k} {v:.3f}" for k, v in summary.items()
+                     if isinstance(v, float) and _HEADLINE.match(k.removeprefix(prefix)))
+
+
+def detail_lines(summary: dict, prefix: str = "") -> list[str]:
+    """Text lines for the non-scalar parts of an evaluation summary: the solve-rate histogram,
+    accuracy by response-length bucket and the length percentiles of correct vs incorrect."""
+    lines = []
+    hist = summary.get(prefix + "solve_rate_histogram")
+    if hist:
+        k = len(hist) - 1
+        lines.append("  prompts by samples correct (of %d): %s" % (k, ", ".join(f"{c}: {n}" for c, n in enumerate(hist))))
+    buckets = summary.get(prefix + "length_buckets")
+    if buckets:
+        parts = [f"{b['lo']}-{b['hi']}: {b['count']}" + (f" ({b['accuracy']:.0%} correct)" if b["count"] else "")
+                 for b in buckets]
+        lines.append("  responses by length in tokens: " + ", ".join(parts))
+    pct = summary.get(prefix + "length_percentiles")
+    if pct:
+        def fmt(d):
+            return " / ".join("-" if v is None else f"{v:.0f}" for v in d.values()) if d else "-"
+        names = "/".join(f"p{q}" for q in PERCENTILES)
+        lines.append(f"  response length {names}: correct {fmt(pct.get('correct'))}, "
+                     f"incorrect {fmt(pct.get('incorrect'))}")
+    return lines
