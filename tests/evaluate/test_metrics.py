@@ -5,8 +5,14 @@ import random
 import pytest
 
 import tracesft
-from tracesft.evaluate.metrics import (is_repetitive, length_buckets, multi_sample_metrics, normalized_answer,
-                                       repetition_period, unclosed_think)
+from tracesft.evaluate.metrics import (
+    is_repetitive,
+    length_buckets,
+    multi_sample_metrics,
+    normalized_answer,
+    repetition_period,
+    unclosed_think,
+)
 from tracesft.evaluate.records import summarize_records
 
 

@@ -173,7 +173,8 @@ def _train_config(run_dir: Path, model_dir: Path, size: DemoSize, seed: int, eva
         micro_batch_size=size.micro_batch_size, gradient_accumulation_steps=1, loss_normalization="token",
         lr=size.lr, weight_decay=0.0, lr_schedule="cosine", warmup_steps=size.warmup_steps, min_lr_ratio=0.05,
         epochs=size.epochs, seed=seed, eval_every=size.eval_every, eval_n=size.n_eval, eval_batch_size=100,
-        eval_max_new_tokens=100, eval_before=True, eval_samples=EVAL_SAMPLES, eval_temperature=EVAL_TEMPERATURE, output_dir=str(run_dir / "train"), checkpoint_every=0,
+        eval_max_new_tokens=100, eval_before=True, eval_samples=EVAL_SAMPLES, eval_temperature=EVAL_TEMPERATURE,
+        output_dir=str(run_dir / "train"), checkpoint_every=0,
         keep_last=1, progress=True, eval_backend=eval_backend,
     ).validate()
 

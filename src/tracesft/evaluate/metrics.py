@@ -24,8 +24,9 @@ from collections import Counter
 from typing import Hashable, Iterable, Sequence
 
 __all__ = ["pass_at_k", "majority_vote", "is_repetitive", "repetition_period", "unclosed_think",
-           "normalized_answer", "multi_sample_metrics", "failure_rates", "length_buckets", "REPEAT_MIN_CHARS", "REPEAT_MIN_REPEATS",
-           "REPEAT_MAX_PERIOD", "LENGTH_BUCKETS", "PERCENTILES", "summary_rows", "headline", "detail_lines"]
+           "normalized_answer", "multi_sample_metrics", "failure_rates", "length_buckets", "REPEAT_MIN_CHARS",
+           "REPEAT_MIN_REPEATS", "REPEAT_MAX_PERIOD", "LENGTH_BUCKETS", "PERCENTILES", "summary_rows", "headline",
+           "detail_lines"]
 
 REPEAT_MIN_CHARS = 48  #: a loop's tail covers at least this many characters
 REPEAT_MIN_REPEATS = 3  #: ... and at least this many periods
@@ -232,7 +233,8 @@ def detail_lines(summary: dict, prefix: str = "") -> list[str]:
     hist = summary.get(prefix + "solve_rate_histogram")
     if hist:
         k = len(hist) - 1
-        lines.append("  prompts by samples correct (of %d): %s" % (k, ", ".join(f"{c}: {n}" for c, n in enumerate(hist))))
+        counts = ", ".join(f"{c}: {n}" for c, n in enumerate(hist))
+        lines.append(f"  prompts by samples correct (of {k}): {counts}")
     buckets = summary.get(prefix + "length_buckets")
     if buckets:
         parts = [f"{b['lo']}-{b['hi']}: {b['count']}" + (f" ({b['accuracy']:.0%} correct)" if b["count"] else "")

@@ -20,9 +20,9 @@ from ..models.unwrap import is_adapted
 from ..outputs import write_text_atomic
 from . import checkpoint as ckpt
 from . import distributed as dist_
+from .best import BestTracker, tidy_best, write_best
 from .builders import Components, build_components
 from .config import TrainConfig
-from .best import BestTracker, tidy_best, write_best
 from .evaluation import evaluate_during_training
 from .normalization import NORMALIZATIONS
 from .run_dir import prepare_run_dir, resume_from
