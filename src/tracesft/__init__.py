@@ -24,6 +24,8 @@ _EXPORTS = {
     "r1_zero_reward_fn": "grading",
     "free_form_reward_fn": "grading",
     "grade_many": "grading",
+    "pass_at_k": "evaluate.metrics",
+    "majority_vote": "evaluate.metrics",
     "load_examples": "data",
     "filter_correct": "data",
     "Example": "data",

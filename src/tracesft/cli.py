@@ -122,13 +122,18 @@ def _cmd_data_champ(args) -> int:
     return 0
 
 
-def summary_table(summary: dict, title: str = "") -> str:
-    """A two-column text table of a summary dict (floats to 4 significant digits)."""
-    rows = [(k, f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))) for k, v in summary.items()]
+def summary_table(summary: dict, title: str = "", prefix: str = "") -> str:
+    """A two-column text table of a summary dict (floats to 4 significant digits): evaluation
+    headlines first (avg@K, pass@k, maj@K, failure-mode rates), then lines for the length buckets,
+    solve rates and length percentiles (keys under ``prefix``: ``eval_`` in a training summary)."""
+    from .evaluate.metrics import detail_lines, summary_rows
+
+    rows = [(k, f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v)))
+            for k, v in summary_rows(summary, prefix)]
     width = max(len(k) for k, _ in rows)
     lines = [title] if title else []
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + detail_lines(summary, prefix))
 
 
 def _cmd_eval(args) -> int:
@@ -149,12 +154,18 @@ def _cmd_eval(args) -> int:
     if (out / "summary.json").exists():
         raise UserInputError(f"--out {out}: already holds an evaluation (summary.json); choose another --out")
     examples = load_examples(args.data, split=args.split, require_ground_truth=True)
-    if args.n is not None:
-        examples = examples[: args.n]
+    if args.limit is not None:
+        examples = examples[: args.limit]
     if not examples:
         raise UserInputError(f"{args.data}: no examples to evaluate")
     if args.system is not None and template != "chat":
         raise UserInputError("--system needs --template chat (a text template can include the instruction itself)")
+    from .evaluate.hf import check_samples
+
+    check_samples(args.samples, args.temperature)  # before a model loads
+    pass_k = tuple(args.pass_k or (1, args.samples))
+    if max(pass_k) > args.samples:
+        raise UserInputError(f"--pass-k {max(pass_k)}: more than the {args.samples} samples per prompt (--samples)")
     model = tok = None
     if args.backend == "hf":  # an engine backend loads the weights itself
         model, tok = load_model_and_tokenizer(args.model, device=args.device, dtype=args.dtype,
@@ -165,7 +176,8 @@ def _cmd_eval(args) -> int:
         tok = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code)
     prompts = render_prompts(template, examples, tok, args.system)
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                        seed=args.seed, batch_size=args.batch_size, stop_token_ids=stop_token_ids(template, tok))
+                        seed=args.seed, batch_size=args.batch_size, stop_token_ids=stop_token_ids(template, tok),
+                        samples=args.samples, pass_k=pass_k)
     evaluator = build_evaluator(args.backend, model_path=args.model, model=model, tokenizer=tok,
                                 reward_fn=get_reward(reward_name), sampling=sampling, device=args.device,
                                 options={"vllm_device": args.device} if args.backend == "vllm" else None)
@@ -176,7 +188,8 @@ def _cmd_eval(args) -> int:
         evaluator.close()
     write_jsonl(out / "generations.jsonl", result["records"])
     summary = {"model": args.model, "data": str(args.data), "backend": args.backend, "reward": reward_name,
-               **result["summary"]}
+               "temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
+               "max_new_tokens": args.max_new_tokens, **result["summary"]}
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(summary_table(result["summary"], f"eval of {args.model} on {args.data} ({args.backend})"))
     print(f"wrote {out / 'generations.jsonl'} and {out / 'summary.json'}")
@@ -220,8 +233,7 @@ def _cmd_train(args) -> int:
     cfg = load_config(config_path, overrides)
     summary = train(cfg, resume=bool(args.resume), force=args.force, overwrite=args.overwrite)
     if "interrupted" not in summary:
-        print(summary_table({k: v for k, v in summary.items() if not isinstance(v, dict)},
-                            f"training finished: {cfg.output_dir}"))
+        print(summary_table(summary, f"training finished: {cfg.output_dir}", prefix="eval_"))
     return 0
 
 
@@ -280,6 +292,27 @@ def _cmd_demo(args) -> int:
     else:
         run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed, eval_backend=args.eval_backend)
     return 0
+
+
+class _Renamed(argparse.Action):
+    """An old flag: using it is one line naming its successor."""
+
+    def __init__(self, *args, new: str, **kwargs):
+        self.new = new
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(self.new)
+
+
+def _positive_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
+    return values
 
 
 class _Parser(argparse.ArgumentParser):
@@ -358,7 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
     e.add_argument("--backend", choices=list(EVALUATORS), default="hf")
-    e.add_argument("--n", type=_POSITIVE, default=None, help="evaluate only the first N examples")
+    e.add_argument("--limit", type=_POSITIVE, default=None, metavar="N", help="evaluate only the first N examples")
+    e.add_argument("--n", action=_Renamed, nargs="?", help=argparse.SUPPRESS,
+                   new="--n is now --limit N (the first N examples); --samples K draws K responses per prompt")
+    e.add_argument("--samples", type=_POSITIVE, default=1, metavar="K",
+                   help="responses per prompt (K > 1 needs --temperature > 0): avg@K, pass@k, maj@K")
+    e.add_argument("--pass-k", type=_positive_list, default=None, metavar="K1,K2",
+                   help="the k of pass@k (default: 1 and --samples)")
     e.add_argument("--max-new-tokens", type=_POSITIVE, default=512)
     e.add_argument("--batch-size", type=_POSITIVE, default=8)
     e.add_argument("--temperature", type=_NONNEGATIVE, default=0.0)

@@ -94,8 +94,18 @@ def plot_run(run_dir) -> list[Path]:
         written.append(out)
 
     figure("loss.png", [("training loss", [("loss", _series(rows, "train", "loss"))])])
-    figure("eval.png", [("held-out evaluation", [("accuracy", _series(rows, "eval", "accuracy")),
-                                                ("format rate", _series(rows, "eval", "format_rate"))])])
+    import re
+
+    sampled = sorted({k for r in rows if r.get("kind") == "eval" for k in r if re.fullmatch(r"(pass|maj)@\d+", k)},
+                     key=lambda k: (k[0] != "p", int(k.split("@")[1])))  # pass@k by k, then maj@K
+    failures = [("hit max_new_tokens", "hit_max_new_tokens_rate"), ("<think> never closed", "unclosed_think_rate"),
+                ("no answer", "no_answer_rate"), ("repetition loop", "repetition_rate")]
+    figure("eval.png", [
+        ("held-out evaluation", [("accuracy (avg@K)", _series(rows, "eval", "accuracy")),
+                                 *[(k, _series(rows, "eval", k)) for k in sampled if k != "pass@1"],
+                                 ("format rate", _series(rows, "eval", "format_rate"))]),
+        ("failure modes (share of responses)", [(label, _series(rows, "eval", k)) for label, k in failures]),
+    ])
     figure("length_entropy.png", [
         ("response length (eval, tokens)", [("mean length", _series(rows, "eval", "mean_response_length"))]),
         ("entropy", [("train response tokens", _series(rows, "train", "entropy")),

@@ -63,6 +63,21 @@ def test_eval_cli_writes_generations_and_summary(tmp_path, capsys):
     assert [g["ground_truth"] for g in gens] == ["3", "4"]
     assert gens[0]["prompt"].endswith("User: 1 + 2\nAssistant: <think>")
     assert "accuracy" in capsys.readouterr().out
+    # K samples per prompt: indices, the multi-sample metrics in summary.json and the table; --limit.
+    out = tmp_path / "run8"
+    rc = main(["eval", "--model", str(model_dir), "--data", str(data), "--max-new-tokens", "4", "--out", str(out),
+               "--samples", "8", "--temperature", "1.0", "--seed", "3", "--limit", "1"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_examples"] == 1 and summary["n_responses"] == 8 and summary["samples_per_prompt"] == 8
+    for key in ("avg@8", "pass@1", "pass@8", "maj@8", "hit_max_new_tokens_rate", "unclosed_think_rate",
+                "no_answer_rate", "repetition_rate", "length_buckets", "length_percentiles", "solve_rate_histogram"):
+        assert key in summary
+    assert summary["hit_max_new_tokens_rate"] > 0  # 4 tokens of a random model: cut off
+    gens = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    assert [(g["prompt_index"], g["sample_index"]) for g in gens] == [(0, s) for s in range(8)]
+    printed = capsys.readouterr().out
+    assert "pass@8" in printed and "maj@8" in printed and "responses by length in tokens" in printed
 
 
 def test_real_bugs_keep_their_traceback_and_debug_shows_user_errors(tmp_path, monkeypatch, capsys):

@@ -13,8 +13,14 @@ def test_demo_fast(tmp_path, capsys):
     summary = json.loads((run_dir / "summary.json").read_text())
     for key in ("accuracy_before", "accuracy_after", "format_rate_after", "n_eval", "seconds"):
         assert key in summary
-    assert summary["n_eval"] == 40
+    assert summary["n_eval"] == 10 and summary["samples_per_prompt"] == 4
+    for side in ("before", "after"):
+        assert set(summary[side]) >= {"avg@4", "pass@1", "pass@4", "maj@4", "hit_max_new_tokens_rate",
+                                      "unclosed_think_rate", "no_answer_rate", "repetition_rate"}
+        assert summary[side]["pass@1"] == pytest.approx(summary[side]["avg@4"])
+    assert summary["after"]["avg@4"] == summary["accuracy_after"]
     lines = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("pass@4") for line in lines) and any("repetition loop" in line for line in lines)
     assert lines[-1] == str(run_dir.resolve())
     assert (run_dir / "train" / "loss.png").is_file()
 

@@ -41,8 +41,10 @@ def test_records_summary_and_determinism(saved_model):
     assert model.training and tok.padding_side == "right"  # restored
     records, summary = out["records"], out["summary"]
     assert len(records) == 4
-    assert set(records[0]) == {"prompt", "response", "ground_truth", "reward", "response_length",
-                               "mean_token_entropy"}
+    assert set(records[0]) == {"prompt_index", "sample_index", "prompt", "response", "ground_truth", "reward",
+                               "response_length", "mean_token_entropy", "hit_max_new_tokens", "answer",
+                               "answer_normalized", "no_answer"}
+    assert [(r["prompt_index"], r["sample_index"]) for r in records] == [(0, 0), (1, 0), (2, 0), (3, 0)]
     assert [r["prompt"] for r in records] == PROMPTS and [r["ground_truth"] for r in records] == TRUTHS
     assert all(1 <= r["response_length"] <= 12 for r in records)
     again = log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, max_new_tokens=12, batch_size=2, stop=())
@@ -132,8 +134,10 @@ def test_response_end_matches_linear_scan(saved_model):
         if trial % 5 == 0:
             ids = ids + [tok.pad_token_id] * 3
         for stop in (("</answer>",), ("7",), ("19", "</think>"), ()):
-            assert _response_end(tok, ids, stop, eos, tok.pad_token_id) == \
-                _reference_end(tok, ids, stop, eos, tok.pad_token_id)
+            got = _response_end(tok, ids, stop, eos, tok.pad_token_id)
+            assert got[:2] == _reference_end(tok, ids, stop, eos, tok.pad_token_id)
+            text = tok.decode(ids, skip_special_tokens=True)
+            assert got[2] == (tok.eos_token_id in ids or any(s in text for s in stop))  # ended, not cut off
 
 
 def test_stop_string_starting_in_the_prompt_does_not_end_the_response(saved_model):
@@ -211,3 +215,28 @@ def test_policy_weights_for_engine_are_the_full_weights_in_the_engine_dtype(tmp_
             torch.testing.assert_close(v, expected[k].to(torch.bfloat16), rtol=1e-2, atol=1e-2)
         else:
             assert torch.equal(v, expected[k].to(torch.bfloat16)), k
+
+
+def test_samples_per_prompt_in_one_call_reproducible_under_a_seed(saved_model):
+    model, tok = load_model_and_tokenizer(str(saved_model))
+    kw = dict(max_new_tokens=6, batch_size=3, stop=(), temperature=1.0, samples=4, pass_k=[2])
+    out = log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, seed=3, **kw)
+    records = out["records"]
+    assert [(r["prompt_index"], r["sample_index"]) for r in records] == [(p, s) for p in range(4) for s in range(4)]
+    assert all(r["prompt"] == PROMPTS[r["prompt_index"]] and r["ground_truth"] == TRUTHS[r["prompt_index"]]
+               for r in records)
+    assert len({r["response"] for r in records if r["prompt_index"] == 0}) > 1  # sampled, not 4 copies
+    again = log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, seed=3, **kw)
+    assert [r["response"] for r in again["records"]] == [r["response"] for r in records]
+    other = log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, seed=4, **kw)
+    assert [r["response"] for r in other["records"]] != [r["response"] for r in records]
+    s = out["summary"]
+    assert s["n_examples"] == 4 and s["n_responses"] == 16 and s["samples_per_prompt"] == 4
+    assert set(s) >= {"avg@4", "pass@1", "pass@2", "pass@4", "maj@4", "hit_max_new_tokens_rate"}
+    assert s["avg@4"] == s["accuracy"] == pytest.approx(s["pass@1"])
+    # No stop string and a random model: most responses run into the limit of 6 tokens.
+    assert any(r["hit_max_new_tokens"] for r in records) and all(r["response_length"] <= 6 for r in records)
+    from tracesft.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="temperature"):
+        log_generations(model, tok, PROMPTS, TRUTHS, stub_reward, max_new_tokens=2, samples=2)

@@ -110,7 +110,8 @@ def test_sync_after_training_equals_hf_greedy_token_for_token(demo_model, engine
     ours = log_generations_vllm(engine, eval_prompts, truths, r1_zero_reward_fn, **kw)
     ref = log_generations(model, tok, eval_prompts, truths, r1_zero_reward_fn, batch_size=1, **kw)
     for a, b in zip(ours["records"], ref["records"]):
-        assert (a["response"], a["response_length"], a["reward"]) == (b["response"], b["response_length"], b["reward"])
+        assert (a["response"], a["response_length"], a["reward"], a["hit_max_new_tokens"], a["answer"]) == \
+            (b["response"], b["response_length"], b["reward"], b["hit_max_new_tokens"], b["answer"])
     assert set(ours["summary"]) == set(ref["summary"])
 
 
@@ -246,3 +247,24 @@ def test_demo_trains_with_vllm_evaluation_and_sigterm_leaves_no_process(tmp_path
     assert list((run / "checkpoints").iterdir())  # stopped cleanly: it saved where it stopped
 
 
+
+
+def test_samples_per_prompt_with_n_reproducible_under_a_seed(demo_model, engine):
+    from tracesft.evaluate.vllm import log_generations_vllm
+    from tracesft.grading import r1_zero_reward_fn
+
+    _, _, _, prompts, records = demo_model
+    ps, truths = prompts[:3], [r["ground_truth"] for r in records[:3]]
+    kw = dict(max_new_tokens=12, temperature=1.0, samples=4, pass_k=[2])
+    out = log_generations_vllm(engine, ps, truths, r1_zero_reward_fn, seed=3, **kw)
+    recs = out["records"]
+    assert [(r["prompt_index"], r["sample_index"]) for r in recs] == [(p, s) for p in range(3) for s in range(4)]
+    assert all(r["prompt"] == ps[r["prompt_index"]] for r in recs)
+    assert len({r["response"] for r in recs if r["prompt_index"] == 0}) > 1  # sampled, not 4 copies
+    again = log_generations_vllm(engine, ps, truths, r1_zero_reward_fn, seed=3, **kw)
+    assert [r["response"] for r in again["records"]] == [r["response"] for r in recs]
+    assert all(r["hit_max_new_tokens"] == (r["response_length"] == 12 and "</answer>" not in r["response"])
+               for r in recs)
+    s = out["summary"]
+    assert s["n_examples"] == 3 and s["samples_per_prompt"] == 4
+    assert {"avg@4", "pass@1", "pass@2", "pass@4", "maj@4"} <= set(s)

@@ -11,6 +11,9 @@ _EXPORTS = {
     "log_generations": "hf",
     "summarize_records": "records",
     "grade_records": "records",
+    "pass_at_k": "metrics",
+    "majority_vote": "metrics",
+    "multi_sample_metrics": "metrics",
     "load_model_and_tokenizer": ".models.loading",  # tracesft.models.loading, re-exported here
     "DTYPES": ".models.loading",
     "Evaluator": "evaluator",

@@ -27,6 +27,8 @@ class Sampling:
     stop_token_ids: tuple[int, ...] = ()  #: besides EOS: a chat template's end-of-turn token
     seed: int = 0
     batch_size: int = 8  #: prompts per generate call (HF); vLLM schedules its own batches
+    samples: int = 1  #: responses per prompt, drawn in the same generate call (> 1 needs temperature > 0)
+    pass_k: tuple[int, ...] = ()  #: the k of pass@k besides 1 and ``samples``
 
 
 class Evaluator(Protocol):
@@ -62,7 +64,7 @@ class HFEvaluator:
                                self.reward_fn, max_new_tokens=s.max_new_tokens, temperature=s.temperature,
                                top_p=s.top_p, batch_size=s.batch_size, stop=s.stop, seed=s.seed,
                                progress=self.progress, grading_workers=self.grading_workers,
-                               stop_token_ids=s.stop_token_ids)
+                               stop_token_ids=s.stop_token_ids, samples=s.samples, pass_k=s.pass_k)
 
     def close(self) -> None:
         pass

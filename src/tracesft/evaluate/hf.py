@@ -17,16 +17,17 @@ log = logging.getLogger(__name__)
 
 
 def _response_end(tokenizer, ids: list[int], stop: Sequence[str], eos_ids: set[int], pad_id: int | None):
-    """(response text, number of generated tokens that belong to it).
+    """(response text, number of generated tokens that belong to it, whether it ended by itself).
 
     The response ends at the first stop string (kept) or at EOS (the EOS token is counted, not
     shown). Padding after the end is not counted. At a stop string the count is the smallest k
     whose decoded prefix already holds it, found by bisection (O(log n) decodes, not O(n)).
+    A response with neither ran into the token limit (ended False).
     """
-    n = len(ids)
+    n, ended = len(ids), False
     for k, t in enumerate(ids):
         if t in eos_ids:
-            n = k + 1
+            n, ended = k + 1, True
             break
     text = tokenizer.decode(ids[:n], skip_special_tokens=True)
     hits = [(text.find(s), s) for s in stop if s and s in text]
@@ -40,11 +41,11 @@ def _response_end(tokenizer, ids: list[int], stop: Sequence[str], eos_ids: set[i
                 hi = mid
             else:
                 lo = mid + 1
-        return text[:end], lo
+        return text[:end], lo, True
     if pad_id is not None and pad_id not in eos_ids:
         while n > 0 and ids[n - 1] == pad_id:
             n -= 1
-    return text, n
+    return text, n, ended
 
 
 class _StopInResponse:
@@ -88,8 +89,10 @@ def _cap_to_positions(model, prompt_len: int, max_new_tokens: int) -> int:
 
 
 def _generate_batch(model, tokenizer, batch: list[str], *, max_new_tokens: int, temperature: float, top_p: float,
-                    stop: Sequence[str], eos_ids: set[int], pad_id: int) -> list[tuple[str, int, float]]:
-    """(response, generated tokens, mean step entropy) for each prompt of one left-padded batch."""
+                    stop: Sequence[str], eos_ids: set[int], pad_id: int,
+                    samples: int = 1) -> list[tuple[str, int, float, bool]]:
+    """(response, generated tokens, mean step entropy, hit the token limit) for each of ``samples``
+    sequences of each prompt of one left-padded batch (prompt-major: prompt 0's samples first)."""
     device = next(model.parameters()).device
     enc = tokenizer(batch, return_tensors="pt", padding=True).to(device)
     prompt_len = enc["input_ids"].shape[1]
@@ -104,6 +107,7 @@ def _generate_batch(model, tokenizer, batch: list[str], *, max_new_tokens: int, 
         temperature=temperature if sampling else None,
         top_p=top_p if sampling else None,
         top_k=None,
+        num_return_sequences=samples,
         pad_token_id=pad_id,
         eos_token_id=list(eos_ids) or None,
         stopping_criteria=criteria,
@@ -115,9 +119,9 @@ def _generate_batch(model, tokenizer, batch: list[str], *, max_new_tokens: int, 
     # (batch, steps) entropy of the raw next-token distribution at each generated step.
     step_entropy = torch.stack([compute_entropy(lg.float()) for lg in out.logits], dim=1).cpu()
     results = []
-    for i in range(len(batch)):
-        text, n = _response_end(tokenizer, new[i].tolist(), stop, eos_ids, pad_id)
-        results.append((text, n, step_entropy[i, :n].mean().item() if n else 0.0))
+    for i in range(new.shape[0]):
+        text, n, ended = _response_end(tokenizer, new[i].tolist(), stop, eos_ids, pad_id)
+        results.append((text, n, step_entropy[i, :n].mean().item() if n else 0.0, not ended))
     return results
 
 
@@ -138,6 +142,8 @@ def log_generations(
     progress: bool | None = None,
     grading_workers: int | None = None,
     stop_token_ids: Sequence[int] = (),
+    samples: int = 1,
+    pass_k: Sequence[int] = (),
 ) -> dict:
     """Generate a response for each prompt, grade it, and log records and a summary.
 
@@ -147,15 +153,23 @@ def log_generations(
     or at one of ``stop_token_ids`` (a chat template's end-of-turn token: counted, not shown, like EOS).
     The model is put in eval mode and restored after; the tokenizer's padding side is restored too.
 
-    Returns ``{"records": [...], "summary": {...}}``. Each record: prompt, response, ground_truth,
+    ``samples`` responses are drawn for each prompt in the same generate call (``num_return_sequences``;
+    more than one needs ``temperature > 0``), so a call generates ``batch_size * samples`` sequences;
+    the same seed gives the same samples.
+
+    Returns ``{"records": [...], "summary": {...}}``. Each record: prompt_index, sample_index,
+    prompt, response, ground_truth,
     reward (the reward_fn dict), response_length (generated tokens up to the stop string or EOS,
     inclusive), mean_token_entropy (mean of :func:`compute_entropy` of the model's raw next-token
-    logits over those tokens). The summary is :func:`summarize_records`.
+    logits over those tokens), hit_max_new_tokens (no EOS, stop string or stop token before the
+    limit), and what :func:`grade_records` adds. The summary is :func:`summarize_records` (pass@k
+    for each k of ``pass_k``).
     """
     if len(prompts) != len(ground_truths):
         raise ValueError(f"prompts and ground_truths differ in length: {len(prompts)} vs {len(ground_truths)}")
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size and max_new_tokens must be >= 1, got {batch_size}, {max_new_tokens}")
+    check_samples(samples, temperature)
     from tqdm.auto import tqdm
 
     was_training, padding_side = model.training, tokenizer.padding_side
@@ -176,13 +190,28 @@ def log_generations(
                 t0 = time.perf_counter()
                 results = _generate_batch(model, tokenizer, batch, max_new_tokens=max_new_tokens,
                                           temperature=temperature, top_p=top_p, stop=stop, eos_ids=eos_ids,
-                                          pad_id=pad_id)
+                                          pad_id=pad_id, samples=samples)
                 gen_seconds += time.perf_counter() - t0
-                for i, (text, n, entropy) in enumerate(results):
+                for j, (text, n, entropy, cut) in enumerate(results):
                     generated_tokens += n
-                    records.append({"prompt": batch[i], "response": text, "ground_truth": ground_truths[start + i],
-                                    "response_length": n, "mean_token_entropy": entropy})
+                    i = j // samples
+                    records.append({"prompt_index": start + i, "sample_index": j % samples, "prompt": batch[i],
+                                    "response": text, "ground_truth": ground_truths[start + i],
+                                    "response_length": n, "mean_token_entropy": entropy,
+                                    "hit_max_new_tokens": cut})
     finally:
         tokenizer.padding_side = padding_side
         model.train(was_training)
-    return grade_records(records, reward_fn, generated_tokens, gen_seconds, grading_workers)
+    return grade_records(records, reward_fn, generated_tokens, gen_seconds, grading_workers, pass_k=pass_k,
+                         max_new_tokens=max_new_tokens)
+
+
+def check_samples(samples: int, temperature: float) -> None:
+    """One line when ``samples`` per prompt cannot be drawn at ``temperature`` (every backend)."""
+    from ..errors import UserInputError
+
+    if samples < 1:
+        raise UserInputError(f"samples per prompt must be >= 1, got {samples}")
+    if samples > 1 and temperature <= 0:
+        raise UserInputError(f"{samples} samples per prompt at temperature 0 would all be the same greedy "
+                             "response: set a temperature > 0 (e.g. 0.6)")

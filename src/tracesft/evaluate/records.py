@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..grading.rewards import grade_many
+from .metrics import multi_sample_metrics, normalized_answer
 
 __all__ = ["grade_records", "summarize_records"]
 
@@ -14,18 +15,22 @@ def _mean(values):
     return sum(values) / len(values) if values else None
 
 
-def summarize_records(records: list[dict], generated_tokens: int | None = None, seconds: float | None = None) -> dict:
+def summarize_records(records: list[dict], generated_tokens: int | None = None, seconds: float | None = None,
+                      *, pass_k=(), max_new_tokens: int | None = None) -> dict:
     """Summary statistics of evaluation records.
 
-    accuracy = mean answer_reward; format_rate = mean format_reward; mean_reward; mean response
-    length overall / for correct (answer_reward 1) / for incorrect responses (None when there are
-    none); mean_token_entropy (mean over records of their per-token mean); n_examples; and, when
-    given, generation throughput in tokens per second.
+    accuracy = mean answer_reward over all responses (avg@K with K samples per prompt);
+    format_rate = mean format_reward; mean_reward; mean response length overall / for correct
+    (answer_reward 1) / for incorrect responses (None when there are none); mean_token_entropy
+    (mean over records of their per-token mean); n_examples (prompts); when given, generation
+    throughput in tokens per second; and the multi-sample metrics and failure modes of
+    :func:`tracesft.evaluate.metrics.multi_sample_metrics` (pass@k for each k in ``pass_k``).
     """
     correct = [r for r in records if r["reward"]["answer_reward"] == 1.0]
     incorrect = [r for r in records if r["reward"]["answer_reward"] != 1.0]
+    multi = multi_sample_metrics(records, pass_k, max_new_tokens)
     summary = {
-        "n_examples": len(records),
+        "n_examples": multi.get("n_prompts", 0),
         "accuracy": _mean([r["reward"]["answer_reward"] for r in records]),
         "format_rate": _mean([r["reward"]["format_reward"] for r in records]),
         "mean_reward": _mean([r["reward"]["reward"] for r in records]),
@@ -33,6 +38,7 @@ def summarize_records(records: list[dict], generated_tokens: int | None = None, 
         "mean_response_length_correct": _mean([r["response_length"] for r in correct]),
         "mean_response_length_incorrect": _mean([r["response_length"] for r in incorrect]),
         "mean_token_entropy": _mean([r["mean_token_entropy"] for r in records]),
+        **{k: v for k, v in multi.items() if k != "n_prompts"},
     }
     if generated_tokens is not None and seconds:
         summary["generated_tokens"] = generated_tokens
@@ -41,14 +47,40 @@ def summarize_records(records: list[dict], generated_tokens: int | None = None, 
     return summary
 
 
+def _registered_grader(reward_fn: Callable):
+    """The detailed grader (extracted answers) of a registered reward function, else None."""
+    import functools
+
+    from ..grading.registry import REWARDS, detailed_grader
+
+    base = reward_fn
+    while isinstance(base, functools.partial):
+        base = base.func
+    return detailed_grader(reward_fn) if any(base is r.fn for r in REWARDS.values()) else None
+
+
 def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: int, seconds: float,
-                  workers: int | None = None) -> dict:
-    """Add each record's ``reward`` (graded in parallel) and return ``{"records", "summary"}``.
+                  workers: int | None = None, *, pass_k=(), max_new_tokens: int | None = None) -> dict:
+    """Add each record's ``reward`` (graded in parallel), ``answer`` (the grader's extracted answer,
+    None for none or for a reward function outside the registry), ``answer_normalized`` (its
+    canonical form, what majority votes count) and ``no_answer``; return ``{"records", "summary"}``.
 
     Every backend calls this, so all produce the same records and summary.
     """
-    rewards = grade_many([r["response"] for r in records], [r["ground_truth"] for r in records],
-                         workers=workers, reward_fn=reward_fn, progress=False)
-    for r, rw in zip(records, rewards):
-        r["reward"] = dict(rw)
-    return {"records": records, "summary": summarize_records(records, generated_tokens, seconds)}
+    responses, truths = [r["response"] for r in records], [r["ground_truth"] for r in records]
+    grader = _registered_grader(reward_fn)
+    if grader is not None:
+        grades = grade_many(responses, truths, workers=workers, reward_fn=grader, progress=False)
+        for r, g in zip(records, grades):
+            r["reward"] = g.reward()
+            r["answer"] = g.answer
+            r["answer_normalized"] = normalized_answer(g.answer)
+            r["no_answer"] = r["answer_normalized"] is None
+    else:  # a reward function of its own: its dict as it is; "no answer" is a format reward of 0
+        rewards = grade_many(responses, truths, workers=workers, reward_fn=reward_fn, progress=False)
+        for r, rw in zip(records, rewards):
+            r["reward"] = dict(rw)
+            r["answer"] = r["answer_normalized"] = None
+            r["no_answer"] = not rw["format_reward"]
+    summary = summarize_records(records, generated_tokens, seconds, pass_k=pass_k, max_new_tokens=max_new_tokens)
+    return {"records": records, "summary": summary}

@@ -341,15 +341,15 @@ def _entropy_from_top_logprobs(step: dict) -> float:
     return -sum(p * math.log(p) for p in ps if p > 0)
 
 
-def _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed, stop_token_ids):
+def _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed, stop_token_ids, samples=1):
     from vllm import SamplingParams
 
     if sampling_params is None:
         if max_new_tokens is None:
             raise TypeError("log_generations_vllm needs sampling_params or max_new_tokens")
-        return SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, stop=list(stop),
-                              stop_token_ids=list(stop_token_ids) or None, include_stop_str_in_output=True,
-                              logprobs=ENTROPY_TOP_K, seed=seed)
+        return SamplingParams(n=samples, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
+                              stop=list(stop), stop_token_ids=list(stop_token_ids) or None,
+                              include_stop_str_in_output=True, logprobs=ENTROPY_TOP_K, seed=seed)
     if sampling_params.logprobs is None:  # entropy needs the top-k log-probs; the caller's object is not changed
         sampling_params = sampling_params.clone()
         sampling_params.logprobs = ENTROPY_TOP_K
@@ -371,6 +371,8 @@ def log_generations_vllm(
     seed: int = 0,
     grading_workers: int | None = None,
     stop_token_ids: Sequence[int] = (),
+    samples: int = 1,
+    pass_k: Sequence[int] = (),
 ) -> dict:
     """Same records and summary as :func:`tracesft.evaluate.log_generations`, generating with vLLM.
 
@@ -378,13 +380,20 @@ def log_generations_vllm(
     raised to ``ENTROPY_TOP_K`` on a copy when unset, for the entropy) or the keyword form
     (``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed``). ``batch_size`` prompts
     per ``generate`` call (None: all at once; vLLM schedules its own batches inside a call).
+    ``samples`` responses per prompt (``SamplingParams(n=samples)``; a given ``sampling_params``
+    brings its own ``n``); a response whose ``finish_reason`` is ``length`` hit the token limit.
     """
     _require()
     if len(prompts) != len(ground_truths):
         raise ValueError(f"prompts and ground_truths differ in length: {len(prompts)} vs {len(ground_truths)}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    params = _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed, stop_token_ids)
+    if sampling_params is None:
+        from .hf import check_samples
+
+        check_samples(samples, temperature)
+    params = _sampling_params(sampling_params, max_new_tokens, temperature, top_p, stop, seed, stop_token_ids,
+                              samples)
     step = batch_size or max(1, len(prompts))
     t0 = time.perf_counter()
     outputs = []
@@ -392,14 +401,17 @@ def log_generations_vllm(
         outputs += llm.generate(list(prompts[start:start + step]), params, use_tqdm=False)
     seconds = time.perf_counter() - t0
     records, tokens = [], 0
-    for prompt, truth, out in zip(prompts, ground_truths, outputs):
-        comp = out.outputs[0]
-        n = len(comp.token_ids)
-        tokens += n
-        ents = [_entropy_from_top_logprobs(s) for s in (comp.logprobs or [])]
-        records.append({"prompt": prompt, "response": comp.text, "ground_truth": truth, "response_length": n,
-                        "mean_token_entropy": sum(ents) / len(ents) if ents else 0.0})
-    return grade_records(records, reward_fn, tokens, seconds, grading_workers)
+    for index, (prompt, truth, out) in enumerate(zip(prompts, ground_truths, outputs)):
+        for sample, comp in enumerate(sorted(out.outputs, key=lambda c: c.index)):
+            n = len(comp.token_ids)
+            tokens += n
+            ents = [_entropy_from_top_logprobs(s) for s in (comp.logprobs or [])]
+            records.append({"prompt_index": index, "sample_index": sample, "prompt": prompt, "response": comp.text,
+                            "ground_truth": truth, "response_length": n,
+                            "mean_token_entropy": sum(ents) / len(ents) if ents else 0.0,
+                            "hit_max_new_tokens": comp.finish_reason == "length"})
+    return grade_records(records, reward_fn, tokens, seconds, grading_workers, pass_k=pass_k,
+                         max_new_tokens=params.max_tokens)
 
 
 class VLLMEvaluator:
@@ -422,7 +434,8 @@ class VLLMEvaluator:
         s = self.sampling
         return log_generations_vllm(self.llm, prompts, ground_truths, self.reward_fn, max_new_tokens=s.max_new_tokens,
                                     temperature=s.temperature, top_p=s.top_p, stop=s.stop, seed=s.seed,
-                                    grading_workers=self.grading_workers, stop_token_ids=s.stop_token_ids)
+                                    grading_workers=self.grading_workers, stop_token_ids=s.stop_token_ids,
+                                    samples=s.samples, pass_k=s.pass_k)
 
     def close(self) -> None:
         llm, self.llm = self.llm, None

@@ -142,7 +142,8 @@ def build_eval_set(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list
 def build_evaluator_for(cfg, model, tokenizer, device: str, distributed: bool = False):
     sampling = Sampling(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature, seed=cfg.seed,
                         stop_token_ids=stop_token_ids(load_template(cfg.template), tokenizer),
-                        batch_size=cfg.eval_batch_size)
+                        batch_size=cfg.eval_batch_size, top_p=cfg.eval_top_p, samples=cfg.eval_samples,
+                        pass_k=cfg.pass_k)
     options = {}
     if cfg.eval_backend == "vllm":
         if distributed:

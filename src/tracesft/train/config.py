@@ -93,6 +93,13 @@ class TrainConfig:
     eval_batch_size: int = 16  #: prompts generated at a time
     eval_max_new_tokens: int = 128  #: generation length cap per response
     eval_temperature: float = 0.0  #: 0: greedy
+    eval_top_p: float = 1.0  #: nucleus sampling when eval_temperature > 0, in (0, 1]
+    eval_samples: int = 1  #: responses per prompt (> 1 needs eval_temperature > 0): avg@K, pass@k, maj@K
+    eval_pass_k: list[int] | None = None  #: the k of pass@k, each <= eval_samples (default: 1 and eval_samples)
+    #: keep the best evaluated model as best/: null | accuracy | avg@K | pass@k (k of eval_pass_k) | maj@K
+    keep_best: str | None = None
+    #: stop after N evaluations without improvement of keep_best's metric (accuracy if unset); null: never
+    early_stop_patience: int | None = None
     eval_kl: bool = False  #: also report mean k3 KL(policy || starting model) on eval responses
     eval_before: bool = False  #: also evaluate the starting model at step 0
     # output
@@ -151,6 +158,7 @@ class TrainConfig:
             raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {self.min_lr_ratio}")
         self._validate_vllm()
         self._validate_lora()
+        self._validate_samples()
         if self.system_prompt is not None and self.template != "chat":
             raise ConfigError(f"system_prompt: set, but template is {self.template} (a system message needs "
                               "template: chat; a text template can include the instruction itself)")
@@ -165,6 +173,46 @@ class TrainConfig:
             raise ConfigError(f"vllm_gpu_memory_utilization: must be in (0, 1], got {u}")
         if self.vllm_device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", self.vllm_device):
             raise ConfigError(f"vllm_device: {self.vllm_device!r} is not one of cpu, cuda, cuda:N")
+
+    def _validate_samples(self) -> None:
+        if self.eval_samples < 1:
+            raise ConfigError(f"eval_samples: must be >= 1, got {self.eval_samples}")
+        if self.eval_samples > 1 and self.eval_temperature <= 0:
+            raise ConfigError(f"eval_samples: {self.eval_samples} samples at eval_temperature 0 would all be the same "
+                              "greedy response: set eval_temperature > 0 (e.g. 0.6)")
+        if not 0 < self.eval_top_p <= 1:
+            raise ConfigError(f"eval_top_p: must be in (0, 1], got {self.eval_top_p}")
+        for k in self.eval_pass_k or ():
+            if not 1 <= k <= self.eval_samples:
+                raise ConfigError(f"eval_pass_k: {k} is not in [1, eval_samples={self.eval_samples}]")
+        if self.early_stop_patience is not None and self.early_stop_patience < 1:
+            raise ConfigError(f"early_stop_patience: must be >= 1 or null, got {self.early_stop_patience}")
+        if (self.keep_best or self.early_stop_patience) and not self.has_eval:
+            raise ConfigError("keep_best / early_stop_patience: the run does not evaluate (set eval_data or test_size)")
+        self.best_metric_key()  # a keep_best that names no metric: one line
+
+    @property
+    def pass_k(self) -> tuple[int, ...]:
+        """The k of pass@k reported: eval_pass_k, else 1 and eval_samples."""
+        return tuple(sorted(set(self.eval_pass_k or (1, self.eval_samples))))
+
+    def best_metric_key(self) -> str | None:
+        """The evaluation summary key keep_best (or early stopping) watches: ``accuracy``, ``avg@K``,
+        ``pass@k`` or ``maj@K`` with K = eval_samples (``K`` written literally is eval_samples)."""
+        if self.keep_best is None:
+            return "accuracy" if self.early_stop_patience else None
+        name = self.keep_best.strip()
+        k = self.eval_samples
+        if name == "accuracy":
+            return name
+        m = re.fullmatch(r"(avg|maj|pass)@(K|k|\d+)", name)
+        if m:
+            kind, n = m.group(1), (k if m.group(2) in ("K", "k") else int(m.group(2)))
+            if (kind in ("avg", "maj") and n == k) or (kind == "pass" and n in self.pass_k):
+                return f"{kind}@{n}"
+        choices = ["accuracy", f"avg@{k}", f"maj@{k}", *[f"pass@{j}" for j in self.pass_k]]
+        raise ConfigError(f"keep_best: {self.keep_best!r} is not one of {', '.join(choices)} (K = eval_samples "
+                          f"= {k}; pass@k for the k of eval_pass_k)")
 
     def _validate_lora(self) -> None:
         from ..models.lora import LoraSpec
@@ -221,6 +269,14 @@ def _coerce(key: str, value):
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError
             return str(value)
+        if typing.get_origin(base) is list:  # a YAML list, one integer, or "1,4,8" from --set
+            if isinstance(value, str):
+                value = [v for v in value.split(",") if v.strip()]
+            elif isinstance(value, int) and not isinstance(value, bool):
+                value = [value]
+            if not isinstance(value, list) or any(isinstance(v, bool) for v in value):
+                raise ValueError
+            return [int(v) for v in value]
         if base is dict:
             if isinstance(value, (dict, bool)):
                 return value  # validated by the key's own spec

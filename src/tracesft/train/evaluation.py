@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..data import write_jsonl
 from ..evaluate.kl import mean_kl
+from ..evaluate.metrics import headline
 from . import distributed as dist_
 
 __all__ = ["evaluate_during_training"]
@@ -44,6 +45,6 @@ def evaluate_during_training(cfg, c, info: dist_.DistInfo, step: int) -> dict | 
             row["kl_k3"] = mean_kl(policy, c.ref_model, c.tokenizer, result["records"], max_length=cfg.max_length,
                                    batch_size=cfg.eval_batch_size)
         c.metrics.write(row)
-        log.info("eval at step %d: accuracy %.3f, format rate %.3f", step, row["accuracy"], row["format_rate"])
+        log.info("eval at step %d: %s", step, headline(row))
     dist_.barrier(info)
     return row

@@ -20,6 +20,7 @@ from ..models.unwrap import is_adapted
 from ..outputs import write_text_atomic
 from . import checkpoint as ckpt
 from . import distributed as dist_
+from .best import BestTracker, tidy_best, write_best
 from .builders import Components, build_components
 from .config import TrainConfig
 from .evaluation import evaluate_during_training
@@ -65,18 +66,21 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
     state = resume_from(checkpoint, c, cfg, changes) if checkpoint is not None else TrainState()
     if checkpoint is None:
         c.metrics.reset()
-    evaluate = partial(evaluate_during_training, cfg, c, info) if cfg.has_eval else None
     reduce_sum = partial(dist_.all_reduce_sum, info=info)
-    t_start, eval_rows, last_row, interrupted = time.perf_counter(), [], {}, None
+    best = BestTracker.for_config(cfg, _eval_rows(c) if checkpoint is not None and info.is_main else ())
+    if info.is_main:
+        tidy_best(cfg.output_dir)
+    evaluate = partial(_evaluate, cfg, c, info, best, reduce_sum) if cfg.has_eval else None
+    t_start, eval_rows, last_row, interrupted, early_stop = time.perf_counter(), [], {}, None, None
     try:
         if evaluate and cfg.eval_before and state.step == 0:
-            eval_rows.append(evaluate(0))
+            eval_rows.append(evaluate(0)[0])
         from tqdm.auto import tqdm
 
         bar = tqdm(total=c.total_steps, initial=state.step, disable=not (cfg.progress and info.is_main),
                    desc="train", unit="step")
         with StopFlag() as stop:  # through the final evaluation too
-            while state.step < c.total_steps and interrupted is None:
+            while state.step < c.total_steps and interrupted is None and early_stop is None:
                 for batches in c.data.epoch(state.epoch, start=state.step_in_epoch):
                     last_row = _optimizer_step(cfg, c, state, batches, reduce_sum, info.world_size)
                     c.metrics.write(last_row)
@@ -85,7 +89,11 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
                                     tok_s=f"{last_row['tokens_per_second']:.0f}")
                     if evaluate and cfg.eval_every and state.step % cfg.eval_every == 0 \
                             and state.step < c.total_steps:
-                        eval_rows.append(evaluate(state.step))
+                        row, stop_now = evaluate(state.step)
+                        eval_rows.append(row)
+                        if stop_now:
+                            early_stop = state.step
+                            break
                     if reduce_sum([1.0 if stop.signal is not None else 0.0])[0] > 0:  # every rank stops together
                         interrupted = stop.signal or "SIGTERM"
                         break
@@ -96,8 +104,8 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
                 else:
                     state.next_epoch()
             bar.close()
-            if interrupted is None and evaluate:
-                eval_rows.append(evaluate(state.step))
+            if interrupted is None and evaluate and early_stop is None:
+                eval_rows.append(evaluate(state.step)[0])
                 interrupted = stop.signal
         if interrupted is not None:
             path = _save(cfg, c, state, info, f"interrupted by {interrupted}")
@@ -105,13 +113,41 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
                 print(f"stopped by {interrupted} at step {state.step}; checkpoint {path}\n"
                       f"resume with: tracesft train --resume {cfg.output_dir}", flush=True)
             return {"interrupted": interrupted, "step": state.step, "run_dir": str(cfg.output_dir)}
-        return _finish(cfg, c, state, info, eval_rows, last_row, time.perf_counter() - t_start)
+        if early_stop is not None and info.is_main:
+            print(best.stop_line(early_stop), flush=True)
+        summary = _finish(cfg, c, state, info, eval_rows, last_row, time.perf_counter() - t_start, best, early_stop)
+        return summary
     finally:
         c.metrics.close()
         if c.evaluator is not None:
             c.evaluator.close()
         if lock is not None:
             lock.release()
+
+
+def _eval_rows(c: Components) -> list[dict]:
+    """The eval rows of metrics.jsonl (after a resume dropped those past the checkpoint)."""
+    path = c.metrics.path
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if r.get("kind") == "eval"]
+
+
+def _evaluate(cfg: TrainConfig, c: Components, info: dist_.DistInfo, best: BestTracker, reduce_sum,
+              step: int) -> tuple[dict | None, bool]:
+    """Evaluate at ``step``; keep the model as best/ when it improves keep_best's metric (every
+    rank takes part in gathering the weights); returns the row and whether to stop early."""
+    row = evaluate_during_training(cfg, c, info, step)
+    improved = best.observe(row) if info.is_main else False
+    improved, stop_now = (v > 0 for v in reduce_sum([float(improved), float(best.should_stop and step > 0)]))
+    if improved and best.keep:
+        model_state, _ = _model_state(c, final=True)
+        if info.is_main:
+            write_best(Path(cfg.output_dir), c.model, model_state, c.tokenizer, best.record())
+            log.info("best/: %s %.4g at step %d", best.key, best.value, step)
+        dist_.barrier(info)
+    return row, stop_now
 
 
 def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches: list, reduce_sum,
@@ -172,7 +208,7 @@ def _save(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistIn
 
 
 def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistInfo, eval_rows: list,
-            last_row: dict, seconds: float) -> dict:
+            last_row: dict, seconds: float, best: BestTracker | None = None, early_stop: int | None = None) -> dict:
     """Save the last checkpoint (unless a periodic save just wrote this step) and the final model,
     write summary.json and the plots."""
     if not (Path(cfg.output_dir) / ckpt.CHECKPOINT_DIR / f"step-{state.step:08d}").is_dir():
@@ -190,6 +226,11 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:
             summary["eval_accuracy_before"] = eval_rows[0]["accuracy"]
+    if best is not None and best.key is not None:
+        summary["best"] = {**best.record(), "path": str(run_dir / "best") if best.keep else None}
+    if early_stop is not None:
+        summary["early_stopped"] = {"step": early_stop, "metric": best.key, "patience": best.patience,
+                                    "evaluations_without_improvement": best.since}
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     if cfg.plots:
         from ..plots import plot_run

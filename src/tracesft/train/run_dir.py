@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: keys a resume may change freely: they do not touch the weights' trajectory
 RESUME_SAFE_KEYS = frozenset({
     "eval_data", "eval_every", "eval_n", "eval_batch_size", "eval_max_new_tokens", "eval_temperature", "eval_kl",
+    "eval_top_p", "eval_samples", "eval_pass_k", "keep_best", "early_stop_patience",
     "eval_before", "eval_backend", "vllm_device", "vllm_gpu_memory_utilization", "checkpoint_every", "keep_last",
     "log", "plots", "progress", "output_dir",
     "device", "parallel", "fused_logprobs", "gradient_checkpointing",

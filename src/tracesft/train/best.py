@@ -1,0 +1,105 @@
+"""The best evaluated model (``RUN/best/``) and early stopping, both watching one summary metric.
+
+``keep_best: METRIC`` writes the model of every evaluation that improves METRIC (strictly: a tie
+keeps the earlier model) as ``RUN/best/`` -- a whole Hugging Face directory, written into a
+temporary directory and renamed into place, with ``best.json`` (step, metric, value) inside.
+``early_stop_patience: N`` ends the run after N evaluations in a row without improvement.
+
+On resume the tracker is rebuilt from the ``kind: eval`` rows of metrics.jsonl up to the
+checkpoint (the rows after it are dropped and will be logged again), so the count of evaluations
+without improvement carries over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BEST_DIR", "BestTracker", "write_best", "tidy_best"]
+
+BEST_DIR = "best"
+
+
+@dataclass
+class BestTracker:
+    key: str | None  #: the evaluation summary key watched (None: nothing)
+    keep: bool  #: write best/
+    patience: int | None  #: evaluations without improvement before stopping (None: never)
+    value: float | None = None
+    step: int | None = None
+    since: int = 0  #: evaluations since the last improvement
+
+    @classmethod
+    def for_config(cls, cfg, rows=()) -> BestTracker:
+        """The tracker of ``cfg`` (keep_best, early_stop_patience), replaying earlier eval ``rows``."""
+        tracker = cls(cfg.best_metric_key(), cfg.keep_best is not None, cfg.early_stop_patience)
+        for row in rows:
+            if row.get("kind") == "eval":
+                tracker.observe(row)
+        return tracker
+
+    def observe(self, row: dict | None) -> bool:
+        """Count one evaluation; True when it improves on every earlier one."""
+        if self.key is None or row is None:
+            return False
+        value = row.get(self.key)
+        if value is not None and (self.value is None or value > self.value):
+            self.value, self.step, self.since = value, row["step"], 0
+            return True
+        self.since += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.since >= self.patience
+
+    def record(self) -> dict:
+        """What summary.json says of the best model."""
+        return {"metric": self.key, "value": self.value, "step": self.step}
+
+    def stop_line(self, step: int) -> str:
+        return (f"early stop at step {step}: {self.key} did not improve in {self.since} evaluations "
+                f"(best {self.value:.4g} at step {self.step}); to go on: --resume with a larger early_stop_patience")
+
+
+def write_best(run_dir: Path, model, state: dict, tokenizer, record: dict) -> Path:
+    """Write ``RUN/best/`` whole: a temporary directory, then renames (the old best/ is moved aside
+    first and removed after; :func:`tidy_best` puts it back when a kill fell between the renames)."""
+    from ..models.lora import save_final
+    from ..outputs import write_text_atomic
+
+    run_dir = Path(run_dir)
+    final = run_dir / BEST_DIR
+    tmp = run_dir / f".tmp-{BEST_DIR}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_final(model, state, tmp)
+    tokenizer.save_pretrained(tmp)
+    write_text_atomic(tmp / "best.json", json.dumps(record, indent=2) + "\n")
+    old = run_dir / f".old-{BEST_DIR}"
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return final
+
+
+def tidy_best(run_dir: Path) -> None:
+    """Remove what an interrupted :func:`write_best` left; restore the old best/ if it was moved aside."""
+    run_dir = Path(run_dir)
+    for tmp in run_dir.glob(f".tmp-{BEST_DIR}-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    old = run_dir / f".old-{BEST_DIR}"
+    if old.exists():
+        if (run_dir / BEST_DIR).exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(old, run_dir / BEST_DIR)
