@@ -71,13 +71,7 @@ def _cmd_filter(args) -> int:
     if skipped:
         print(f"  skipped {len(skipped)} invalid input line(s) (see {report_path})")
     print(f"wrote {n_written} examples to {out}; report: {report_path}")
-    timed_out = report.rejected.get("timed_out", 0)
-    if timed_out > TIMEOUT_SHARE_LIMIT * max(report.n_before, 1):
-        print(f"error: {timed_out} of {report.n_before} grades timed out (more than {TIMEOUT_SHARE_LIMIT:.0%}): "
-              "the kept set is incomplete; see the timed_out samples in the report",
-              file=sys.stderr)
-        return 1
-    return 0
+    return _timeouts_verdict(report.rejected.get("timed_out", 0) / max(report.n_before, 1), report.n_before)
 
 
 def _cmd_data_inspect(args) -> int:
@@ -197,7 +191,16 @@ def _cmd_eval(args) -> int:
 
     if (report := write_report_quietly(out)) is not None:
         print(f"wrote {report}")
-    return 0
+    return _timeouts_verdict(summary.get("timed_out_rate", 0.0), summary.get("n_responses", len(result["records"])))
+
+
+def _timeouts_verdict(rate: float, n: int) -> int:
+    """0, or 1 with one line when more than TIMEOUT_SHARE_LIMIT of the grades timed out (filter, eval)."""
+    if rate <= TIMEOUT_SHARE_LIMIT:
+        return 0
+    print(f"error: {round(rate * n)} of {n} grades timed out (more than {TIMEOUT_SHARE_LIMIT:.0%}): the results "
+          "are incomplete; see the timed_out records", file=sys.stderr)
+    return 1
 
 
 def _launch_torchrun(nproc: int, argv: list[str]) -> int:

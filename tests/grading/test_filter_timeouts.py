@@ -27,6 +27,19 @@ def test_a_filter_whose_grades_time_out_ends_nonzero(tmp_path, capsys):
     out = tmp_path / "kept.jsonl"
     assert main(["filter", str(data), "--out", str(out), "--quiet"]) == 1
     captured = capsys.readouterr()
-    assert "1 of 2 grades timed out" in captured.err
+    assert "1 of 2 grades timed out" in captured.err and "results are incomplete" in captured.err
     report = json.loads((tmp_path / "kept.report.json").read_text())
     assert report["rejected"]["timed_out"] == 1 and len(out.read_text().splitlines()) == 1
+
+
+def test_eval_records_count_timeouts_apart():
+    from tracesft.evaluate.records import grade_records
+    from tracesft.grading import r1_zero_reward_fn
+
+    hostile = "</think> <answer> 10^{10^{10}} + 9^{9^{9^{9}}} </answer>"
+    records = [{"prompt": "p", "response": r, "ground_truth": "7", "response_length": 5, "mean_token_entropy": 0.0,
+                "prompt_index": i,
+                "sample_index": 0} for i, r in enumerate([hostile, "</think> <answer>7</answer>"])]
+    out = grade_records(records, r1_zero_reward_fn, generated_tokens=10, seconds=1.0)
+    assert [r["timed_out"] for r in out["records"]] == [True, False]
+    assert out["summary"]["timed_out_rate"] == 0.5

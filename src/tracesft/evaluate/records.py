@@ -63,7 +63,8 @@ def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: in
                   workers: int | None = None, *, pass_k=(), max_new_tokens: int | None = None) -> dict:
     """Add each record's ``reward`` (graded in parallel), ``answer`` (the grader's extracted answer,
     None for none or for a reward function outside the registry), ``answer_normalized`` (its
-    canonical form, what majority votes count) and ``no_answer``; return ``{"records", "summary"}``.
+    canonical form, what majority votes count), ``no_answer`` and ``timed_out`` (the grade hit its
+    CPU-time bound, after one retry alone); return ``{"records", "summary"}`` (with ``timed_out_rate``).
 
     Every backend calls this, so all produce the same records and summary.
     """
@@ -76,6 +77,7 @@ def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: in
             r["answer"] = g.answer
             r["answer_normalized"] = normalized_answer(g.answer)
             r["no_answer"] = r["answer_normalized"] is None
+            r["timed_out"] = g.timed_out
     else:  # a reward function of its own: its dict as it is; "no answer" is a format reward of 0
         rewards = grade_many(responses, truths, workers=workers, reward_fn=reward_fn, progress=False)
         for r, rw in zip(records, rewards):
@@ -83,4 +85,5 @@ def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: in
             r["answer"] = r["answer_normalized"] = None
             r["no_answer"] = not rw["format_reward"]
     summary = summarize_records(records, generated_tokens, seconds, pass_k=pass_k, max_new_tokens=max_new_tokens)
+    summary["timed_out_rate"] = _mean([float(r.get("timed_out", False)) for r in records])  # grades past the bound
     return {"records": records, "summary": summary}
