@@ -15,13 +15,12 @@ from .outputs import check_output, write_text_atomic
 log = logging.getLogger("tracesft")
 
 
-_FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter`
+_FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter` at most,
+_FILTER_CHUNK_BYTES = 64 << 20  # and at most about this many bytes of them (records of 5 MB: a dozen)
 TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades than this timed out
 
 
 def _cmd_filter(args) -> int:
-    from itertools import islice
-
     from tqdm.auto import tqdm
 
     from .data import FilterReport, filter_correct, to_r1_zero_response, write_jsonl
@@ -43,8 +42,19 @@ def _cmd_filter(args) -> int:
     report = FilterReport()
     bar = tqdm(disable=args.quiet, desc="grading", unit="resp", delay=1.0)
 
+    from .data.sources import record_bytes
+
+    def next_chunk() -> list:  # bounded in count and in bytes
+        chunk, size = [], 0
+        for ex in examples:
+            chunk.append(ex)
+            size += record_bytes((ex.prompt, ex.response, ex.ground_truth, ex.meta))
+            if len(chunk) >= _FILTER_CHUNK or size >= _FILTER_CHUNK_BYTES:
+                break
+        return chunk
+
     def kept_records():  # chunk by chunk, so that a file larger than memory filters in constant memory
-        while chunk := list(islice(examples, _FILTER_CHUNK)):
+        while chunk := next_chunk():
             kept, chunk_report = filter_correct(chunk, reward_fn, workers=args.workers, progress=False)
             report.merge(chunk_report)
             bar.update(len(chunk))
@@ -55,10 +65,10 @@ def _cmd_filter(args) -> int:
                 meta = {k: v for k, v in ex.meta.items() if k not in ("prompt", "response", "ground_truth")}
                 yield {"prompt": ex.prompt, "response": response, "ground_truth": ex.ground_truth, **meta}
 
-    from .outputs import OutputLock
+    from .outputs import OutputLock, terminate_as_interrupt
 
-    try:
-        with OutputLock(out):  # a second filter onto the same --out is refused, not interleaved
+    try:  # SIGTERM as Ctrl-C: the temporary output file is removed, --out is left as it was
+        with terminate_as_interrupt(), OutputLock(out):  # a second filter onto the same --out is refused
             n_written = write_jsonl(out, kept_records())
     finally:
         bar.close()  # before any error line, so that it stands on its own line

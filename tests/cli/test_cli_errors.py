@@ -137,4 +137,4 @@ def test_an_oversized_record_is_refused_with_its_line(tmp_path, capsys):
     data.write_text('{"prompt": "1+1?", "response": "2", "ground_truth": "2"}\n'
                     + json.dumps({"prompt": "x" * (MAX_RECORD_BYTES + 1), "response": "2"}) + "\n")
     rc, lines = run_cli(["filter", data, "--out", tmp_path / "o.jsonl"], capsys)
-    assert rc == 2 and lines == [f"error: {data}:2: record of 8.0 MiB, over the 8 MiB limit per record"]
+    assert rc == 2 and lines == [f"error: {data}:2: record over the 8 MiB limit per record"]

@@ -290,11 +290,10 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
 
     values: dict = {}
     if path is not None:
-        p = Path(path)
+        from ..data.sources import read_bounded_text
+
         try:
-            loaded = _yaml_load(p.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
+            loaded = _yaml_load(read_bounded_text(path, "config"))
         except UnicodeDecodeError as e:
             raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
         except (yaml.YAMLError, RecursionError) as e:

@@ -165,10 +165,35 @@ def _save(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistIn
     model_state, optim_state = _model_state(c)
     path = None
     if info.is_main:
+        extra = {"reason": reason, "world_size": info.world_size}
+        if is_adapted(c.model):  # the base the adapter is trained on: a resume checks it is the same
+            if getattr(c, "base_fingerprint", None) is None:
+                c.base_fingerprint = ckpt.base_fingerprint(c.model)
+            extra["base_fingerprint"] = c.base_fingerprint
         path = ckpt.save_checkpoint(cfg.output_dir, state, c.model, c.tokenizer, model_state, optim_state, c.scheduler,
-                                    {"reason": reason, "world_size": info.world_size}, cfg.keep_last)
+                                    extra, cfg.keep_last, config=cfg.to_dict())
     dist_.barrier(info)
     return path
+
+
+def _save_final(c: Components, model_state: dict, final: Path) -> None:
+    """``final/`` whole or absent: written beside it, synced, renamed (a kill leaves the old one or none)."""
+    from safetensors import SafetensorError
+
+    from ..outputs import atomic_dir
+
+    try:
+        with atomic_dir(final) as tmp:
+            save_final(c.model, model_state, tmp)  # LoRA: the merged model, and final/adapter
+            c.tokenizer.save_pretrained(tmp)
+    except (OSError, SafetensorError) as e:  # a full disk, a read-only directory
+        import shutil
+
+        free = shutil.disk_usage(final.parent).free
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        why = f"no space left on device ({free} bytes free)" if free < (1 << 20) else first
+        raise TrainingError(f"cannot write {final}: {why}; the checkpoints under {final.parent / ckpt.CHECKPOINT_DIR}"
+                            " are whole: fix that and resume with --resume") from None
 
 
 def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistInfo, eval_rows: list,
@@ -184,8 +209,7 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
                "world_size": info.world_size, **c.report}
     if not info.is_main:
         return summary
-    save_final(c.model, model_state, run_dir / "final")  # LoRA: the merged model, and final/adapter
-    c.tokenizer.save_pretrained(run_dir / "final")
+    _save_final(c, model_state, run_dir / "final")
     if eval_rows:
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:
