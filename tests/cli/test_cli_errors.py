@@ -95,6 +95,10 @@ CASES = [
     ("inspect chat without a tokenizer", ["data", "inspect", "{d}/train.jsonl", "--template", "chat"],
      "template chat needs the model's tokenizer"),
     ("demo --sweep --real", ["demo", "--sweep", "--real"], "--sweep and --real: choose one"),
+    ("config is /dev/zero", ["train", "--config", "/dev/zero"], "/dev/zero: config file larger than"),
+    ("data is /dev/zero", ["filter", "/dev/zero", "--out", "{d}/o.jsonl"], "/dev/zero: not a regular file"),
+    ("lora on a tied head", ["train", "--config", "{d}/train.yaml", "--set", "lora={target_modules: [lm_head]}",
+                             "--set", "output_dir={d}/t4"], "lora.target_modules: lm_head is tied"),
     ("max_length past the positions", ["train", "--config", "{d}/train.yaml", "--set", "max_length=600", "--set",
                                        "output_dir={d}/t3"], "exceeds the 512 positions"),
 ]

@@ -196,3 +196,23 @@ def test_a_moved_sweep_goes_on(setup_dir, tmp_path):
     again = run_sweep(config, [], [16], "off", str(moved))  # finished cell skipped, not refused
     assert [r["accuracy"] for r in again] == [r["accuracy"] for r in rows]
     assert (moved / "unfiltered-16" / "summary.json").stat().st_mtime_ns == stamp
+
+
+def test_a_non_finite_loss_names_the_last_checkpoint_with_finite_weights(setup_dir, tmp_path, monkeypatch):
+    from tracesft.train.checkpoint import last_finite_checkpoint
+
+    real, calls = loop_module.train_step, {"n": 0}
+
+    def step_that_ruins_the_weights(module, *a, **kw):  # step 2's loss is finite, its update is not
+        stats = real(module, *a, **kw)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            next(p for p in module.parameters() if p.grad is not None).grad.fill_(float("nan"))
+        return stats
+
+    monkeypatch.setattr(loop_module, "train_step", step_that_ruins_the_weights)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError, match=r"non-finite loss .* at step 3.*finite weights: .*step-00000001 "):
+        train(cfg4(setup_dir, run, checkpoint_every=1, max_grad_norm=0))
+    assert last_finite_checkpoint(run).name == "step-00000001"
+    assert (run / "checkpoints" / "step-00000002").is_dir()  # the newest, ruined one is not named

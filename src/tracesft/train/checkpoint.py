@@ -38,7 +38,7 @@ from ..models.unwrap import is_adapted
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
-           "Checkpoint", "DamagedCheckpoint", "apply_weights", "base_fingerprint", "apply_training_state", "clean_partial",
+           "Checkpoint", "DamagedCheckpoint", "apply_weights", "base_fingerprint", "last_finite_checkpoint", "apply_training_state", "clean_partial",
            "CHECKPOINT_DIR"]
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,30 @@ def list_checkpoints(run_dir) -> list[Path]:
         return []
     return sorted((p for p in root.iterdir() if _NAME.match(p.name) and (p / "state.json").is_file()),
                   key=lambda p: int(_NAME.match(p.name).group(1)))
+
+
+def last_finite_checkpoint(run_dir) -> Path | None:
+    """The newest checkpoint whose weights are all finite (read from disk; for the message of a run
+    stopped by a non-finite loss, whose newest checkpoints may already hold ruined weights)."""
+    from safetensors import safe_open
+
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            finite = True
+            for f in sorted(path.glob("*.safetensors")):
+                with safe_open(str(f), framework="pt") as st:
+                    for key in st.keys():
+                        t = st.get_tensor(key)
+                        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                            finite = False
+                            break
+                if not finite:
+                    break
+        except Exception:  # an unreadable checkpoint is no good checkpoint either
+            continue
+        if finite:
+            return path
+    return None
 
 
 def latest_checkpoint(run_dir) -> Path | None:

@@ -129,8 +129,10 @@ def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches:
                                 "gradient_checkpointing=true") from None
         raise
     if not math.isfinite(stats["loss"]):
+        good = ckpt.last_finite_checkpoint(cfg.output_dir)  # newer ones may hold the weights that gave this loss
         raise TrainingError(f"non-finite loss ({stats['loss']}) at step {state.step + 1}; the optimizer step was not "
-                            f"taken; last good checkpoint: {ckpt.latest_checkpoint(cfg.output_dir) or 'none'}")
+                            f"taken; last checkpoint with finite weights: {good or 'none'}"
+                            + (" (resume from it after lowering lr: remove the checkpoints after it)" if good else ""))
     max_norm = cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")
     grad_norm = torch.nn.utils.clip_grad_norm_(c.model.parameters(), max_norm)
     if hasattr(grad_norm, "full_tensor"):  # DTensor under FSDP2
