@@ -101,11 +101,11 @@ def _cmd_data_inspect(args) -> int:
 
         tokenizer = qwen2_tokenizer()
     elif args.tokenizer:
-        from transformers import AutoTokenizer
+        from .models.loading import load_tokenizer
 
         if not (Path(args.tokenizer) / "tokenizer_config.json").is_file():
             raise UserInputError(f"--tokenizer {args.tokenizer}: not a tokenizer directory (or use 'qwen2')")
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        tokenizer = load_tokenizer(args.tokenizer)
     report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
     print(format_inspection(report))
     if args.json:
@@ -149,6 +149,11 @@ def _cmd_eval(args) -> int:
     from .grading import default_reward_name, get_reward
     from .models.loading import load_model_and_tokenizer
 
+    from .models.loading import check_device
+
+    check_device(args.device, "--device")  # before anything is loaded or written
+    if args.backend == "vllm" and args.temperature > 2:  # the engine refuses it, but only once started
+        raise UserInputError(f"--temperature: the vLLM backend takes [0, 2], got {args.temperature}")
     template = load_template(args.template)
     reward_name = args.reward or default_reward_name(args.template)
     out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -293,13 +298,14 @@ def _bounded(kind, low=None, high=None, low_open=False, what=""):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
         too_low = low is not None and (value <= low if low_open else value < low)
-        if too_low or (high is not None and value > high) or value != value:
+        if too_low or (high is not None and value > high) or value != value or value in (float("inf"), float("-inf")):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return value
     return parse
 
 
 _POSITIVE = _bounded(int, 1, what=">= 1")
+_SEED = _bounded(int, 0, 2**63 - 1, what="in [0, 2**63 - 1]")
 _NONNEGATIVE = _bounded(float, 0.0, what=">= 0")
 _PROBABILITY = _bounded(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
 
@@ -359,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_POSITIVE, default=8)
     e.add_argument("--temperature", type=_NONNEGATIVE, default=0.0)
     e.add_argument("--top-p", type=_PROBABILITY, default=1.0)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_SEED, default=0)
     e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (with --backend vllm: the engine's device)")
     e.add_argument("--dtype", default="float32", choices=list(DTYPES), help="the HF backend's dtype (vLLM: per device)")
     e.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
@@ -409,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--real", action="store_true",
                    help="instead: SmolLM2-135M-Instruct (a real pretrained model) on word problems, <= 15 min")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=_SEED, default=0)
     m.add_argument("--eval-backend", choices=list(EVALUATORS), default="hf",
                    help="generate the evaluations with HF generate (hf) or a vLLM engine synced from the policy")
     m.set_defaults(func=_cmd_demo)

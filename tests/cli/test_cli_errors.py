@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import struct
 
 import pytest
 import yaml
@@ -30,6 +31,15 @@ def setup_dir(tmp_path_factory):
     (root / "list_metrics" / "metrics.jsonl").write_text("[1, 2]\n")
     (root / "binary_metrics").mkdir()
     (root / "binary_metrics" / "metrics.jsonl").write_bytes(b'{"step": 1}\n\xff\xfe\n')
+    (root / "surrogate.jsonl").write_text('{"prompt": "a\\ud800b", "response": "2", "ground_truth": "2"}\n')
+    (root / "bigint.jsonl").write_text('{"prompt": "q", "response": "2", "ground_truth": ' + "9" * 5000 + "}\n")
+    header = b"GGUF" + struct.pack("<I", 3)
+    (root / "magic_only.gguf").write_bytes(b"GGUF")
+    (root / "truncated.gguf").write_bytes(header + b"\x01\x02")
+    (root / "absurd.gguf").write_bytes(header + struct.pack("<QQ", 0, 2**40) + struct.pack("<Q", 20)
+                                       + b"general.architecture" + struct.pack("<IQ", 8, 5) + b"llama")
+    shutil.copytree(root / "model", root / "garbage_tokenizer")
+    (root / "garbage_tokenizer" / "tokenizer_config.json").write_text("{garbage")
     cfg = make_cfg(root, root / "run").to_dict()
     (root / "train.yaml").write_text(yaml.safe_dump(cfg))
     (root / "dup.yaml").write_text("model: a\nmodel: b\ntrain_data: d\n")
@@ -99,6 +109,36 @@ CASES = [
     ("data is /dev/zero", ["filter", "/dev/zero", "--out", "{d}/o.jsonl"], "/dev/zero: not a regular file"),
     ("lora on a tied head", ["train", "--config", "{d}/train.yaml", "--set", "lora={target_modules: [lm_head]}",
                              "--set", "output_dir={d}/t4"], "lora.target_modules: lm_head is tied"),
+    ("GGUF magic only", ["model", "import", "{d}/magic_only.gguf", "--out", "{d}/m1"], "truncated or malformed header"),
+    ("GGUF truncated", ["model", "import", "{d}/truncated.gguf", "--out", "{d}/m2"], "truncated or malformed header"),
+    ("GGUF absurd counts", ["model", "import", "{d}/absurd.gguf", "--out", "{d}/m3"], "truncated or malformed header"),
+    ("lone surrogate", ["filter", "{d}/surrogate.jsonl", "--out", "{d}/o.jsonl"],
+     "surrogate.jsonl:1: field 'prompt' holds a lone surrogate"),
+    ("lone surrogate, inspect", ["data", "inspect", "{d}/surrogate.jsonl"], "field 'prompt' holds a lone surrogate"),
+    ("5,000-digit ground truth", ["filter", "{d}/bigint.jsonl", "--out", "{d}/o.jsonl"],
+     "bigint.jsonl:1: unreadable JSON value (Exceeds the limit (4300 digits)"),
+    ("tokenizer of garbage JSON", ["data", "inspect", "{d}/train.jsonl", "--tokenizer", "{d}/garbage_tokenizer"],
+     "cannot load the tokenizer of"),
+    ("model with a garbage tokenizer", ["eval", "--model", "{d}/garbage_tokenizer", "--data", "{d}/eval.jsonl",
+                                        "--out", "{d}/e3"], "cannot load model from"),
+    ("lora target_modules 5", ["train", "--config", "{d}/train.yaml", "--set", "lora={target_modules: 5}"],
+     "lora.target_modules: must name modules"),
+    ("lora alpha NaN", ["train", "--config", "{d}/train.yaml", "--set", "lora={alpha: .nan}"],
+     "lora.alpha: must be a finite number > 0, got nan"),
+    ("eval --device banana", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--device", "banana"],
+     "--device: 'banana' is not one of cpu, cuda, cuda:N"),
+    ("config device cudabanana", ["train", "--config", "{d}/train.yaml", "--set", "device=cudabanana"],
+     "device: 'cudabanana' is not one of"),
+    ("eval --seed 2^70", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--seed", str(2**70)],
+     "--seed: must be in [0, 2**63 - 1]"),
+    ("train seed 2^70", ["train", "--config", "{d}/train.yaml", "--set", f"seed={2**70}"],
+     "seed: must be in [0, 2**63 - 1]"),
+    ("eval --temperature inf", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--temperature", "inf"],
+     "--temperature: must be >= 0, got inf"),
+    ("vllm temperature past 2", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--backend", "vllm",
+                                 "--temperature", "5"], "--temperature: the vLLM backend takes [0, 2], got 5.0"),
+    ("vllm eval_temperature past 2", ["train", "--config", "{d}/train.yaml", "--set", "eval_backend=vllm", "--set",
+                                      "eval_temperature=3"], "eval_temperature: the vLLM backend takes [0, 2]"),
     ("max_length past the positions", ["train", "--config", "{d}/train.yaml", "--set", "max_length=600", "--set",
                                        "output_dir={d}/t3"], "exceeds the 512 positions"),
 ]

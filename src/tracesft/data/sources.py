@@ -107,11 +107,44 @@ def _jsonl(path: Path) -> Iterator[tuple[int, object]]:
             if not text.strip():
                 continue  # blank lines carry no record
             try:
-                yield number, json.loads(text)
+                record = json.loads(text)
             except json.JSONDecodeError as e:
                 yield number, RecordError(f"malformed JSON ({e.msg} at column {e.colno})")
+                continue
+            except ValueError as e:  # an integer of more digits than Python converts (4,300)
+                yield number, RecordError(f"unreadable JSON value ({str(e).split(';')[0][:120]})")
+                continue
             except RecursionError:
                 yield number, RecordError("JSON nested too deeply")
+                continue
+            if "\\ud" in text.lower():  # a \uD8xx escape: maybe a lone surrogate, which no text holds
+                bad = _lone_surrogate(record)
+                if bad is not None:
+                    yield number, RecordError(f"field {bad!r} holds a lone surrogate escape (\\ud800-\\udfff "
+                                              "without its pair): not text")
+                    continue
+            yield number, record
+
+
+def _lone_surrogate(value, where: str = "") -> str | None:
+    """The field (``a.b``) of the first string holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "(record)"
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _lone_surrogate(k, where) or _lone_surrogate(v, f"{where}.{k}" if where else str(k))
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _lone_surrogate(v, f"{where}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def _datasets():

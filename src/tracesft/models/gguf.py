@@ -76,7 +76,9 @@ def import_gguf(source: str, out, dtype: str = "float32") -> Path:
     except (OSError, ValueError, KeyError, RuntimeError, IndexError, EOFError, OverflowError, MemoryError,
             struct.error, UnicodeDecodeError) as e:  # truncated, magic only, absurd counts, garbage
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise UserInputError(f"model import: cannot read {gguf_path} as GGUF ({type(e).__name__}: {first})") from None
+        kind = "truncated or malformed header" if isinstance(e, (struct.error, EOFError, IndexError, OverflowError,
+                                                                 MemoryError)) else type(e).__name__
+        raise UserInputError(f"model import: cannot read {gguf_path} as GGUF ({kind}: {first})") from None
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

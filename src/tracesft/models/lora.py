@@ -12,6 +12,7 @@ the adapted model, so evaluation backends (vLLM) can be refreshed from them mid-
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,14 +53,16 @@ class LoraSpec:
         spec = cls(**value)
         if isinstance(spec.r, bool) or not isinstance(spec.r, int) or spec.r < 1:
             raise ConfigError(f"lora.r: must be an integer >= 1, got {spec.r!r}")
-        if isinstance(spec.alpha, bool) or not isinstance(spec.alpha, (int, float)) or spec.alpha <= 0:
-            raise ConfigError(f"lora.alpha: must be a number > 0, got {spec.alpha!r}")
+        if isinstance(spec.alpha, bool) or not isinstance(spec.alpha, (int, float)) or not spec.alpha > 0 \
+                or not math.isfinite(spec.alpha):
+            raise ConfigError(f"lora.alpha: must be a finite number > 0, got {spec.alpha!r}")
         if isinstance(spec.dropout, bool) or not isinstance(spec.dropout, (int, float)) or not 0 <= spec.dropout < 1:
             raise ConfigError(f"lora.dropout: must be in [0, 1), got {spec.dropout!r}")
         targets = spec.target_modules
         if isinstance(targets, str):
             targets = targets if targets == _DEFAULT_TARGETS else [t.strip() for t in targets.split(",") if t.strip()]
-        if not targets or (isinstance(targets, list) and not all(isinstance(t, str) and t for t in targets)):
+        if not targets or not isinstance(targets, (str, list)) or \
+                (isinstance(targets, list) and not all(isinstance(t, str) and t for t in targets)):
             raise ConfigError(f"lora.target_modules: must name modules (e.g. [q_proj, v_proj]) or be all-linear, "
                               f"got {spec.target_modules!r}")
         return cls(spec.r, float(spec.alpha), float(spec.dropout), targets)
