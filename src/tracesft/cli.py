@@ -175,10 +175,20 @@ def _cmd_eval(args) -> int:
         model, tok = load_model_and_tokenizer(args.model, device=args.device, dtype=args.dtype,
                                               trust_remote_code=args.trust_remote_code)
     else:
-        from .models.loading import load_tokenizer
+        from .models.loading import check_weight_files, load_tokenizer
 
+        check_weight_files(args.model)  # before the engine starts, which says a corrupt header in a traceback
         tok = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code)
     prompts = render_prompts(template, examples, tok, args.system)
+    if args.backend != "hf":  # the engine refuses a prompt past the model's positions (HF generation is capped)
+        from .models.loading import max_positions
+
+        limit = max_positions(args.model)
+        for i, prompt in enumerate(prompts if limit else []):
+            n = len(tok(prompt)["input_ids"])
+            if n >= limit:
+                raise UserInputError(f"{args.data}: example {i + 1}'s prompt is {n} tokens, at or past the "
+                                     f"{limit} positions of {args.model}; shorten it or leave it out")
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                         seed=args.seed, batch_size=args.batch_size, stop_token_ids=stop_token_ids(template, tok))
     evaluator = build_evaluator(args.backend, model_path=args.model, model=model, tokenizer=tok,
@@ -210,11 +220,6 @@ def _launch_torchrun(nproc: int, argv: list[str]) -> int:
 def _cmd_train(args) -> int:
     from .train import load_config, train
 
-    if args.nproc and args.nproc > 1:
-        argv = ["train"] + [a for a in args.raw_argv if a not in ("--nproc", str(args.nproc))
-                            and not a.startswith("--nproc=")]
-        return _launch_torchrun(args.nproc, argv)
-
     overrides = list(args.set or [])
     if args.log:
         overrides.append(f"log={args.log}")
@@ -228,7 +233,14 @@ def _cmd_train(args) -> int:
         raise UserInputError("train needs --config FILE.yaml (or --resume RUN_DIR)")
     else:
         config_path = args.config
-    cfg = load_config(config_path, overrides)
+    cfg = load_config(config_path, overrides)  # every config error in one line, before torchrun starts ranks
+    if args.nproc and args.nproc > 1:
+        from .train.loop import check_distributed_config
+
+        check_distributed_config(cfg, args.nproc)
+        argv = ["train"] + [a for a in args.raw_argv if a not in ("--nproc", str(args.nproc))
+                            and not a.startswith("--nproc=")]
+        return _launch_torchrun(args.nproc, argv)
     summary = train(cfg, resume=bool(args.resume), force=args.force, overwrite=args.overwrite)
     if "interrupted" not in summary:
         print(summary_table({k: v for k, v in summary.items() if not isinstance(v, dict)},

@@ -40,6 +40,10 @@ def setup_dir(tmp_path_factory):
                                        + b"general.architecture" + struct.pack("<IQ", 8, 5) + b"llama")
     shutil.copytree(root / "model", root / "garbage_tokenizer")
     (root / "garbage_tokenizer" / "tokenizer_config.json").write_text("{garbage")
+    (root / "long_prompt.jsonl").write_text(json.dumps({"prompt": "1 plus 2 " * 400, "ground_truth": "3"}) + "\n")
+    shutil.copytree(root / "model", root / "bad_header")
+    weights = root / "bad_header" / "model.safetensors"
+    weights.write_bytes(struct.pack("<Q", 2**63) + weights.read_bytes()[8:])  # a header length past any file
     cfg = make_cfg(root, root / "run").to_dict()
     (root / "train.yaml").write_text(yaml.safe_dump(cfg))
     (root / "dup.yaml").write_text("model: a\nmodel: b\ntrain_data: d\n")
@@ -139,6 +143,13 @@ CASES = [
                                  "--temperature", "5"], "--temperature: the vLLM backend takes [0, 2], got 5.0"),
     ("vllm eval_temperature past 2", ["train", "--config", "{d}/train.yaml", "--set", "eval_backend=vllm", "--set",
                                       "eval_temperature=3"], "eval_temperature: the vLLM backend takes [0, 2]"),
+    ("--nproc 2 with the vLLM backend", ["train", "--config", "{d}/train.yaml", "--nproc", "2", "--set",
+                                         "eval_backend=vllm"], "eval_backend vllm: runs in single-process training"),
+    ("vllm: corrupt safetensors header", ["eval", "--model", "{d}/bad_header", "--data", "{d}/eval.jsonl",
+                                          "--backend", "vllm", "--out", "{d}/e4"], "bad_header: model.safetensors:"),
+    ("vllm: prompt past the positions", ["eval", "--model", "{d}/model", "--data", "{d}/long_prompt.jsonl",
+                                         "--backend", "vllm", "--out", "{d}/e5"],
+     "example 1's prompt is"),
     ("max_length past the positions", ["train", "--config", "{d}/train.yaml", "--set", "max_length=600", "--set",
                                        "output_dir={d}/t3"], "exceeds the 512 positions"),
 ]
@@ -182,3 +193,23 @@ def test_an_oversized_record_is_refused_with_its_line(tmp_path, capsys):
                     + json.dumps({"prompt": "x" * (MAX_RECORD_BYTES + 1), "response": "2"}) + "\n")
     rc, lines = run_cli(["filter", data, "--out", tmp_path / "o.jsonl"], capsys)
     assert rc == 2 and lines == [f"error: {data}:2: record over the 8 MiB limit per record"]
+
+
+def test_a_model_with_nan_weights_is_one_line_greedy_sampling_and_training(setup_dir, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "nan_model"
+    shutil.copytree(setup_dir / "model", model)
+    weights = load_file(str(model / "model.safetensors"))
+    save_file({k: v * float("nan") for k, v in weights.items()}, str(model / "model.safetensors"),
+              metadata={"format": "pt"})
+    expected = "error: the model produces non-finite logits (NaN or inf)"
+    for i, extra in enumerate(([], ["--temperature", "1"])):  # greedy wrote NaN into JSON; sampling crashed
+        rc, lines = run_cli(["eval", "--model", model, "--data", setup_dir / "eval.jsonl", "--n", "2",
+                             "--max-new-tokens", "3", "--out", tmp_path / f"e{i}", *extra], capsys)
+        assert rc == 1 and len(lines) == 1 and lines[0].startswith(expected), lines
+    config = tmp_path / "nan.yaml"
+    config.write_text(yaml.safe_dump({**make_cfg(setup_dir, tmp_path / "run").to_dict(), "model": str(model),
+                                      "eval_before": True}))
+    rc, lines = run_cli(["train", "--config", config], capsys)
+    assert rc == 1 and len(lines) == 1 and lines[0].startswith(expected), lines

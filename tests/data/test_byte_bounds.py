@@ -110,3 +110,21 @@ def test_filter_chunks_by_bytes(tmp_path, monkeypatch, capsys):
     assert main(["filter", str(data), "--out", str(tmp_path / "o.jsonl"), "--workers", "1", "--quiet"]) == 0
     assert sum(sizes) == 10 and max(sizes) <= 4 and len(sizes) >= 3
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 10
+
+
+def test_damaged_arrow_and_parquet_files_are_one_line_naming_the_file(tmp_path):
+    rows = [{"prompt": f"question {i} " + "z" * 40, "response": "2", "ground_truth": "2"} for i in range(2000)]
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "ds"))
+    arrow = next((tmp_path / "ds").glob("*.arrow"))
+    raw = bytearray(arrow.read_bytes())
+    at = raw.index(b"question 5 ")
+    raw[at:at + 2] = b"\xff\xfe"  # invalid UTF-8 inside a string column
+    arrow.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"ds:1: cannot read the dataset's rows from here on \(UnicodeDecodeError"):
+        load_examples(tmp_path / "ds")
+    datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "p.parquet"))
+    raw = bytearray((tmp_path / "p.parquet").read_bytes())
+    raw[len(raw) // 3: len(raw) // 3 + 2000] = b"A" * 2000  # a corrupt page
+    (tmp_path / "p.parquet").write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"p.parquet:1: cannot read the Parquet rows from here on"):
+        load_examples(tmp_path / "p.parquet")

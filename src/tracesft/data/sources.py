@@ -173,7 +173,7 @@ def _parquet(path: Path) -> Iterator[tuple[int, object]]:
     except (OSError, ValueError) as e:  # a corrupt page, found as it is read
         if isinstance(e, DataError):
             raise
-        raise DataError(path, number + 1, f"cannot read this row's Parquet page ({type(e).__name__}: "
+        raise DataError(path, number + 1, f"cannot read the Parquet rows from here on ({type(e).__name__}: "
                                           f"{str(e)[:120]})") from None
 
 
@@ -203,7 +203,7 @@ def _saved_dataset(path: Path, split: str | None) -> Iterator[tuple[int, object]
     except (OSError, ValueError) as e:  # an arrow file with invalid UTF-8, a truncated one
         if isinstance(e, DataError):
             raise
-        raise DataError(path, number + 1, f"cannot read this row of the dataset ({type(e).__name__}: "
+        raise DataError(path, number + 1, f"cannot read the dataset's rows from here on ({type(e).__name__}: "
                                           f"{str(e)[:120]})") from None
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import UserInputError
 
-__all__ = ["DTYPES", "load_model_and_tokenizer", "load_tokenizer", "check_device"]
+__all__ = ["DTYPES", "load_model_and_tokenizer", "load_tokenizer", "check_device", "check_weight_files",
+           "max_positions"]
 
 #: the parameter dtypes a model can be loaded in (CLI choices and config values read this)
 DTYPES = ("float32", "bfloat16", "float16")
@@ -101,3 +102,32 @@ def load_tokenizer(path: str, *, trust_remote_code: bool = False):
     except Exception as e:  # OSError, ValueError, garbage JSON, the tokenizers library's own errors
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise UserInputError(f"cannot load the tokenizer of {path}: {first}") from None
+
+
+def check_weight_files(model_dir) -> None:
+    """Every ``*.safetensors`` file of a local model directory has a readable header (for an engine
+    that loads the weights itself, and fails on a corrupt header with a traceback after starting)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(model_dir)
+    if not path.is_dir():
+        return
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt") as st:
+                st.keys()
+        except (SafetensorError, OSError, OverflowError, ValueError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            raise UserInputError(f"cannot load model from {model_dir}: {f.name}: {first}") from None
+
+
+def max_positions(model_dir) -> int | None:
+    """The model's position limit from its config.json (``max_position_embeddings``), or None."""
+    import json
+
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and value > 0 else None

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from functools import partial
 from pathlib import Path
 
 import torch
 
-from ..errors import TrainingError
+from ..errors import ConfigError, TrainingError
 from ..models.heads import without_tied
 from ..models.lora import adapter_state, base_name, merged_state_dict, save_final
 from ..models.unwrap import is_adapted
@@ -46,11 +47,19 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, overwrite
     ``gradient_accumulation_steps`` are per rank, so the global batch is their product times the
     number of ranks. Only rank 0 writes and evaluates.
     """
+    check_distributed_config(cfg, int(os.environ.get("WORLD_SIZE", "1")))  # on every rank, before any collective
     info = dist_.setup_distributed(cfg.device)
     try:
         return _run(cfg, resume, force, info, overwrite)
     finally:
         dist_.teardown_distributed(info)
+
+
+def check_distributed_config(cfg: TrainConfig, world_size: int) -> None:
+    """What cannot run on several ranks, refused before they start (one line, on every rank)."""
+    if world_size > 1 and cfg.eval_backend == "vllm" and cfg.has_eval:
+        raise ConfigError("eval_backend vllm: runs in single-process training only (an in-process engine would "
+                          "join torchrun's process group); with --nproc or torchrun use eval_backend hf")
 
 
 def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, overwrite: bool = False) -> dict:
