@@ -38,13 +38,22 @@ def unfinish(src, dst, drop_steps=()):
     return dst
 
 
-def test_a_failure_while_final_is_written_leaves_no_half_final(setup_dir, finished, tmp_path, monkeypatch):
+def disk_full(kind):
+    if kind == "OSError":
+        return OSError(errno.ENOSPC, "No space left on device")
+    from safetensors import SafetensorError
+
+    return SafetensorError("Error while serializing: IoError(No space left on device)")
+
+
+@pytest.mark.parametrize("kind", ["OSError", "SafetensorError"])
+def test_a_failure_while_final_is_written_leaves_no_half_final(setup_dir, finished, tmp_path, monkeypatch, kind):
     run = unfinish(finished, tmp_path / "run")
     real = loop_module.save_final
 
     def half_then_disk_full(model, state, directory):
         real(model, state, directory)  # the weights are written ... then the disk fills
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise disk_full(kind)
 
     monkeypatch.setattr(loop_module, "save_final", half_then_disk_full)
     with pytest.raises(TrainingError, match=r"cannot write .*final: .*No space left.* resume with --resume"):
