@@ -147,9 +147,7 @@ def _cmd_eval(args) -> int:
     from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
     from .evaluate import Sampling, build_evaluator
     from .grading import default_reward_name, get_reward
-    from .models.loading import load_model_and_tokenizer
-
-    from .models.loading import check_device
+    from .models.loading import check_device, load_model_and_tokenizer
 
     check_device(args.device, "--device")  # before anything is loaded or written
     if args.backend == "vllm" and args.temperature > 2:  # the engine refuses it, but only once started

@@ -5,9 +5,8 @@ import json
 
 import pytest
 
-from tracesft.data import load_examples
+from tracesft.data import load_examples, sources
 from tracesft.data.loaders import iter_examples
-from tracesft.data import sources
 from tracesft.errors import DataError, UserInputError
 
 datasets = pytest.importorskip("datasets")
@@ -97,7 +96,8 @@ def test_filter_chunks_by_bytes(tmp_path, monkeypatch, capsys):
     from tracesft.cli import main
 
     data = tmp_path / "in.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"{i}+0?" + " " * 300, "response": f"so </think> <answer>{i}</answer>",
+    data.write_text("".join(json.dumps({"prompt": f"{i}+0?" + " " * 300,
+                                        "response": f"so </think> <answer>{i}</answer>",
                                         "ground_truth": str(i)}) + "\n" for i in range(10)))
     sizes, real = [], data_module.filter_correct
 

@@ -3,7 +3,8 @@
 With ``lora: {r: 16}`` the base model is frozen and peft adds low-rank adapters to every linear
 layer of attention and MLP (peft's ``"all-linear"``: the output head is left out); only adapter
 parameters reach the optimizer. An adapter on a head tied to the input embedding (``lm_head`` of
-SmolLM2, Qwen2 0.5B) is refused: one weight serves both, so no merged ``final/`` equals the adapted model. Checkpoints hold the adapter (``adapter_model.safetensors``,
+SmolLM2, Qwen2 0.5B) is refused: one weight serves both, so no merged ``final/`` equals the adapted
+model. Checkpoints hold the adapter (``adapter_model.safetensors``,
 ``adapter_config.json``: a directory peft loads) and the optimizer state; ``final/`` holds the
 merged model (base weights + B A * alpha / r, loadable by anything that reads a Hugging Face
 directory) and ``final/adapter/`` the adapter alone. Merged weights are computed without touching

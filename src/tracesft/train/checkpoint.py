@@ -38,8 +38,8 @@ from ..models.unwrap import is_adapted
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
-           "Checkpoint", "DamagedCheckpoint", "apply_weights", "base_fingerprint", "last_finite_checkpoint", "apply_training_state", "clean_partial",
-           "CHECKPOINT_DIR"]
+           "Checkpoint", "DamagedCheckpoint", "apply_weights", "base_fingerprint", "last_finite_checkpoint",
+           "apply_training_state", "clean_partial", "CHECKPOINT_DIR"]
 
 log = logging.getLogger(__name__)
 
