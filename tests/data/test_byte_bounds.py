@@ -128,3 +128,14 @@ def test_damaged_arrow_and_parquet_files_are_one_line_naming_the_file(tmp_path):
     (tmp_path / "p.parquet").write_bytes(bytes(raw))
     with pytest.raises(DataError, match=r"p.parquet:1: cannot read the Parquet rows from here on"):
         load_examples(tmp_path / "p.parquet")
+
+
+def test_non_finite_numbers_in_passed_through_fields_are_written_as_null(tmp_path):
+    from tracesft.cli import main
+
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"prompt": "1+1?", "response": "so </think> <answer>2</answer>", "ground_truth": "2", '
+                    '"score": NaN, "scores": [1.5, -Infinity]}\n')
+    assert main(["filter", str(data), "--out", str(tmp_path / "o.jsonl"), "--workers", "1", "--quiet"]) == 0
+    row = json.loads((tmp_path / "o.jsonl").read_text())
+    assert row["score"] is None and row["scores"] == [1.5, None]
