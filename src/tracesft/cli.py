@@ -231,7 +231,16 @@ def _cmd_train(args) -> int:
         raise UserInputError("train needs --config FILE.yaml (or --resume RUN_DIR)")
     else:
         config_path = args.config
-    cfg = load_config(config_path, overrides)  # every config error in one line, before torchrun starts ranks
+    try:
+        cfg = load_config(config_path, overrides)  # every config error in one line, before torchrun starts ranks
+    except UserInputError as e:
+        from .train.checkpoint import latest_checkpoint
+
+        newest = latest_checkpoint(args.resume) if args.resume and not args.config else None
+        if newest is None or not (newest / "config.yaml").is_file():
+            raise
+        raise type(e)(f"{e} (the checkpoint's copy {newest / 'config.yaml'} holds the config it was trained "
+                      f"with: copy it back, or pass it with --config)") from None
     if args.nproc and args.nproc > 1:
         from .train.loop import check_distributed_config
 

@@ -89,6 +89,16 @@ def test_the_checkpoint_carries_its_config_and_a_truncated_config_yaml_is_caught
         train(cfg, resume=True)
 
 
+def test_an_unreadable_config_yaml_at_resume_names_the_checkpoint_copy(finished, tmp_path, capsys):
+    from tracesft.cli import main
+
+    run = unfinish(finished, tmp_path / "run")
+    (run / "config.yaml").write_text("model: [unclosed\n")  # a kill mid-write left garbage
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invalid YAML" in err[0] and "step-00000004/config.yaml holds the config" in err[0]
+
+
 def test_metrics_with_a_partial_last_line_or_bad_utf8_resume_with_a_warning(setup_dir, finished, tmp_path, caplog):
     run = unfinish(finished, tmp_path / "run")
     with (run / "metrics.jsonl").open("ab") as f:
