@@ -6,7 +6,7 @@ import pytest
 
 from tracesft.cli import main
 from tracesft.errors import UserInputError
-from tracesft.outputs import MARKER, OutputLock, atomic_writer, check_output, claim_dir
+from tracesft.outputs import MARKER, OutputLock, atomic_dir, atomic_writer, check_output, claim_dir, clean_stale
 
 
 def test_atomic_writer_keeps_the_old_file_on_failure(tmp_path):
@@ -17,6 +17,61 @@ def test_atomic_writer_keeps_the_old_file_on_failure(tmp_path):
             f.write("half of the new")
             raise RuntimeError("killed")
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_atomic_dir_is_whole_or_absent(tmp_path):
+    target = tmp_path / "final"
+    with pytest.raises(RuntimeError):  # a failure before the first version is whole: no final/ at all
+        with atomic_dir(target) as tmp:
+            (tmp / "model.safetensors").write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("1")
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "b").write_text("2")
+    assert (target / "sub" / "b").read_text() == "2" and oct(target.stat().st_mode & 0o777) == "0o755"
+    with pytest.raises(KeyboardInterrupt):  # a failure while replacing it: the old one stays, whole
+        with atomic_dir(target) as tmp:
+            (tmp / "a").write_text("new")
+            raise KeyboardInterrupt
+    assert (target / "a").read_text() == "1" and [p.name for p in tmp_path.iterdir()] == ["final"]
+    with atomic_dir(target) as tmp:  # replaced whole: nothing of the old one is left
+        (tmp / "c").write_text("3")
+    assert sorted(p.name for p in target.iterdir()) == ["c"] and [p.name for p in tmp_path.iterdir()] == ["final"]
+
+
+def test_clean_stale_removes_temporaries_and_puts_back_a_replaced_directory(tmp_path):
+    (tmp_path / ".final.dirtmp-x1").mkdir()  # a kill during the write
+    (tmp_path / ".final.dirold-123").mkdir()  # a kill between the two renames: final/ is gone
+    (tmp_path / ".final.dirold-123" / "model").write_text("whole")
+    (tmp_path / ".summary.json.ab_12.tmp").write_text("{")
+    (tmp_path / ".hidden").write_text("the user's")
+    assert sorted(clean_stale(tmp_path)) == [".final.dirold-123", ".final.dirtmp-x1", ".summary.json.ab_12.tmp"]
+    assert (tmp_path / "final" / "model").read_text() == "whole"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden", "final"]
+
+
+def test_sigterm_during_filter_leaves_no_temporary_file(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    import tracesft.data as data_module
+
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"prompt": "1+1?", "response": "<answer>2</answer>", "ground_truth": "2"}\n' * 3)
+    real = data_module.filter_correct
+
+    def graded_then_killed(*a, **kw):
+        result = real(*a, **kw)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return result
+
+    monkeypatch.setattr(data_module, "filter_correct", graded_then_killed)
+    monkeypatch.setattr("tracesft.cli._FILTER_CHUNK", 1)  # the signal comes after the first chunk is written
+    rc = main(["filter", str(data), "--out", str(tmp_path / "kept.jsonl"), "--workers", "1", "--quiet"])
+    assert rc == 130 and "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".kept.jsonl.lock", "in.jsonl"]
 
 
 def test_outputs_inside_an_input_directory_are_refused(tmp_path):

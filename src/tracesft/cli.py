@@ -15,13 +15,12 @@ from .outputs import check_output, write_text_atomic
 log = logging.getLogger("tracesft")
 
 
-_FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter`
+_FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter` at most,
+_FILTER_CHUNK_BYTES = 64 << 20  # and at most about this many bytes of them (records of 5 MB: a dozen)
 TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades than this timed out
 
 
 def _cmd_filter(args) -> int:
-    from itertools import islice
-
     from tqdm.auto import tqdm
 
     from .data import FilterReport, filter_correct, to_r1_zero_response, write_jsonl
@@ -43,8 +42,19 @@ def _cmd_filter(args) -> int:
     report = FilterReport()
     bar = tqdm(disable=args.quiet, desc="grading", unit="resp", delay=1.0)
 
+    from .data.sources import record_bytes
+
+    def next_chunk() -> list:  # bounded in count and in bytes
+        chunk, size = [], 0
+        for ex in examples:
+            chunk.append(ex)
+            size += record_bytes((ex.prompt, ex.response, ex.ground_truth, ex.meta))
+            if len(chunk) >= _FILTER_CHUNK or size >= _FILTER_CHUNK_BYTES:
+                break
+        return chunk
+
     def kept_records():  # chunk by chunk, so that a file larger than memory filters in constant memory
-        while chunk := list(islice(examples, _FILTER_CHUNK)):
+        while chunk := next_chunk():
             kept, chunk_report = filter_correct(chunk, reward_fn, workers=args.workers, progress=False)
             report.merge(chunk_report)
             bar.update(len(chunk))
@@ -55,10 +65,10 @@ def _cmd_filter(args) -> int:
                 meta = {k: v for k, v in ex.meta.items() if k not in ("prompt", "response", "ground_truth")}
                 yield {"prompt": ex.prompt, "response": response, "ground_truth": ex.ground_truth, **meta}
 
-    from .outputs import OutputLock
+    from .outputs import OutputLock, terminate_as_interrupt
 
-    try:
-        with OutputLock(out):  # a second filter onto the same --out is refused, not interleaved
+    try:  # SIGTERM as Ctrl-C: the temporary output file is removed, --out is left as it was
+        with terminate_as_interrupt(), OutputLock(out):  # a second filter onto the same --out is refused
             n_written = write_jsonl(out, kept_records())
     finally:
         bar.close()  # before any error line, so that it stands on its own line
@@ -85,11 +95,11 @@ def _cmd_data_inspect(args) -> int:
 
         tokenizer = qwen2_tokenizer()
     elif args.tokenizer:
-        from transformers import AutoTokenizer
+        from .models.loading import load_tokenizer
 
         if not (Path(args.tokenizer) / "tokenizer_config.json").is_file():
             raise UserInputError(f"--tokenizer {args.tokenizer}: not a tokenizer directory (or use 'qwen2')")
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        tokenizer = load_tokenizer(args.tokenizer)
     report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
     print(format_inspection(report))
     if args.json:
@@ -136,8 +146,11 @@ def _cmd_eval(args) -> int:
     from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
     from .evaluate import Sampling, build_evaluator
     from .grading import default_reward_name, get_reward
-    from .models.loading import load_model_and_tokenizer
+    from .models.loading import check_device, load_model_and_tokenizer
 
+    check_device(args.device, "--device")  # before anything is loaded or written
+    if args.backend == "vllm" and args.temperature > 2:  # the engine refuses it, but only once started
+        raise UserInputError(f"--temperature: the vLLM backend takes [0, 2], got {args.temperature}")
     template = load_template(args.template)
     reward_name = args.reward or default_reward_name(args.template)
     out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -165,10 +178,20 @@ def _cmd_eval(args) -> int:
         model, tok = load_model_and_tokenizer(args.model, device=args.device, dtype=args.dtype,
                                               trust_remote_code=args.trust_remote_code)
     else:
-        from .models.loading import load_tokenizer
+        from .models.loading import check_weight_files, load_tokenizer
 
+        check_weight_files(args.model)  # before the engine starts, which says a corrupt header in a traceback
         tok = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code)
     prompts = render_prompts(template, examples, tok, args.system)
+    if args.backend != "hf":  # the engine refuses a prompt past the model's positions (HF generation is capped)
+        from .models.loading import max_positions
+
+        limit = max_positions(args.model)
+        for i, prompt in enumerate(prompts if limit else []):
+            n = len(tok(prompt)["input_ids"])
+            if n >= limit:
+                raise UserInputError(f"{args.data}: example {i + 1}'s prompt is {n} tokens, at or past the "
+                                     f"{limit} positions of {args.model}; shorten it or leave it out")
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                         seed=args.seed, batch_size=args.batch_size, stop_token_ids=stop_token_ids(template, tok),
                         samples=args.samples, pass_k=pass_k)
@@ -215,11 +238,6 @@ def _launch_torchrun(nproc: int, argv: list[str]) -> int:
 def _cmd_train(args) -> int:
     from .train import load_config, train
 
-    if args.nproc and args.nproc > 1:
-        argv = ["train"] + [a for a in args.raw_argv if a not in ("--nproc", str(args.nproc))
-                            and not a.startswith("--nproc=")]
-        return _launch_torchrun(args.nproc, argv)
-
     overrides = list(args.set or [])
     if args.log:
         overrides.append(f"log={args.log}")
@@ -233,7 +251,23 @@ def _cmd_train(args) -> int:
         raise UserInputError("train needs --config FILE.yaml (or --resume RUN_DIR)")
     else:
         config_path = args.config
-    cfg = load_config(config_path, overrides)
+    try:
+        cfg = load_config(config_path, overrides)  # every config error in one line, before torchrun starts ranks
+    except UserInputError as e:
+        from .train.checkpoint import latest_checkpoint
+
+        newest = latest_checkpoint(args.resume) if args.resume and not args.config else None
+        if newest is None or not (newest / "config.yaml").is_file():
+            raise
+        raise type(e)(f"{e} (the checkpoint's copy {newest / 'config.yaml'} holds the config it was trained "
+                      f"with: copy it back, or pass it with --config)") from None
+    if args.nproc and args.nproc > 1:
+        from .train.loop import check_distributed_config
+
+        check_distributed_config(cfg, args.nproc)
+        argv = ["train"] + [a for a in args.raw_argv if a not in ("--nproc", str(args.nproc))
+                            and not a.startswith("--nproc=")]
+        return _launch_torchrun(args.nproc, argv)
     summary = train(cfg, resume=bool(args.resume), force=args.force, overwrite=args.overwrite)
     if "interrupted" not in summary:
         print(summary_table(summary, f"training finished: {cfg.output_dir}", prefix="eval_"))
@@ -333,13 +367,14 @@ def _bounded(kind, low=None, high=None, low_open=False, what=""):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
         too_low = low is not None and (value <= low if low_open else value < low)
-        if too_low or (high is not None and value > high) or value != value:
+        if too_low or (high is not None and value > high) or value != value or value in (float("inf"), float("-inf")):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return value
     return parse
 
 
 _POSITIVE = _bounded(int, 1, what=">= 1")
+_SEED = _bounded(int, 0, 2**63 - 1, what="in [0, 2**63 - 1]")
 _NONNEGATIVE = _bounded(float, 0.0, what=">= 0")
 _PROBABILITY = _bounded(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
 
@@ -405,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_POSITIVE, default=8)
     e.add_argument("--temperature", type=_NONNEGATIVE, default=0.0)
     e.add_argument("--top-p", type=_PROBABILITY, default=1.0)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_SEED, default=0)
     e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (with --backend vllm: the engine's device)")
     e.add_argument("--dtype", default="float32", choices=list(DTYPES), help="the HF backend's dtype (vLLM: per device)")
     e.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
@@ -459,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--real", action="store_true",
                    help="instead: SmolLM2-135M-Instruct (a real pretrained model) on word problems, <= 15 min")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=_SEED, default=0)
     m.add_argument("--eval-backend", choices=list(EVALUATORS), default="hf",
                    help="generate the evaluations with HF generate (hf) or a vLLM engine synced from the policy")
     m.set_defaults(func=_cmd_demo)

@@ -3,6 +3,12 @@
 - :func:`atomic_writer` / :func:`write_text_atomic`: a file is written to a unique temporary file
   beside it, flushed to disk, then renamed over the target; a failure or signal leaves the old
   file (or none), never half of a new one, and no temporary file.
+- :func:`atomic_dir`: a directory (``final/``, an imported model) is written into a temporary
+  sibling, every file fsynced, then renamed to its name (an old one is replaced whole); a failure
+  removes the temporary directory. :func:`clean_stale` tidies what a kill left (the owner of the
+  directory calls it under its lock).
+- :func:`terminate_as_interrupt`: SIGTERM raises ``KeyboardInterrupt`` while a command writes, so the
+  cleanup above runs for ``kill`` as it does for Ctrl-C.
 - :func:`check_output`: before any work, an ``--out``/``--json`` target is refused when it is an
   input, lies inside an input directory, or (for a directory output) holds an input.
 - :func:`claim_dir`: a command that writes a directory of results (``train``, ``sweep``, ``demo``,
@@ -17,12 +23,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 from .errors import UserInputError
 
-__all__ = ["MARKER", "atomic_writer", "write_text_atomic", "check_output", "claim_dir", "dir_kind", "OutputLock"]
+__all__ = ["MARKER", "atomic_writer", "write_text_atomic", "atomic_dir", "fsync_tree", "clean_stale",
+           "terminate_as_interrupt", "check_output", "claim_dir", "dir_kind", "OutputLock"]
 
 MARKER = ".tracesft-run"
 #: files a directory may hold and still count as empty (written by tracesft itself, or the OS)
@@ -50,6 +60,103 @@ def atomic_writer(path, mode: str = "w", encoding: str | None = "utf-8"):
 def write_text_atomic(path, text: str) -> None:
     with atomic_writer(path) as f:
         f.write(text)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path) -> None:
+    """fsync every file under ``path`` and the directories themselves."""
+    path = Path(path)
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            _fsync_path(p)
+        elif p.is_dir() and not p.is_symlink():
+            _fsync_path(p)
+    _fsync_path(path)
+
+
+_TMP_DIR_INFIX, _OLD_DIR_INFIX = ".dirtmp-", ".dirold-"
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """``with atomic_dir(p) as tmp: write files into tmp``: on success ``p`` holds them, all at once
+    (an existing ``p`` is replaced whole); on failure or a signal ``p`` is unchanged and ``tmp`` gone."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{_TMP_DIR_INFIX}", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o755)
+        yield tmp
+        fsync_tree(tmp)
+        if path.exists() or path.is_symlink():
+            old = path.with_name(f".{path.name}{_OLD_DIR_INFIX}{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(path, old)
+            os.rename(tmp, path)
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink()
+        else:
+            os.rename(tmp, path)
+        _fsync_path(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def clean_stale(directory) -> list[str]:
+    """Remove the temporary files and directories an interrupted :func:`atomic_writer` /
+    :func:`atomic_dir` left in ``directory``; a directory that was being replaced when the kill came
+    (its new version never got the name) is put back. Returns what was handled. Call it only where
+    no other writer can be at work (under the run's lock)."""
+    directory = Path(directory)
+    done = []
+    if not directory.is_dir():
+        return done
+    for p in sorted(directory.iterdir()):
+        name = p.name
+        if not name.startswith("."):
+            continue
+        if _OLD_DIR_INFIX in name:
+            target = directory / name[1:name.index(_OLD_DIR_INFIX)]
+            if not target.exists():
+                os.rename(p, target)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+            done.append(name)
+        elif _TMP_DIR_INFIX in name and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+            done.append(name)
+        elif name.endswith(".tmp") and p.is_file() and not p.is_symlink() and name.count(".") >= 3:
+            p.unlink()  # .NAME.RANDOM.tmp from atomic_writer
+            done.append(name)
+    return done
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """While inside: SIGTERM raises ``KeyboardInterrupt`` in the main thread (a no-op elsewhere), so
+    that ``finally`` blocks and :func:`atomic_writer` remove their temporary files on ``kill``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _inside(child: Path, parent: Path) -> bool:

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import struct
 
 import pytest
 import yaml
@@ -30,6 +31,19 @@ def setup_dir(tmp_path_factory):
     (root / "list_metrics" / "metrics.jsonl").write_text("[1, 2]\n")
     (root / "binary_metrics").mkdir()
     (root / "binary_metrics" / "metrics.jsonl").write_bytes(b'{"step": 1}\n\xff\xfe\n')
+    (root / "surrogate.jsonl").write_text('{"prompt": "a\\ud800b", "response": "2", "ground_truth": "2"}\n')
+    (root / "bigint.jsonl").write_text('{"prompt": "q", "response": "2", "ground_truth": ' + "9" * 5000 + "}\n")
+    header = b"GGUF" + struct.pack("<I", 3)
+    (root / "magic_only.gguf").write_bytes(b"GGUF")
+    (root / "truncated.gguf").write_bytes(header + b"\x01\x02")
+    (root / "absurd.gguf").write_bytes(header + struct.pack("<QQ", 0, 2**40) + struct.pack("<Q", 20)
+                                       + b"general.architecture" + struct.pack("<IQ", 8, 5) + b"llama")
+    shutil.copytree(root / "model", root / "garbage_tokenizer")
+    (root / "garbage_tokenizer" / "tokenizer_config.json").write_text("{garbage")
+    (root / "long_prompt.jsonl").write_text(json.dumps({"prompt": "1 plus 2 " * 400, "ground_truth": "3"}) + "\n")
+    shutil.copytree(root / "model", root / "bad_header")
+    weights = root / "bad_header" / "model.safetensors"
+    weights.write_bytes(struct.pack("<Q", 2**63) + weights.read_bytes()[8:])  # a header length past any file
     cfg = make_cfg(root, root / "run").to_dict()
     (root / "train.yaml").write_text(yaml.safe_dump(cfg))
     (root / "dup.yaml").write_text("model: a\nmodel: b\ntrain_data: d\n")
@@ -105,6 +119,47 @@ CASES = [
     ("inspect chat without a tokenizer", ["data", "inspect", "{d}/train.jsonl", "--template", "chat"],
      "template chat needs the model's tokenizer"),
     ("demo --sweep --real", ["demo", "--sweep", "--real"], "--sweep and --real: choose one"),
+    ("config is /dev/zero", ["train", "--config", "/dev/zero"], "/dev/zero: config file larger than"),
+    ("data is /dev/zero", ["filter", "/dev/zero", "--out", "{d}/o.jsonl"], "/dev/zero: not a regular file"),
+    ("lora on a tied head", ["train", "--config", "{d}/train.yaml", "--set", "lora={target_modules: [lm_head]}",
+                             "--set", "output_dir={d}/t4"], "lora.target_modules: lm_head is tied"),
+    ("GGUF magic only", ["model", "import", "{d}/magic_only.gguf", "--out", "{d}/m1"], "truncated or malformed header"),
+    ("GGUF truncated", ["model", "import", "{d}/truncated.gguf", "--out", "{d}/m2"], "truncated or malformed header"),
+    ("GGUF absurd counts", ["model", "import", "{d}/absurd.gguf", "--out", "{d}/m3"], "truncated or malformed header"),
+    ("lone surrogate", ["filter", "{d}/surrogate.jsonl", "--out", "{d}/o.jsonl"],
+     "surrogate.jsonl:1: field 'prompt' holds a lone surrogate"),
+    ("lone surrogate, inspect", ["data", "inspect", "{d}/surrogate.jsonl"], "field 'prompt' holds a lone surrogate"),
+    ("5,000-digit ground truth", ["filter", "{d}/bigint.jsonl", "--out", "{d}/o.jsonl"],
+     "bigint.jsonl:1: unreadable JSON value (Exceeds the limit (4300 digits)"),
+    ("tokenizer of garbage JSON", ["data", "inspect", "{d}/train.jsonl", "--tokenizer", "{d}/garbage_tokenizer"],
+     "cannot load the tokenizer of"),
+    ("model with a garbage tokenizer", ["eval", "--model", "{d}/garbage_tokenizer", "--data", "{d}/eval.jsonl",
+                                        "--out", "{d}/e3"], "cannot load model from"),
+    ("lora target_modules 5", ["train", "--config", "{d}/train.yaml", "--set", "lora={target_modules: 5}"],
+     "lora.target_modules: must name modules"),
+    ("lora alpha NaN", ["train", "--config", "{d}/train.yaml", "--set", "lora={alpha: .nan}"],
+     "lora.alpha: must be a finite number > 0, got nan"),
+    ("eval --device banana", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--device", "banana"],
+     "--device: 'banana' is not one of cpu, cuda, cuda:N"),
+    ("config device cudabanana", ["train", "--config", "{d}/train.yaml", "--set", "device=cudabanana"],
+     "device: 'cudabanana' is not one of"),
+    ("eval --seed 2^70", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--seed", str(2**70)],
+     "--seed: must be in [0, 2**63 - 1]"),
+    ("train seed 2^70", ["train", "--config", "{d}/train.yaml", "--set", f"seed={2**70}"],
+     "seed: must be in [0, 2**63 - 1]"),
+    ("eval --temperature inf", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--temperature", "inf"],
+     "--temperature: must be >= 0, got inf"),
+    ("vllm temperature past 2", ["eval", "--model", "{d}/model", "--data", "{d}/eval.jsonl", "--backend", "vllm",
+                                 "--temperature", "5"], "--temperature: the vLLM backend takes [0, 2], got 5.0"),
+    ("vllm eval_temperature past 2", ["train", "--config", "{d}/train.yaml", "--set", "eval_backend=vllm", "--set",
+                                      "eval_temperature=3"], "eval_temperature: the vLLM backend takes [0, 2]"),
+    ("--nproc 2 with the vLLM backend", ["train", "--config", "{d}/train.yaml", "--nproc", "2", "--set",
+                                         "eval_backend=vllm"], "eval_backend vllm: runs in single-process training"),
+    ("vllm: corrupt safetensors header", ["eval", "--model", "{d}/bad_header", "--data", "{d}/eval.jsonl",
+                                          "--backend", "vllm", "--out", "{d}/e4"], "bad_header: model.safetensors:"),
+    ("vllm: prompt past the positions", ["eval", "--model", "{d}/model", "--data", "{d}/long_prompt.jsonl",
+                                         "--backend", "vllm", "--out", "{d}/e5"],
+     "example 1's prompt is"),
     ("max_length past the positions", ["train", "--config", "{d}/train.yaml", "--set", "max_length=600", "--set",
                                        "output_dir={d}/t3"], "exceeds the 512 positions"),
 ]
@@ -147,4 +202,24 @@ def test_an_oversized_record_is_refused_with_its_line(tmp_path, capsys):
     data.write_text('{"prompt": "1+1?", "response": "2", "ground_truth": "2"}\n'
                     + json.dumps({"prompt": "x" * (MAX_RECORD_BYTES + 1), "response": "2"}) + "\n")
     rc, lines = run_cli(["filter", data, "--out", tmp_path / "o.jsonl"], capsys)
-    assert rc == 2 and lines == [f"error: {data}:2: record of 8.0 MiB, over the 8 MiB limit per record"]
+    assert rc == 2 and lines == [f"error: {data}:2: record over the 8 MiB limit per record"]
+
+
+def test_a_model_with_nan_weights_is_one_line_greedy_sampling_and_training(setup_dir, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "nan_model"
+    shutil.copytree(setup_dir / "model", model)
+    weights = load_file(str(model / "model.safetensors"))
+    save_file({k: v * float("nan") for k, v in weights.items()}, str(model / "model.safetensors"),
+              metadata={"format": "pt"})
+    expected = "error: the model produces non-finite logits (NaN or inf)"
+    for i, extra in enumerate(([], ["--temperature", "1"])):  # greedy wrote NaN into JSON; sampling crashed
+        rc, lines = run_cli(["eval", "--model", model, "--data", setup_dir / "eval.jsonl", "--n", "2",
+                             "--max-new-tokens", "3", "--out", tmp_path / f"e{i}", *extra], capsys)
+        assert rc == 1 and len(lines) == 1 and lines[0].startswith(expected), lines
+    config = tmp_path / "nan.yaml"
+    config.write_text(yaml.safe_dump({**make_cfg(setup_dir, tmp_path / "run").to_dict(), "model": str(model),
+                                      "eval_before": True}))
+    rc, lines = run_cli(["train", "--config", config], capsys)
+    assert rc == 1 and len(lines) == 1 and lines[0].startswith(expected), lines

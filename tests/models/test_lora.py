@@ -115,3 +115,24 @@ def test_peft_missing_names_the_extra(setup_dir, tmp_path, monkeypatch):
     with pytest.raises(MissingExtraError, match=r"tracesft\[lora\]"):
         train(make_cfg(setup_dir, tmp_path / "run", lora=LORA))
 
+
+
+def test_an_adapter_on_a_tied_head_is_refused_and_on_an_untied_one_merges(setup_dir, tmp_path):
+    from tracesft.demo.models import tiny_qwen2
+    from tracesft.models.lora import apply_lora
+
+    with pytest.raises(ConfigError, match=r"lora.target_modules: lm_head is tied"):
+        train(make_cfg(setup_dir, tmp_path / "run", lora={"r": 2, "target_modules": ["lm_head"]}, max_steps=1))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    untied = apply_lora(tiny_qwen2(vocab_size=50, hidden_size=16, num_hidden_layers=1, seed=0,
+                                   tie_word_embeddings=False), LoraSpec.from_config({"target_modules": ["lm_head"]}))
+    with torch.no_grad():
+        for n, p in untied.named_parameters():
+            if "lora_B" in n:
+                p.normal_()
+    ours = merged_state_dict(untied)
+    x = torch.tensor([[1, 5, 9, 2]])
+    adapted_logits = untied(input_ids=x).logits
+    reference = untied.merge_and_unload()  # final == base + adapter: the merged model computes the same
+    assert torch.allclose(reference(input_ids=x).logits, adapted_logits, atol=1e-5)
+    assert all(torch.allclose(ours[k], v, atol=1e-6) for k, v in reference.state_dict().items())

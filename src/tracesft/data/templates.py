@@ -43,8 +43,10 @@ def load_template(name_or_path: str) -> str:
     path = Path(name_or_path)
     if not path.is_file():
         raise UserInputError(f"unknown template {name_or_path!r}: not one of {sorted(TEMPLATES)} and not a file")
+    from .sources import read_bounded_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded_text(path, "template")
     except UnicodeDecodeError as e:
         raise UserInputError(f"template {path}: not UTF-8 text (byte {e.start})") from None
     if text.endswith("\n") and not text.endswith("\n\n"):

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..errors import TrainingError
 from ..logprobs import compute_entropy
 from .records import grade_records, summarize_records
 
@@ -88,6 +89,10 @@ def _cap_to_positions(model, prompt_len: int, max_new_tokens: int) -> int:
     return min(max_new_tokens, room)
 
 
+NONFINITE_LOGITS = ("the model produces non-finite logits (NaN or inf): its weights are not usable (a run whose "
+                    "lr ruined them: take an earlier checkpoint)")
+
+
 def _generate_batch(model, tokenizer, batch: list[str], *, max_new_tokens: int, temperature: float, top_p: float,
                     stop: Sequence[str], eos_ids: set[int], pad_id: int,
                     samples: int = 1) -> list[tuple[str, int, float, bool]]:
@@ -100,22 +105,29 @@ def _generate_batch(model, tokenizer, batch: list[str], *, max_new_tokens: int, 
     sampling = temperature > 0
     stop_strings = [s for s in stop if s]
     criteria = [_StopInResponse(tokenizer, stop_strings, prompt_len)] if stop_strings else []
-    out = model.generate(
-        **enc,
-        max_new_tokens=max_new_tokens,
-        do_sample=sampling,
-        temperature=temperature if sampling else None,
-        top_p=top_p if sampling else None,
-        top_k=None,
-        num_return_sequences=samples,
-        pad_token_id=pad_id,
-        eos_token_id=list(eos_ids) or None,
-        stopping_criteria=criteria,
-        return_dict_in_generate=True,
-        output_logits=True,
-        use_cache=True,
-    )
+    try:
+        out = model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=sampling,
+            temperature=temperature if sampling else None,
+            top_p=top_p if sampling else None,
+            top_k=None,
+            num_return_sequences=samples,
+            pad_token_id=pad_id,
+            eos_token_id=list(eos_ids) or None,
+            stopping_criteria=criteria,
+            return_dict_in_generate=True,
+            output_logits=True,
+            use_cache=True,
+        )
+    except RuntimeError as e:  # sampling from NaN/inf probabilities
+        if "inf" in str(e) and "nan" in str(e):
+            raise TrainingError(NONFINITE_LOGITS) from None
+        raise
     new = out.sequences[:, prompt_len:]
+    if any(bool(torch.isnan(lg).any() or torch.isposinf(lg).any()) for lg in out.logits):  # greedy goes on: NaN
+        raise TrainingError(NONFINITE_LOGITS)
     # (batch, steps) entropy of the raw next-token distribution at each generated step.
     step_entropy = torch.stack([compute_entropy(lg.float()) for lg in out.logits], dim=1).cpu()
     results = []

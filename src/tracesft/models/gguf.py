@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
-import shutil
+import struct
 from pathlib import Path
 
 from ..errors import MissingExtraError, UserInputError
@@ -53,7 +52,8 @@ def import_gguf(source: str, out, dtype: str = "float32") -> Path:
 
     The weights are dequantised by transformers' GGUF loader, then saved from a model built from the
     same config without its quantisation record (transformers will not save a GGUF-loaded model as
-    is). ``out`` must not exist yet; it is written under a temporary name and renamed when whole.
+    is). ``out`` must not exist yet; it is written under a temporary name and renamed when whole
+    (:func:`tracesft.outputs.atomic_dir`).
     """
     if dtype not in ("float32", "bfloat16"):
         raise UserInputError(f"--dtype: {dtype!r} is not one of float32, bfloat16")
@@ -73,21 +73,20 @@ def import_gguf(source: str, out, dtype: str = "float32") -> Path:
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=getattr(torch, dtype))
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UserInputError(f"model import: cannot read {gguf_path} ({first})") from None
+    except (OSError, ValueError, KeyError, RuntimeError, IndexError, EOFError, OverflowError, MemoryError,
+            struct.error, UnicodeDecodeError) as e:  # truncated, magic only, absurd counts, garbage
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        kind = "truncated or malformed header" if isinstance(e, (struct.error, EOFError, IndexError, OverflowError,
+                                                                 MemoryError)) else type(e).__name__
+        raise UserInputError(f"model import: cannot read {gguf_path} as GGUF ({kind}: {first})") from None
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
     model.load_state_dict(loaded.state_dict())
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    from ..outputs import atomic_dir, terminate_as_interrupt
+
+    with terminate_as_interrupt(), atomic_dir(out) as tmp:  # whole or absent, a kill included
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -8,11 +8,22 @@ from pathlib import Path
 
 from ..errors import UserInputError
 
-__all__ = ["DTYPES", "load_model_and_tokenizer", "load_tokenizer"]
+__all__ = ["DTYPES", "load_model_and_tokenizer", "load_tokenizer", "check_device", "check_weight_files",
+           "max_positions"]
 
 #: the parameter dtypes a model can be loaded in (CLI choices and config values read this)
 DTYPES = ("float32", "bfloat16", "float16")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "org/name": looked up in the local cache only
+
+
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
+
+
+def check_device(device, flag: str = "device") -> str:
+    """``device`` if it is cpu, cuda or cuda:N; one line otherwise (before anything is loaded)."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise UserInputError(f"{flag}: {device!r} is not one of cpu, cuda, cuda:N")
+    return device
 
 
 def load_model_and_tokenizer(
@@ -34,6 +45,7 @@ def load_model_and_tokenizer(
 
     if dtype not in DTYPES:
         raise UserInputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    check_device(device)
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise UserInputError(f"device {device}: torch {torch.__version__} sees no CUDA GPU here; use device cpu")
     from safetensors import SafetensorError
@@ -58,7 +70,7 @@ def load_model_and_tokenizer(
             model_path, dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=trust_remote_code, **cached
         )
     except (OSError, ValueError, KeyError, SafetensorError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         where = model_path if tokenizer_path is None else f"{model_path} (tokenizer {tokenizer_path})"
         raise UserInputError(f"cannot load model from {where}: {first}") from None
     rows = model.get_input_embeddings().num_embeddings
@@ -87,6 +99,35 @@ def load_tokenizer(path: str, *, trust_remote_code: bool = False):
         raise UserInputError(f"model directory {path} does not exist")
     try:
         return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
-    except (OSError, ValueError, KeyError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except Exception as e:  # OSError, ValueError, garbage JSON, the tokenizers library's own errors
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise UserInputError(f"cannot load the tokenizer of {path}: {first}") from None
+
+
+def check_weight_files(model_dir) -> None:
+    """Every ``*.safetensors`` file of a local model directory has a readable header (for an engine
+    that loads the weights itself, and fails on a corrupt header with a traceback after starting)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(model_dir)
+    if not path.is_dir():
+        return
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt") as st:
+                st.keys()
+        except (SafetensorError, OSError, OverflowError, ValueError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            raise UserInputError(f"cannot load model from {model_dir}: {f.name}: {first}") from None
+
+
+def max_positions(model_dir) -> int | None:
+    """The model's position limit from its config.json (``max_position_embeddings``), or None."""
+    import json
+
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and value > 0 else None

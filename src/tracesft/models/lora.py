@@ -2,7 +2,9 @@
 
 With ``lora: {r: 16}`` the base model is frozen and peft adds low-rank adapters to every linear
 layer of attention and MLP (peft's ``"all-linear"``: the output head is left out); only adapter
-parameters reach the optimizer. Checkpoints hold the adapter (``adapter_model.safetensors``,
+parameters reach the optimizer. An adapter on a head tied to the input embedding (``lm_head`` of
+SmolLM2, Qwen2 0.5B) is refused: one weight serves both, so no merged ``final/`` equals the adapted
+model. Checkpoints hold the adapter (``adapter_model.safetensors``,
 ``adapter_config.json``: a directory peft loads) and the optimizer state; ``final/`` holds the
 merged model (base weights + B A * alpha / r, loadable by anything that reads a Hugging Face
 directory) and ``final/adapter/`` the adapter alone. Merged weights are computed without touching
@@ -11,6 +13,7 @@ the adapted model, so evaluation backends (vLLM) can be refreshed from them mid-
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,14 +54,16 @@ class LoraSpec:
         spec = cls(**value)
         if isinstance(spec.r, bool) or not isinstance(spec.r, int) or spec.r < 1:
             raise ConfigError(f"lora.r: must be an integer >= 1, got {spec.r!r}")
-        if isinstance(spec.alpha, bool) or not isinstance(spec.alpha, (int, float)) or spec.alpha <= 0:
-            raise ConfigError(f"lora.alpha: must be a number > 0, got {spec.alpha!r}")
+        if isinstance(spec.alpha, bool) or not isinstance(spec.alpha, (int, float)) or not spec.alpha > 0 \
+                or not math.isfinite(spec.alpha):
+            raise ConfigError(f"lora.alpha: must be a finite number > 0, got {spec.alpha!r}")
         if isinstance(spec.dropout, bool) or not isinstance(spec.dropout, (int, float)) or not 0 <= spec.dropout < 1:
             raise ConfigError(f"lora.dropout: must be in [0, 1), got {spec.dropout!r}")
         targets = spec.target_modules
         if isinstance(targets, str):
             targets = targets if targets == _DEFAULT_TARGETS else [t.strip() for t in targets.split(",") if t.strip()]
-        if not targets or (isinstance(targets, list) and not all(isinstance(t, str) and t for t in targets)):
+        if not targets or not isinstance(targets, (str, list)) or \
+                (isinstance(targets, list) and not all(isinstance(t, str) and t for t in targets)):
             raise ConfigError(f"lora.target_modules: must name modules (e.g. [q_proj, v_proj]) or be all-linear, "
                               f"got {spec.target_modules!r}")
         return cls(spec.r, float(spec.alpha), float(spec.dropout), targets)
@@ -82,6 +87,7 @@ def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
         raise MissingExtraError("LoRA (config key lora)", "lora") from None
     config = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
                         target_modules=spec.target_modules, task_type="CAUSAL_LM")
+    shared = _shared_weight_names(model)
     try:
         adapted = get_peft_model(model, config)
     except ValueError as e:
@@ -89,10 +95,32 @@ def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
         raise ConfigError(f"lora.target_modules: {spec.target_modules!r} matches no layer peft can adapt in "
                           f"{type(model).__name__} (its linear layers: {', '.join(linear) or 'none'}); "
                           f"peft said: {str(e).splitlines()[0][:160]}") from None
+    _refuse_tied_targets(adapted, shared)
     if gradient_checkpointing:
         # the frozen embedding's output has no grad: checkpointed blocks would see no input needing one
         model.enable_input_require_grads()
     return adapted
+
+
+def _shared_weight_names(model) -> set[str]:
+    """Names of weights that share their storage with another (a tied head and its embedding)."""
+    groups: dict = {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        groups.setdefault((t.data_ptr(), tuple(t.shape)), []).append(name)
+    return {n for names in groups.values() if len(names) > 1 for n in names}
+
+
+def _refuse_tied_targets(adapted, shared: set[str]) -> None:
+    """An adapter on a tied head (or its embedding) cannot be merged: the one weight serves both."""
+    from peft.tuners.lora import LoraLayer
+
+    hit = sorted({base_name(f"{name}.base_layer.weight").removesuffix(".weight")
+                  for name, module in adapted.named_modules() if isinstance(module, LoraLayer)}
+                 & {n.removesuffix(".weight") for n in shared})
+    if hit:
+        raise ConfigError(f"lora.target_modules: {', '.join(hit)} is tied: the output head and the input embedding "
+                          "share one weight in this model (tie_word_embeddings), so an adapter on it cannot be merged "
+                          "into final/; leave it out (all-linear does)")
 
 
 def _is_adapter_key(name: str) -> bool:

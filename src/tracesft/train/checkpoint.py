@@ -8,7 +8,13 @@ was being replaced is put back. Optimizer, scheduler and RNG state are loaded wi
 
 Resuming reads the newest checkpoint whole, every file validated, before anything is applied; a
 damaged one (truncated weights, an empty or garbled state file) is named in a warning and the
-previous whole checkpoint is used instead.
+previous whole checkpoint is used instead. A checkpoint whose ``state.json`` names another step
+than its directory is damaged the same way.
+
+Each checkpoint carries the config it was trained with (``config.yaml``): a resume checks its
+config against that copy, not against ``RUN_DIR/config.yaml``, which a kill or an edit may have
+damaged. A LoRA run's checkpoint records a fingerprint of the frozen base weights
+(``base_fingerprint`` in ``state.json``); resuming the adapter over other base weights is refused.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from ..models.unwrap import is_adapted
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
-           "Checkpoint", "DamagedCheckpoint", "apply_weights", "apply_training_state", "clean_partial",
-           "CHECKPOINT_DIR"]
+           "Checkpoint", "DamagedCheckpoint", "apply_weights", "base_fingerprint", "last_finite_checkpoint",
+           "apply_training_state", "clean_partial", "CHECKPOINT_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +48,38 @@ _NAME = re.compile(r"^step-(\d{8})$")
 
 
 def _fsync_tree(path: Path) -> None:
-    for p in sorted(path.rglob("*")):
-        if p.is_file():
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    from ..outputs import fsync_tree
+
+    fsync_tree(path)
+
+
+def base_fingerprint(model) -> str:
+    """A sha256 over the frozen base weights of a LoRA model: every tensor's name, shape and dtype,
+    and up to 4096 of its values evenly spaced (a fine-tuned or other base changes them)."""
+    import hashlib
+
+    from ..models.lora import base_name
+
+    h = hashlib.sha256()
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+            if p.requires_grad:
+                continue
+            flat = p.detach().reshape(-1)
+            sample = flat[:: max(1, flat.numel() // 4096)][:4096].to("cpu", torch.float32).contiguous()
+            h.update(f"{base_name(name)}|{tuple(p.shape)}|{p.dtype}|".encode())
+            h.update(sample.numpy().tobytes())
+    return h.hexdigest()
 
 
 def save_checkpoint(run_dir, state: TrainState, model, tokenizer, model_state: dict, optim_state: dict, scheduler,
-                    extra: dict, keep_last: int) -> Path:
+                    extra: dict, keep_last: int, config: dict | None = None) -> Path:
     """Write a whole checkpoint of ``state`` and keep only the newest ``keep_last``; returns its path.
 
     ``model_state`` / ``optim_state`` are full (unsharded) state dicts keyed by parameter name, as
     returned by :func:`tracesft.train.distributed.full_state_dicts`, so that N ranks' checkpoints
-    resume on M ranks. ``extra`` (e.g. the reason, the world size) is stored in ``state.json``.
+    resume on M ranks. ``extra`` (e.g. the reason, the world size) is stored in ``state.json``;
+    ``config`` (the run's config as a dict) in the checkpoint's own ``config.yaml``.
     """
     root = Path(run_dir) / CHECKPOINT_DIR
     root.mkdir(parents=True, exist_ok=True)
@@ -74,6 +94,10 @@ def save_checkpoint(run_dir, state: TrainState, model, tokenizer, model_state: d
         torch.save(optim_state, tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save(capture_rng(), tmp / "rng.pt")
+        if config is not None:
+            import yaml
+
+            (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         (tmp / "state.json").write_text(json.dumps({**extra, **state.to_dict(), "saved_at": time.time()}, indent=2),
                                         encoding="utf-8")
         _fsync_tree(tmp)
@@ -123,6 +147,30 @@ def list_checkpoints(run_dir) -> list[Path]:
                   key=lambda p: int(_NAME.match(p.name).group(1)))
 
 
+def last_finite_checkpoint(run_dir) -> Path | None:
+    """The newest checkpoint whose weights are all finite (read from disk; for the message of a run
+    stopped by a non-finite loss, whose newest checkpoints may already hold ruined weights)."""
+    from safetensors import safe_open
+
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            finite = True
+            for f in sorted(path.glob("*.safetensors")):
+                with safe_open(str(f), framework="pt") as st:
+                    for key in st.keys():
+                        t = st.get_tensor(key)
+                        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                            finite = False
+                            break
+                if not finite:
+                    break
+        except Exception:  # an unreadable checkpoint is no good checkpoint either
+            continue
+        if finite:
+            return path
+    return None
+
+
 def latest_checkpoint(run_dir) -> Path | None:
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
@@ -164,6 +212,8 @@ class Checkpoint:
     rng: dict
     state: TrainState
     world_size: int = 1  #: ranks of the run that wrote it
+    config: dict | None = None  #: the config it was trained with (None: written before checkpoints had one)
+    base_fingerprint: str | None = None  #: LoRA: :func:`base_fingerprint` of the base it was trained on
 
 
 def _read(path: Path, what: str, reader):
@@ -203,7 +253,23 @@ def read_checkpoint(path) -> Checkpoint:
         rng["python"] = saved["python_random"]
     if not isinstance(rng, dict) or "torch" not in rng:
         raise DamagedCheckpoint(f"{path / 'rng.pt'}: not a random-generator state")
-    return Checkpoint(path, weights, optim_state, scheduler_state, rng, state, int(saved.get("world_size", 1)))
+    named = _NAME.match(path.name)
+    if named and int(named.group(1)) != state.step:
+        raise DamagedCheckpoint(f"{path / 'state.json'}: says step {state.step}, but the checkpoint is "
+                                f"{path.name}")
+    config = None
+    if (path / "config.yaml").exists():
+        def load_config(p):
+            import yaml
+
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            if not isinstance(loaded, dict):
+                raise ValueError("not a mapping of keys to values")
+            return loaded
+
+        config = _read(path / "config.yaml", "config", load_config)
+    return Checkpoint(path, weights, optim_state, scheduler_state, rng, state, int(saved.get("world_size", 1)),
+                      config, saved.get("base_fingerprint"))
 
 
 def read_newest_whole(run_dir) -> Checkpoint | None:
@@ -227,6 +293,10 @@ def apply_weights(checkpoint: Checkpoint, model) -> None:
     """Load the checkpoint's weights into an unwrapped model (before DDP/FSDP wrapping); a LoRA
     model's checkpoint holds its adapter only."""
     if is_adapted(model):
+        if checkpoint.base_fingerprint is not None and base_fingerprint(model) != checkpoint.base_fingerprint:
+            raise UserInputError(f"checkpoint {checkpoint.path}: its LoRA adapter was trained on other base weights "
+                                 "than the model now given (their fingerprints differ); resume with the same base "
+                                 "model, or start a new run")
         missing, unexpected = load_adapter_state(model, checkpoint.weights)
         tied = set()
     else:

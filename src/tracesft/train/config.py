@@ -21,6 +21,8 @@ from .schedule import SCHEDULES
 
 __all__ = ["TrainConfig", "load_config", "apply_overrides", "save_config", "ConfigError", "CHOICES"]
 
+MAX_SEED = 2**63 - 1  #: torch seeds are 64-bit integers
+
 # Allowed values, read from each choice's own registry. Training in float16 would need loss scaling.
 CHOICES = {
     "dtype": tuple(d for d in DTYPES if d != "float16"),
@@ -115,8 +117,10 @@ class TrainConfig:
             value = getattr(self, key)
             if value not in choices:
                 raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
-        if not (self.device == "cpu" or self.device.startswith("cuda")):
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             raise ConfigError(f"device: {self.device!r} is not one of cpu, cuda, cuda:N")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed: must be in [0, 2**63 - 1], got {self.seed}")
         for key in ("model", "train_data", "output_dir"):
             if not getattr(self, key):
                 raise ConfigError(f"{key}: required (set it in the YAML or with --set {key}=...)")
@@ -168,6 +172,8 @@ class TrainConfig:
         for key in ("vllm_device", "vllm_gpu_memory_utilization"):
             if getattr(self, key) is not None and self.eval_backend != "vllm":
                 raise ConfigError(f"{key}: set, but eval_backend is {self.eval_backend} (set eval_backend: vllm)")
+        if self.eval_backend == "vllm" and self.eval_temperature > 2:  # vLLM refuses it, after starting
+            raise ConfigError(f"eval_temperature: the vLLM backend takes [0, 2], got {self.eval_temperature}")
         u = self.vllm_gpu_memory_utilization
         if u is not None and not 0 < u <= 1:
             raise ConfigError(f"vllm_gpu_memory_utilization: must be in (0, 1], got {u}")
@@ -346,11 +352,10 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
 
     values: dict = {}
     if path is not None:
-        p = Path(path)
+        from ..data.sources import read_bounded_text
+
         try:
-            loaded = _yaml_load(p.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
+            loaded = _yaml_load(read_bounded_text(path, "config"))
         except UnicodeDecodeError as e:
             raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
         except (yaml.YAMLError, RecursionError) as e:

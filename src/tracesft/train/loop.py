@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from functools import partial
 from pathlib import Path
 
 import torch
 
-from ..errors import TrainingError
+from ..errors import ConfigError, TrainingError
 from ..models.heads import without_tied
 from ..models.lora import adapter_state, base_name, merged_state_dict, save_final
 from ..models.unwrap import is_adapted
@@ -47,11 +48,19 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, overwrite
     ``gradient_accumulation_steps`` are per rank, so the global batch is their product times the
     number of ranks. Only rank 0 writes and evaluates.
     """
+    check_distributed_config(cfg, int(os.environ.get("WORLD_SIZE", "1")))  # on every rank, before any collective
     info = dist_.setup_distributed(cfg.device)
     try:
         return _run(cfg, resume, force, info, overwrite)
     finally:
         dist_.teardown_distributed(info)
+
+
+def check_distributed_config(cfg: TrainConfig, world_size: int) -> None:
+    """What cannot run on several ranks, refused before they start (one line, on every rank)."""
+    if world_size > 1 and cfg.eval_backend == "vllm" and cfg.has_eval:
+        raise ConfigError("eval_backend vllm: runs in single-process training only (an in-process engine would "
+                          "join torchrun's process group); with --nproc or torchrun use eval_backend hf")
 
 
 def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, overwrite: bool = False) -> dict:
@@ -165,8 +174,10 @@ def _optimizer_step(cfg: TrainConfig, c: Components, state: TrainState, batches:
                                 "gradient_checkpointing=true") from None
         raise
     if not math.isfinite(stats["loss"]):
+        good = ckpt.last_finite_checkpoint(cfg.output_dir)  # newer ones may hold the weights that gave this loss
         raise TrainingError(f"non-finite loss ({stats['loss']}) at step {state.step + 1}; the optimizer step was not "
-                            f"taken; last good checkpoint: {ckpt.latest_checkpoint(cfg.output_dir) or 'none'}")
+                            f"taken; last checkpoint with finite weights: {good or 'none'}"
+                            + (" (resume from it after lowering lr: remove the checkpoints after it)" if good else ""))
     max_norm = cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")
     grad_norm = torch.nn.utils.clip_grad_norm_(c.model.parameters(), max_norm)
     if hasattr(grad_norm, "full_tensor"):  # DTensor under FSDP2
@@ -201,10 +212,35 @@ def _save(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistIn
     model_state, optim_state = _model_state(c)
     path = None
     if info.is_main:
+        extra = {"reason": reason, "world_size": info.world_size}
+        if is_adapted(c.model):  # the base the adapter is trained on: a resume checks it is the same
+            if getattr(c, "base_fingerprint", None) is None:
+                c.base_fingerprint = ckpt.base_fingerprint(c.model)
+            extra["base_fingerprint"] = c.base_fingerprint
         path = ckpt.save_checkpoint(cfg.output_dir, state, c.model, c.tokenizer, model_state, optim_state, c.scheduler,
-                                    {"reason": reason, "world_size": info.world_size}, cfg.keep_last)
+                                    extra, cfg.keep_last, config=cfg.to_dict())
     dist_.barrier(info)
     return path
+
+
+def _save_final(c: Components, model_state: dict, final: Path) -> None:
+    """``final/`` whole or absent: written beside it, synced, renamed (a kill leaves the old one or none)."""
+    from safetensors import SafetensorError
+
+    from ..outputs import atomic_dir
+
+    try:
+        with atomic_dir(final) as tmp:
+            save_final(c.model, model_state, tmp)  # LoRA: the merged model, and final/adapter
+            c.tokenizer.save_pretrained(tmp)
+    except (OSError, SafetensorError) as e:  # a full disk, a read-only directory
+        import shutil
+
+        free = shutil.disk_usage(final.parent).free
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        why = f"no space left on device ({free} bytes free)" if free < (1 << 20) else first
+        raise TrainingError(f"cannot write {final}: {why}; the checkpoints under {final.parent / ckpt.CHECKPOINT_DIR}"
+                            " are whole: fix that and resume with --resume") from None
 
 
 def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistInfo, eval_rows: list,
@@ -220,8 +256,7 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
                "world_size": info.world_size, **c.report}
     if not info.is_main:
         return summary
-    save_final(c.model, model_state, run_dir / "final")  # LoRA: the merged model, and final/adapter
-    c.tokenizer.save_pretrained(run_dir / "final")
+    _save_final(c, model_state, run_dir / "final")
     if eval_rows:
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:

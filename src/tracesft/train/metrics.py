@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from ..errors import MissingExtraError
 __all__ = ["MetricsLog", "LOG_BACKENDS"]
 
 LOG_BACKENDS = ("none", "tensorboard", "wandb")
+
+log = logging.getLogger(__name__)
 
 
 class MetricsLog:
@@ -47,11 +50,27 @@ class MetricsLog:
         """On resume: drop rows logged after the checkpoint (they will be logged again)."""
         if not self.enabled or not self.path.exists():
             return
-        rows = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
-        tmp.replace(self.path)
+        from ..outputs import atomic_writer
+
+        rows, dropped = [], []
+        with self.path.open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:  # a kill during an append leaves a partial last line; an edit may leave anything
+                    row = json.loads(raw.decode("utf-8"))
+                    if not isinstance(row, dict):
+                        raise ValueError("not an object")
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    dropped.append(number)
+                    continue
+                if not isinstance(row.get("step", 0), (int, float)) or row.get("step", 0) <= step:
+                    rows.append(raw.decode("utf-8").rstrip("\n"))
+        if dropped:
+            log.warning("%s: dropped %d unreadable line(s) (%s; a partial last line is what a kill during a write "
+                        "leaves)", self.path, len(dropped), ", ".join(map(str, dropped[:5])))
+        with atomic_writer(self.path) as out:
+            out.write("".join(r + "\n" for r in rows))
 
     def write(self, row: dict) -> None:
         if not self.enabled:

@@ -68,34 +68,66 @@ class RunLock:
             self.fd = None
 
 
-def config_changes(cfg, run_dir: Path, ignore=frozenset()) -> dict:
-    """``{key: (saved, new)}`` for the keys whose value differs from the run's saved config.yaml."""
+def read_saved_config(run_dir: Path) -> dict | None:
+    """The run's config.yaml as a mapping; None when it is missing; one line when it is not a config."""
     saved_path = Path(run_dir) / "config.yaml"
     if not saved_path.is_file():
+        return None
+    from ..data.sources import read_bounded_text
+
+    try:
+        saved = yaml.safe_load(read_bounded_text(saved_path, "config"))
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+        raise UserInputError(f"{saved_path}: not a readable config ({type(e).__name__}); remove that directory "
+                             "or restore the file") from None
+    if saved is None:
         return {}
-    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    if not isinstance(saved, dict):
+        raise UserInputError(f"{saved_path}: not a mapping of config keys")
+    return saved
+
+
+def config_changes(cfg, run_dir: Path, ignore=frozenset(), saved: dict | None = None) -> dict:
+    """``{key: (saved, new)}`` for the keys whose value differs from ``saved`` (default: the run's
+    config.yaml)."""
+    if saved is None:
+        saved = read_saved_config(run_dir) or {}
     return {k: (saved[k], v) for k, v in cfg.to_dict().items() if k in saved and saved[k] != v and k not in ignore}
 
 
-def resume_changes(cfg, run_dir: Path) -> dict:
-    """Keys whose value differs from the run's saved config.yaml and that change its trajectory."""
-    return config_changes(cfg, run_dir, RESUME_SAFE_KEYS)
+def resume_changes(cfg, run_dir: Path, saved: dict | None = None) -> dict:
+    """Keys whose value differs from the saved config (the checkpoint's copy when given, else the
+    run's config.yaml) and that change its trajectory."""
+    return config_changes(cfg, run_dir, RESUME_SAFE_KEYS, saved)
 
 
 def _check_resume(cfg, run_dir: Path, checkpoint: ckpt.Checkpoint, force: bool, world_size: int) -> dict:
     step = checkpoint.state.step
     if cfg.max_steps is not None and cfg.max_steps < step:
         raise UserInputError(f"--resume {run_dir}: the run is at step {step}, past max_steps={cfg.max_steps}")
-    changes = resume_changes(cfg, run_dir)
+    changes = resume_changes(cfg, run_dir, checkpoint.config)
     if "gradient_accumulation_steps" in changes:  # fine on another number of ranks with the same global batch
         old, new = changes["gradient_accumulation_steps"]
         if old * checkpoint.world_size == new * world_size:
             del changes["gradient_accumulation_steps"]
     if changes and not force:
         listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
-        raise UserInputError(f"--resume {run_dir}: {listed} would not continue the same run; start a new run, or "
-                             "pass --force to apply the change from this step on (it is recorded in metrics.jsonl)")
+        hint = ""
+        if checkpoint.config is not None and _differs_from_copy(run_dir, checkpoint.config):
+            hint = (f" ({run_dir / 'config.yaml'} differs from the checkpoint's copy "
+                    f"{checkpoint.path / 'config.yaml'}: if it was damaged, copy that one back)")
+        raise UserInputError(f"--resume {run_dir}: {listed} would not continue the same run{hint}; start a new run, "
+                             "or pass --force to apply the change from this step on (it is recorded in metrics.jsonl)")
     return changes
+
+
+def _differs_from_copy(run_dir: Path, copy: dict) -> bool:
+    try:
+        saved = read_saved_config(run_dir)
+    except UserInputError:
+        return True
+    return saved is None or {k: v for k, v in saved.items() if k != "output_dir"} != \
+        {k: v for k, v in copy.items() if k != "output_dir"}
 
 
 #: what a finished run holds; training over it needs --resume or --overwrite
@@ -149,6 +181,10 @@ def prepare_run_dir(cfg, resume: bool, info, force: bool = False, overwrite: boo
             if overwrite:
                 _wipe_run(run_dir)
             ckpt.clean_partial(run_dir)
+            from ..outputs import clean_stale
+
+            for name in clean_stale(run_dir):  # what a kill during a write of final/, config.yaml, ... left
+                log.warning("%s: removed %s, left by an interrupted write", run_dir, name)
         barrier(info)
         if not resume and ckpt.latest_checkpoint(run_dir) is not None:
             raise UserInputError(f"{run_dir} already holds checkpoints: resume with --resume {run_dir}, "
@@ -180,8 +216,13 @@ def resume_from(checkpoint: ckpt.Checkpoint, c, cfg, changes: dict):
     c.metrics.truncate_after(state.step)
     log.info("resumed from %s (step %d, epoch %d)", checkpoint.path, state.step, state.epoch)
     if changes:  # forced: applied from this step on, and recorded
-        if "lr" in changes:  # the scheduler scales its saved base lr: replace it, not only the record
-            c.scheduler.base_lrs = [cfg.lr] * len(c.optimizer.param_groups)
+        if "lr" in changes:  # the scheduler scales its saved base lr: replace it, not only the record,
+            # and the lr the optimizer holds for the next step (the scheduler set it from the old one)
+            sched = c.scheduler
+            sched.base_lrs = [cfg.lr] * len(c.optimizer.param_groups)
+            for group, base, factor in zip(c.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas):
+                group["lr"] = base * factor(sched.last_epoch)
+            sched._last_lr = [group["lr"] for group in c.optimizer.param_groups]
         c.metrics.write({"kind": "resume", "step": state.step, "changed": changes})
         log.warning("resumed with changed %s (--force)", ", ".join(changes))
     return state

@@ -4,7 +4,10 @@ Every cell uses the same config, seed and evaluation set (``eval_data``, or the 
 split, which is taken before the subset); only ``subset`` and ``filter_correct`` change. Cells live
 in ``OUT/filtered-N`` and ``OUT/unfiltered-N``. Running the same sweep again skips finished cells
 (their ``summary.json``) and resumes an interrupted one from its newest checkpoint; a cell directory
-written with a different config is an error, never overwritten.
+written with a different config is an error, never overwritten. A finished cell is trusted only
+when its ``config.yaml`` holds every key of this sweep's config with the same value (where the
+sweep directory is, ``output_dir``, does not count: a moved sweep goes on); a ``summary.json``
+without that config, or one that is not a summary, is refused in one line, never put in the table.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ __all__ = ["Cell", "parse_sizes", "FILTER_MODES", "run_sweep", "sweep_table"]
 log = logging.getLogger(__name__)
 
 FILTER_MODES = {"both": (False, True), "on": (True,), "off": (False,)}
-_IGNORED_KEYS = ("progress",)  # may differ between a run and its resumption
+_IGNORED_KEYS = ("progress", "output_dir")  # may differ between a run and its resumption (or a moved sweep)
+_SUMMARY_KEYS = ("n_train_examples", "n_train", "steps", "seconds")  # what a row reads
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,38 @@ def parse_sizes(text: str) -> list[int | None]:
 
 
 def _check_same_config(cfg: TrainConfig) -> None:
-    """Every key counts here (evaluation settings change a cell's numbers), unlike a resume."""
-    from .run_dir import config_changes
+    """Every key counts here (evaluation settings change a cell's numbers), unlike a resume; a key
+    the cell's config lacks, or one it has that this config does not, is a difference too."""
+    from .run_dir import config_changes, read_saved_config
 
-    for key, (old, new) in config_changes(cfg, cfg.output_dir, _IGNORED_KEYS).items():
+    run_dir = Path(cfg.output_dir)
+    saved = read_saved_config(run_dir)
+    if saved is None:
+        if run_dir.is_dir() and any(p.name not in (".tracesft-run", ".lock") for p in run_dir.iterdir()):
+            raise UserInputError(f"{run_dir}: holds files but no config.yaml, so how it was trained cannot be "
+                                 "checked; remove that directory or use another --out")
+        return
+    for key, (old, new) in config_changes(cfg, run_dir, _IGNORED_KEYS, saved).items():
         raise UserInputError(f"{cfg.output_dir} was trained with {key}={old!r}, this sweep has "
                              f"{key}={new!r}: use another --out, or remove that directory")
+    wanted = set(cfg.to_dict()) - set(_IGNORED_KEYS)
+    missing, extra = sorted(wanted - set(saved)), sorted(set(saved) - set(cfg.to_dict()))
+    if missing or extra:
+        what = f"lacks {', '.join(missing[:5])}" if missing else f"has unknown keys {', '.join(extra[:5])}"
+        raise UserInputError(f"{run_dir / 'config.yaml'}: {what}, so it is not this sweep's config: use another "
+                             "--out, or remove that directory")
+
+
+def _read_summary(path: Path) -> dict:
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise UserInputError(f"{path}: not a readable summary ({type(e).__name__}); remove that cell's "
+                             "directory to train it again") from None
+    if not isinstance(summary, dict) or not all(isinstance(summary.get(k), (int, float)) for k in _SUMMARY_KEYS):
+        raise UserInputError(f"{path}: not a training summary (it lacks {', '.join(_SUMMARY_KEYS)}); remove that "
+                             "cell's directory to train it again")
+    return summary
 
 
 def _run_cell(cfg: TrainConfig) -> dict | None:
@@ -66,7 +96,7 @@ def _run_cell(cfg: TrainConfig) -> dict | None:
     summary_path = Path(cfg.output_dir) / "summary.json"
     if summary_path.is_file():
         log.info("%s: finished before, skipped", cfg.output_dir)
-        return json.loads(summary_path.read_text(encoding="utf-8"))
+        return _read_summary(summary_path)
     from . import checkpoint as ckpt
     from .loop import train
 
