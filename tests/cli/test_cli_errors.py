@@ -215,7 +215,7 @@ def test_a_model_with_nan_weights_is_one_line_greedy_sampling_and_training(setup
               metadata={"format": "pt"})
     expected = "error: the model produces non-finite logits (NaN or inf)"
     for i, extra in enumerate(([], ["--temperature", "1"])):  # greedy wrote NaN into JSON; sampling crashed
-        rc, lines = run_cli(["eval", "--model", model, "--data", setup_dir / "eval.jsonl", "--n", "2",
+        rc, lines = run_cli(["eval", "--model", model, "--data", setup_dir / "eval.jsonl", "--limit", "2",
                              "--max-new-tokens", "3", "--out", tmp_path / f"e{i}", *extra], capsys)
         assert rc == 1 and len(lines) == 1 and lines[0].startswith(expected), lines
     config = tmp_path / "nan.yaml"
