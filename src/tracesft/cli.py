@@ -20,16 +20,16 @@ TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades th
 
 
 def _cmd_filter(args) -> int:
+    import itertools
     from itertools import islice
 
     from tqdm.auto import tqdm
 
     from .data import FilterReport, filter_correct, to_r1_zero_response, write_jsonl
+    from .data.formats import format_hint, resolve_format
     from .data.loaders import iter_examples
-    from .grading import default_reward_name, get_reward
+    from .grading import get_reward
 
-    reward_name = args.reward or default_reward_name(args.template)
-    reward_fn = get_reward(reward_name)
     cores = os.cpu_count() or 1
     if args.workers and args.workers > cores:  # more graders than cores only queue for the CPU
         print(f"--workers {args.workers} is more than the {cores} CPU cores here: using {cores}")
@@ -40,6 +40,11 @@ def _cmd_filter(args) -> int:
     check_output(report_path, [args.input])
     skipped: list = []
     examples = iter_examples(args.input, split=args.split, skip_invalid=args.skip_invalid, skipped=skipped)
+    first = list(islice(examples, _FILTER_CHUNK))  # the format is read from the first chunk's responses
+    reward_name = resolve_format(args.template, args.reward or "auto", first, what=f"the first {len(first)} records",
+                                 keys=("--template", "--reward")).reward
+    reward_fn = get_reward(reward_name)
+    examples = itertools.chain(first, examples)
     report = FilterReport()
     bar = tqdm(disable=args.quiet, desc="grading", unit="resp", delay=1.0)
 
@@ -71,6 +76,10 @@ def _cmd_filter(args) -> int:
     if skipped:
         print(f"  skipped {len(skipped)} invalid input line(s) (see {report_path})")
     print(f"wrote {n_written} examples to {out}; report: {report_path}")
+    graded = report.n_before - report.rejected["no_response"] - report.rejected["no_ground_truth"]
+    hint = format_hint(reward_name, report.rejected["bad_format"], graded, flag="--reward")
+    if hint is not None:
+        raise hint
     timed_out = report.rejected.get("timed_out", 0)
     if timed_out > TIMEOUT_SHARE_LIMIT * max(report.n_before, 1):
         print(f"error: {timed_out} of {report.n_before} grades timed out (more than {TIMEOUT_SHARE_LIMIT:.0%}): "
@@ -135,12 +144,11 @@ def _cmd_eval(args) -> int:
     import time
 
     from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
+    from .data.formats import resolve_format
     from .evaluate import Sampling, build_evaluator
-    from .grading import default_reward_name, get_reward
+    from .grading import get_reward
     from .models.loading import load_model_and_tokenizer
 
-    template = load_template(args.template)
-    reward_name = args.reward or default_reward_name(args.template)
     out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
     from .outputs import claim_dir
 
@@ -153,6 +161,9 @@ def _cmd_eval(args) -> int:
         examples = examples[: args.n]
     if not examples:
         raise UserInputError(f"{args.data}: no examples to evaluate")
+    fmt = resolve_format(args.template, args.reward or "auto", examples, what=str(args.data),
+                         keys=("--template", "--reward"))
+    template, reward_name = load_template(fmt.template), fmt.reward
     if args.system is not None and template != "chat":
         raise UserInputError("--system needs --template chat (a text template can include the instruction itself)")
     model = tok = None
@@ -179,6 +190,10 @@ def _cmd_eval(args) -> int:
                **result["summary"]}
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(summary_table(result["summary"], f"eval of {args.model} on {args.data} ({args.backend})"))
+    records = result["records"]
+    if reward_name == "r1_zero" and records and not any(r["reward"].get("format_reward") for r in records):
+        print("note: no response has the r1_zero format ('</think> <answer> ... </answer>'); if the model answers "
+              "free-form, set --template question_only (its grader is free_form)")
     print(f"wrote {out / 'generations.jsonl'} and {out / 'summary.json'}")
     return 0
 
@@ -310,8 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("input", help="JSONL file, Parquet file or datasets directory of examples (any supported schema)")
     f.add_argument("--split", help="the split of a datasets directory with several")
     f.add_argument("--out", required=True, help="JSONL file for the kept examples")
-    f.add_argument("--template", default="r1_zero", choices=["r1_zero", "question_only"],
-                   help="format of the responses: r1_zero (tags) or question_only (free-form)")
+    f.add_argument("--template", default="auto", choices=["auto", "r1_zero", "question_only"],
+                   help="format of the responses: r1_zero (tags), question_only (free-form) or auto (default: "
+                        "r1_zero when a response has R1-Zero tags, else question_only)")
     f.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
     f.add_argument("--to-r1-zero", action="store_true",
@@ -338,8 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
     e.add_argument("--data", required=True, help="JSONL, Parquet or datasets directory with prompts and ground truths")
     e.add_argument("--split", help="the split of a datasets directory with several")
-    e.add_argument("--template", default="r1_zero",
-                   help="r1_zero, question_only, chat (the model's chat template) or a template file")
+    e.add_argument("--template", default="auto",
+                   help="r1_zero, question_only, chat (the model's chat template), a template file, or auto (default: "
+                        "from the data's responses; r1_zero when it has none)")
     e.add_argument("--system", default=None, help="with --template chat: the system message of examples without one")
     e.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")

@@ -149,6 +149,7 @@ def field_mapping(record: dict) -> dict:
     if schema == "math" and mapping["ground_truth"] is None and "solution" in record:
         mapping["ground_truth"] = "last \\boxed{} of solution"
     if schema == "gsm8k":
+        mapping["response"] = "answer (the worked solution and its #### line)"
         mapping["ground_truth"] = "answer (after ####)"
     return mapping
 
@@ -180,9 +181,10 @@ def _from_question(record: dict) -> Example:
     answer = record.get("answer")
     meta = {k: v for k, v in record.items() if k not in ("question", "answer")}
     if isinstance(answer, str) and "####" in answer:
+        # The worked solution is a human-written trace: it is the response, with its "#### N" line, which
+        # states the final answer where the free-form grader reads it (the working alone ends in "<<a+b=c>>c").
         solution, truth = answer.rsplit("####", 1)
-        meta["solution"] = solution.strip()
-        return Example(question, None, truth.strip().replace(",", ""), meta)
+        return Example(question, answer.strip() if solution.strip() else None, truth.strip().replace(",", ""), meta)
     return Example(question, None, _ground_truth(answer, "answer"), meta)
 
 
@@ -257,11 +259,12 @@ def load_examples(
       which the ``chat`` template renders as prompt context);
     - ``{"prompt", "response" | "completion", "ground_truth" | "answer"}`` (response and ground
       truth optional);
-    - GSM8K style ``{"question", "answer"}``: ground truth after ``####`` (the text before it goes
-      to ``meta["solution"]``); an answer without ``####`` is the ground truth itself;
+    - GSM8K style ``{"question", "answer"}``: the worked solution with its ``#### N`` line is the
+      response (as a MATH record's ``solution`` is), N the ground truth; an answer without
+      ``####`` is the ground truth itself (no response);
     - MATH style ``{"problem", "solution", "answer"?, "level"?, "type"?}``: the response is the
       solution; the ground truth is ``answer``, else the last ``\\boxed{}`` of the solution (for
-      R1-Zero training, convert with ``tracesft filter --template question_only --to-r1-zero``);
+      R1-Zero training, convert with ``tracesft filter --to-r1-zero`` or the ``to_r1_zero`` config key);
     - aliases ``{"query", "response"}``, ``{"instruction", "input"?, "output"}`` (Alpaca: a
       non-empty input is appended to the instruction) and ``{"input", "target"}``, each with an
       optional ``ground_truth``/``answer``.

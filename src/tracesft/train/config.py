@@ -28,7 +28,7 @@ CHOICES = {
     "loss_normalization": tuple(NORMALIZATIONS),
     "lr_schedule": SCHEDULES,
     "optimizer": tuple(OPTIMIZERS),
-    "reward": tuple(REWARDS),
+    "reward": ("auto", *REWARDS),
     "eval_backend": tuple(EVALUATORS),
     "log": LOG_BACKENDS,
     "parallel": ("ddp", "fsdp"),
@@ -47,10 +47,15 @@ class TrainConfig:
     train_split: str | None = None  #: the split of a datasets directory with several
     eval_data: str | None = None  #: JSONL, Parquet or datasets directory with ground truths, held out
     eval_split: str | None = None  #: the split of eval_data when it has several
-    template: str = "r1_zero"  #: r1_zero, question_only, chat (the tokenizer's chat template), or a template file
+    #: auto (from the responses: R1-Zero tags -> r1_zero, else question_only), r1_zero, question_only,
+    #: chat (the tokenizer's chat template), or a template file
+    template: str = "auto"
     system_prompt: str | None = None  #: template chat: the system message of examples that have none
-    reward: str = "r1_zero"  #: grader for filtering and evaluation
+    reward: str = "auto"  #: grader for filtering and evaluation (auto: the one that fits the template and data)
     filter_correct: bool = False  #: keep only traces whose answer is right before training
+    #: rewrite free-form responses as '<solution> </think> <answer> ANSWER </answer>' when loading
+    #: (what tracesft filter --to-r1-zero writes); template and reward auto then mean r1_zero
+    to_r1_zero: bool = False
     subset: int | None = None  #: train on a seeded random sample of N examples (null or "full": all)
     test_size: float = 0.0  #: without eval_data: hold out this fraction (< 1) or count (>= 1) of train_data
     max_length: int = 1024  #: prompt+response tokens; longer ones are truncated (counted)
