@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..data import filter_correct, load_examples, load_template, render_prompts, render_responses, stop_token_ids
+from ..data import CHAT, filter_correct, load_examples, load_template, render_prompts, render_responses, stop_token_ids
 from ..data.formats import AUTO, convert_to_r1_zero, format_hint, resolve_format
 from ..data.selection import split_held_out, take_subset
 from ..errors import ConfigError, UserInputError
@@ -122,6 +122,22 @@ def resolve_run_format(cfg, examples: list, report: dict):
     return dataclasses.replace(cfg, template=fmt.template, reward=fmt.reward), filter_reward
 
 
+def resolve_add_eos(add_eos: str, template: str, tokenizer) -> bool:
+    """Whether responses end with the tokenizer's EOS: ``auto`` under every text template (the
+    ``chat`` template's end-of-turn token already ends a response), ``true``/``false`` as set."""
+    if add_eos == "false":
+        return False
+    if add_eos == "auto" and template == CHAT:
+        return False
+    if tokenizer.eos_token_id is None:
+        if add_eos == "true":
+            raise ConfigError("add_eos: true, but the tokenizer has no EOS token")
+        log.warning("add_eos auto: the tokenizer has no EOS token; responses are trained without one (the model "
+                    "may not learn to stop)")
+        return False
+    return True
+
+
 def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.DistInfo,
                      progress: bool, filter_reward: str | None = None) -> TrainData:
     """Optionally filter (with ``filter_reward``, default ``cfg.reward``) and convert to R1-Zero, then
@@ -144,8 +160,11 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
                  "found to put in <answer>)", len(examples) - tagged, tagged, no_answer)
     if not examples:
         raise UserInputError(f"{cfg.train_data}: no training examples left")
+    add_eos = resolve_add_eos(cfg.add_eos, template, tokenizer)
+    report["add_eos"] = add_eos
     ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
-                         render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer, cfg.max_length)
+                         render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer, cfg.max_length,
+                         add_eos=add_eos)
     report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts))
     log.info("train set: %d examples, %d truncated at max_length=%d, %d dropped (prompt fills max_length)",
              len(ts), ts.n_truncated, cfg.max_length, ts.n_dropped)

@@ -32,6 +32,7 @@ CHOICES = {
     "eval_backend": tuple(EVALUATORS),
     "log": LOG_BACKENDS,
     "parallel": ("ddp", "fsdp"),
+    "add_eos": ("auto", "true", "false"),
 }
 
 
@@ -59,6 +60,10 @@ class TrainConfig:
     subset: int | None = None  #: train on a seeded random sample of N examples (null or "full": all)
     test_size: float = 0.0  #: without eval_data: hold out this fraction (< 1) or count (>= 1) of train_data
     max_length: int = 1024  #: prompt+response tokens; longer ones are truncated (counted)
+    #: append the tokenizer's EOS to each response, trained in the loss, so the model learns to stop:
+    #: auto (every text template, r1_zero included; not chat, whose end-of-turn token already ends the
+    #: response) | true (also chat) | false
+    add_eos: str = "auto"
     group_by_length: bool = True  #: sort within shuffled buckets to cut padding
     # hardware
     device: str = "cpu"  #: cpu | cuda | cuda:N (under torchrun, cuda puts rank r on cuda:r)
@@ -193,11 +198,11 @@ _HINTS = typing.get_type_hints(TrainConfig)
 _KEYS = [f.name for f in fields(TrainConfig)]
 
 
-_WORDS = {"subset": {"full": None}}  # words a key accepts besides its type
+_WORDS = {"subset": {"full": None}, "add_eos": {True: "true", False: "false"}}  # values a key accepts besides its type
 
 
 def _coerce(key: str, value):
-    if isinstance(value, str) and value in _WORDS.get(key, {}):
+    if type(value) in (str, bool) and value in _WORDS.get(key, {}):
         return _WORDS[key][value]
     hint = _HINTS[key]
     args = typing.get_args(hint)
