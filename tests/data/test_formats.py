@@ -108,3 +108,39 @@ def test_train_resolves_auto_and_to_r1_zero(setup_dir, tmp_path, to_r1_zero, cap
     assert report["filter"]["n_after"] == 8 and len(data.train_set) == 8
     if to_r1_zero:
         assert report["n_converted_r1_zero"] == 8
+
+
+@pytest.mark.parametrize("record,truth", [
+    ({"messages": [{"role": "user", "content": "q", "info": {"reference_answer": "1"}},
+                   {"role": "assistant", "content": "r"}], "answer": "2"}, "1"),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "r"}],
+      "info": {"reference_answer": "3", "level": 2}}, "3"),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "r"}], "ground_truth": "4"}, "4"),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "r"}], "answer": "5"}, "5"),
+])
+def test_chat_ground_truth_where_people_put_it(tmp_path, record, truth):
+    from tracesft.data import load_examples
+
+    path = tmp_path / "chat.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    (ex,) = load_examples(path, require_ground_truth=True)
+    assert ex.ground_truth == truth
+    assert "answer" not in ex.meta or truth == "1"  # the field used is not repeated in meta
+
+
+def test_missing_ground_truth_error_names_the_fields_read(tmp_path):
+    from tracesft.data import load_examples
+    from tracesft.errors import DataError
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}]}) + "\n"
+                    + json.dumps({"prompt": "q"}) + "\n")
+    with pytest.raises(DataError) as e:
+        load_examples(path, require_ground_truth=True)
+    assert str(e.value).endswith(":1: no ground truth (read from messages[user].info.reference_answer, "
+                                 "info.reference_answer, ground_truth or answer)")
+    path.write_text(json.dumps({"prompt": "q"}) + "\n")
+    with pytest.raises(DataError, match=r":1: no ground truth \(read from 'ground_truth' or 'answer'\)"):
+        load_examples(path, require_ground_truth=True)
+    with pytest.raises(DataError, match=r":1: no response \(read from 'response' or 'completion'\)"):
+        load_examples(path, require_response=True)
