@@ -115,3 +115,18 @@ def test_peft_missing_names_the_extra(setup_dir, tmp_path, monkeypatch):
     with pytest.raises(MissingExtraError, match=r"tracesft\[lora\]"):
         train(make_cfg(setup_dir, tmp_path / "run", lora=LORA))
 
+
+
+def test_adapter_config_names_the_base_by_absolute_path(setup_dir, tmp_path, monkeypatch):
+    """A run started with a relative model path: the adapter still loads from another directory, offline."""
+    from peft import AutoPeftModelForCausalLM
+
+    monkeypatch.chdir(setup_dir)
+    out = tmp_path / "run"
+    train(make_cfg(setup_dir, out, model="model", lora=LORA, max_steps=1, eval_data=None))
+    config = json.loads((out / "final" / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str((setup_dir / "model").resolve())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = AutoPeftModelForCausalLM.from_pretrained(out / "final" / "adapter", local_files_only=True)
+    assert sum("lora_" in n for n, _ in model.named_parameters()) > 0

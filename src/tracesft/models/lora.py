@@ -154,4 +154,14 @@ def save_final(model, state: dict, directory) -> None:
     weights, :func:`merged_state_dict`), and for a LoRA model the adapter alone in ``directory/adapter``."""
     base_model(model).save_pretrained(directory, state_dict=state, safe_serialization=True)
     if is_adapted(model):  # the adapter alone, beside the merged model
+        _absolute_base_paths(model)
         model.save_pretrained(Path(directory) / "adapter")
+
+
+def _absolute_base_paths(model) -> None:
+    """Each adapter config's base model as an absolute path when it is a local directory, so that the
+    adapter loads from any working directory without a hub look-up (a hub id stays as it is)."""
+    for config in model.peft_config.values():
+        name = config.base_model_name_or_path
+        if name and Path(name).is_dir():
+            config.base_model_name_or_path = str(Path(name).resolve())
