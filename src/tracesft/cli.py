@@ -218,14 +218,20 @@ def _cmd_train(args) -> int:
     overrides = list(args.set or [])
     if args.log:
         overrides.append(f"log={args.log}")
+    if args.print_config:  # the resolved config, every key with its default and description
+        from .train.reference import annotated_yaml
+
+        print(annotated_yaml(load_config(args.config, overrides, require=False)), end="")
+        return 0
     if args.resume:
         run_dir = Path(args.resume)
         config_path = args.config or str(run_dir / "config.yaml")
         if not Path(config_path).is_file():
             raise UserInputError(f"--resume {run_dir}: no config.yaml there (is it a tracesft run directory?)")
         overrides.append(f"output_dir={run_dir}")
-    elif not args.config:
-        raise UserInputError("train needs --config FILE.yaml (or --resume RUN_DIR)")
+    elif not args.config and not overrides:
+        raise UserInputError("train needs --config FILE.yaml, or --set model=... --set train_data=... (or --resume "
+                             "RUN_DIR); tracesft train --print-config shows every key")
     else:
         config_path = args.config
     cfg = load_config(config_path, overrides)
@@ -375,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="supervised fine-tuning from a YAML config")
     t.add_argument("--config", help="YAML file of TrainConfig fields")
+    t.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (--config and --set over the defaults) as annotated YAML and exit")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest whole checkpoint")
     t.add_argument("--force", action="store_true",

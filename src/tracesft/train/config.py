@@ -76,6 +76,9 @@ class TrainConfig:
     lora: dict | None = None
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
     parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
+    #: CPU threads for torch and the tokenizers (null: the cores this process may use, shared among the
+    #: ranks on this machine); fewer than the cores when other processes are busy (see docs/performance.md)
+    threads: int | None = None
     # optimisation
     optimizer: str = "adamw"  #: adamw | sgd (momentum = adam_beta1); no weight decay on biases and norms
     micro_batch_size: int = 4  #: sequences per forward/backward (per rank)
@@ -104,7 +107,7 @@ class TrainConfig:
     eval_max_new_tokens: int = 128  #: generation length cap per response
     eval_temperature: float = 0.0  #: 0: greedy
     eval_kl: bool = False  #: also report mean k3 KL(policy || starting model) on eval responses
-    eval_before: bool = False  #: also evaluate the starting model at step 0
+    eval_before: bool = True  #: also evaluate the starting model at step 0 (the baseline)
     # output
     output_dir: str = "runs/train"  #: the run directory (config, metrics, checkpoints, final/, plots)
     checkpoint_every: int = 0  #: optimizer steps between checkpoints (0: none until the end)
@@ -113,7 +116,9 @@ class TrainConfig:
     plots: bool = True  #: write PNG plots of metrics.jsonl at the end (extra plots)
     progress: bool = True  #: show a progress bar
 
-    def validate(self) -> TrainConfig:
+    def validate(self, require: bool = True) -> TrainConfig:
+        """Check every key (raises ConfigError naming it); ``require=False`` lets ``model``,
+        ``train_data`` and ``output_dir`` stay empty (``--print-config`` of a partial config)."""
         for key, choices in CHOICES.items():
             value = getattr(self, key)
             if value not in choices:
@@ -121,7 +126,7 @@ class TrainConfig:
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ConfigError(f"device: {self.device!r} is not one of cpu, cuda, cuda:N")
         for key in ("model", "train_data", "output_dir"):
-            if not getattr(self, key):
+            if require and not getattr(self, key):
                 raise ConfigError(f"{key}: required (set it in the YAML or with --set {key}=...)")
         for f in fields(self):
             value = getattr(self, f.name)
@@ -135,6 +140,8 @@ class TrainConfig:
         for key in ("eval_every", "checkpoint_every", "warmup_steps"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads: must be >= 1 or null, got {self.threads}")
         if self.subset is not None and self.subset < 1:
             raise ConfigError(f"subset: must be >= 1 or full, got {self.subset}")
         if self.dtype == "bfloat16" and self.precision == "fp32":
@@ -240,10 +247,19 @@ def _coerce(key: str, value):
     return value
 
 
+# What other trainers (transformers, TRL, torchtune) call some keys: suggested for an unknown key.
+_ALIASES = {"learning_rate": "lr", "batch_size": "micro_batch_size", "per_device_train_batch_size": "micro_batch_size",
+            "num_train_epochs": "epochs", "num_epochs": "epochs", "max_seq_length": "max_length",
+            "max_seq_len": "max_length", "gradient_accumulation": "gradient_accumulation_steps",
+            "warmup": "warmup_steps", "lr_scheduler_type": "lr_schedule", "model_name_or_path": "model",
+            "dataset": "train_data", "output": "output_dir", "peft": "lora", "bf16": "precision"}
+
+
 def _unknown(key: str) -> ConfigError:
     import difflib
 
-    close = difflib.get_close_matches(key, _KEYS, n=3)
+    close = ([_ALIASES[key]] if key in _ALIASES else []) + difflib.get_close_matches(key, _KEYS, n=3)
+    close = list(dict.fromkeys(close))[:3]
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     return ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(_KEYS)}")
 
@@ -294,8 +310,9 @@ def _yaml_load(text: str):
     return yaml.load(text, Loader=UniqueKeyLoader)
 
 
-def load_config(path: str | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Load YAML (or start from defaults when path is None), apply overrides, validate."""
+def load_config(path: str | None, overrides: list[str] | None = None, require: bool = True) -> TrainConfig:
+    """Load YAML (or start from defaults when path is None), apply overrides, validate
+    (``require``: see :meth:`TrainConfig.validate`)."""
     import yaml
 
     values: dict = {}
@@ -319,7 +336,7 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
         if key not in _KEYS:
             raise _unknown(key)
     config = TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
-    return config.validate()
+    return config.validate(require)
 
 
 def save_config(config: TrainConfig, path) -> None:

@@ -46,6 +46,11 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, overwrite
     ``gradient_accumulation_steps`` are per rank, so the global batch is their product times the
     number of ranks. Only rank 0 writes and evaluates.
     """
+    import os
+
+    from .threads import apply_threads
+
+    apply_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     info = dist_.setup_distributed(cfg.device)
     try:
         return _run(cfg, resume, force, info, overwrite)

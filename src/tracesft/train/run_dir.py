@@ -35,7 +35,7 @@ RESUME_SAFE_KEYS = frozenset({
     "eval_data", "eval_every", "eval_n", "eval_batch_size", "eval_max_new_tokens", "eval_temperature", "eval_kl",
     "eval_before", "eval_backend", "vllm_device", "vllm_gpu_memory_utilization", "checkpoint_every", "keep_last",
     "log", "plots", "progress", "output_dir",
-    "device", "parallel", "fused_logprobs", "gradient_checkpointing",
+    "device", "parallel", "fused_logprobs", "gradient_checkpointing", "threads",
 })
 
 
