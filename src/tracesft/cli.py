@@ -46,7 +46,7 @@ def _cmd_filter(args) -> int:
     reward_fn = get_reward(reward_name)
     examples = itertools.chain(first, examples)
     report = FilterReport()
-    bar = tqdm(disable=args.quiet, desc="grading", unit="resp", delay=1.0)
+    bar = tqdm(disable=args.quiet or not sys.stderr.isatty(), desc="grading", unit="resp", delay=1.0)
 
     def kept_records():  # chunk by chunk, so that a file larger than memory filters in constant memory
         while chunk := list(islice(examples, _FILTER_CHUNK)):
@@ -315,6 +315,15 @@ _NONNEGATIVE = _bounded(float, 0.0, what=">= 0")
 _PROBABILITY = _bounded(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tracesft")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .evaluate.evaluator import EVALUATORS
     from .grading.registry import REWARDS
@@ -325,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tracesft", description="SFT of causal LMs on reasoning traces.")
     p.add_argument("-v", "--verbose", "--debug", action="store_true",
                    help="debug logging, and the full traceback of every error")
+    p.add_argument("--version", action="version", version=f"tracesft {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("filter", help="keep the traces whose final answer is correct")

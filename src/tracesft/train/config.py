@@ -114,7 +114,7 @@ class TrainConfig:
     keep_last: int = 2  #: checkpoints kept (older ones are deleted)
     log: str = "none"  #: none | tensorboard | wandb (optional extras)
     plots: bool = True  #: write PNG plots of metrics.jsonl at the end (extra plots)
-    progress: bool = True  #: show a progress bar
+    progress: bool = True  #: show progress: a bar on a terminal, else a log line every tenth of the run
 
     def validate(self, require: bool = True) -> TrainConfig:
         """Check every key (raises ConfigError naming it); ``require=False`` lets ``model``,

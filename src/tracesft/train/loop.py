@@ -78,8 +78,13 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
             eval_rows.append(evaluate(0))
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=c.total_steps, initial=state.step, disable=not (cfg.progress and info.is_main),
-                   desc="train", unit="step")
+        import sys
+
+        show = cfg.progress and info.is_main
+        on_terminal = sys.stderr.isatty()  # a bar on a terminal; in a log file, a plain line every tenth of the run
+        bar = tqdm(total=c.total_steps, initial=state.step, disable=not (show and on_terminal), desc="train",
+                   unit="step")
+        every = max(1, c.total_steps // 10)
         with StopFlag() as stop:  # through the final evaluation too
             while state.step < c.total_steps and interrupted is None:
                 for batches in c.data.epoch(state.epoch, start=state.step_in_epoch):
@@ -88,6 +93,9 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
                     bar.update(1)
                     bar.set_postfix(loss=f"{last_row['loss']:.4f}", lr=f"{last_row['lr']:.2e}",
                                     tok_s=f"{last_row['tokens_per_second']:.0f}")
+                    if show and not on_terminal and (state.step % every == 0 or state.step == c.total_steps):
+                        log.info("step %d/%d: loss %.4f, lr %.2e, %.0f tokens/s", state.step, c.total_steps,
+                                 last_row["loss"], last_row["lr"], last_row["tokens_per_second"])
                     if evaluate and cfg.eval_every and state.step % cfg.eval_every == 0 \
                             and state.step < c.total_steps:
                         eval_rows.append(evaluate(state.step))
