@@ -11,6 +11,8 @@ the adapted model, so evaluation backends (vLLM) can be refreshed from them mid-
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from ..errors import ConfigError, MissingExtraError
 from .unwrap import base_model, is_adapted
 
 __all__ = ["LoraSpec", "apply_lora", "adapter_state", "load_adapter_state", "merged_state_dict", "base_name",
-           "save_final"]
+           "save_final", "quiet_peft_warnings"]
 
 _DEFAULT_TARGETS = "all-linear"
 
@@ -83,7 +85,8 @@ def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
     config = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
                         target_modules=spec.target_modules, task_type="CAUSAL_LM")
     try:
-        adapted = get_peft_model(model, config)
+        with quiet_peft_warnings():
+            adapted = get_peft_model(model, config)
     except ValueError as e:
         linear = _linear_names(model)
         raise ConfigError(f"lora.target_modules: {spec.target_modules!r} matches no layer peft can adapt in "
@@ -155,7 +158,17 @@ def save_final(model, state: dict, directory) -> None:
     base_model(model).save_pretrained(directory, state_dict=state, safe_serialization=True)
     if is_adapted(model):  # the adapter alone, beside the merged model
         _absolute_base_paths(model)
-        model.save_pretrained(Path(directory) / "adapter")
+        with quiet_peft_warnings():
+            model.save_pretrained(Path(directory) / "adapter")
+
+
+@contextmanager
+def quiet_peft_warnings():
+    """Leave out transformers' deprecation warning that peft triggers on every wrap and save
+    (``is_gradient_checkpointing``): the user cannot act on it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def _absolute_base_paths(model) -> None:
