@@ -144,7 +144,7 @@ def _cmd_eval(args) -> int:
     import time
 
     from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
-    from .data.formats import resolve_format
+    from .data.formats import resolve_format, trained_format
     from .evaluate import Sampling, build_evaluator
     from .grading import get_reward
     from .models.loading import load_model_and_tokenizer
@@ -162,7 +162,7 @@ def _cmd_eval(args) -> int:
     if not examples:
         raise UserInputError(f"{args.data}: no examples to evaluate")
     fmt = resolve_format(args.template, args.reward or "auto", examples, what=str(args.data),
-                         keys=("--template", "--reward"))
+                         keys=("--template", "--reward"), fallback=trained_format(args.model))
     template, reward_name = load_template(fmt.template), fmt.reward
     if args.system is not None and template != "chat":
         raise UserInputError("--system needs --template chat (a text template can include the instruction itself)")

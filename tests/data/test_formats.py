@@ -144,3 +144,18 @@ def test_missing_ground_truth_error_names_the_fields_read(tmp_path):
         load_examples(path, require_ground_truth=True)
     with pytest.raises(DataError, match=r":1: no response \(read from 'response' or 'completion'\)"):
         load_examples(path, require_response=True)
+
+
+def test_prompt_only_eval_data_takes_the_format_the_model_was_trained_with(tmp_path):
+    from tracesft.data.formats import trained_format
+
+    run = tmp_path / "run"
+    (run / "final").mkdir(parents=True)
+    (run / "checkpoints" / "step-00000002").mkdir(parents=True)
+    assert trained_format(run / "final") is None
+    (run / "summary.json").write_text(json.dumps({"template": "question_only", "reward": "free_form"}))
+    for model in (run / "final", run / "checkpoints" / "step-00000002"):
+        fallback = trained_format(model)
+        fmt = resolve_format("auto", "auto", [PROMPT_ONLY], fallback=fallback)
+        assert (fmt.template, fmt.reward) == ("question_only", "free_form") and str(run) in fmt.reason
+    assert resolve_format("auto", "auto", [TAGGED], fallback=fallback).template == "r1_zero"  # responses decide first

@@ -7,8 +7,9 @@ are resolved here, once, from the examples, and the choice is logged in one line
   both (the template's prompt ends with ``<think>``, the grader reads the answer block);
 - responses without tags (MATH and GSM8K solutions, free-form traces): ``question_only`` and the
   ``free_form`` grader (last ``\\boxed{}``, else the final answer sentence, else the last number);
-- no responses at all (prompts and ground truths only): ``r1_zero``, the historic default, and the
-  log line says so.
+- no responses at all (prompts and ground truths only): what the model was trained with when it
+  is a ``tracesft train`` run's ``final/`` or checkpoint (``tracesft eval``), else ``r1_zero``, the
+  historic default; the log line says which.
 
 An explicit template or reward always wins; with only one of them set, the other follows it
 (``question_only`` -> ``free_form``, ``r1_zero`` -> ``r1_zero``; a template file or ``chat`` takes
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from ..errors import UserInputError
 from ..grading.extract import extract_free_form_answer, extract_r1_zero_answer
 
-__all__ = ["AUTO", "Format", "detect_format", "resolve_format", "is_r1_zero_response", "convert_to_r1_zero",
+__all__ = ["AUTO", "Format", "detect_format", "trained_format", "resolve_format", "is_r1_zero_response", "convert_to_r1_zero",
            "format_hint"]
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,30 @@ def is_r1_zero_response(text: str | None) -> bool:
     return bool(text) and extract_r1_zero_answer(text)[0]
 
 
-def detect_format(examples) -> Format:
-    """The template and grader the examples' responses call for (see the module docstring)."""
+def trained_format(model_path) -> Format | None:
+    """The template and grader a ``tracesft train`` run used, when ``model_path`` is its ``final/``
+    or one of its checkpoints (read from the run's ``summary.json``); None otherwise."""
+    import json
+    from pathlib import Path
+
+    model_path = Path(model_path)
+    for run in (model_path.parent, model_path.parent.parent):
+        summary = run / "summary.json"
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("template"), str) and isinstance(data.get("reward"), str):
+            return Format(data["template"], data["reward"], f"the format {run} was trained with")
+    return None
+
+
+def detect_format(examples, fallback: Format | None = None) -> Format:
+    """The template and grader the examples' responses call for (see the module docstring);
+    ``fallback`` (e.g. :func:`trained_format`) decides when there are no responses."""
     responses = [e.response for e in examples if e.response]
+    if not responses and fallback is not None:
+        return Format(fallback.template, fallback.reward, f"no responses: {fallback.reason}")
     if not responses:
         return Format("r1_zero", "r1_zero", "no responses to tell the format from: the default")
     tagged = sum(is_r1_zero_response(r) for r in responses)
@@ -58,7 +80,7 @@ def detect_format(examples) -> Format:
 
 
 def resolve_format(template: str, reward: str, examples, *, what: str = "the data", keys=("template", "reward"),
-                   quiet: bool = False) -> Format:
+                   quiet: bool = False, fallback: Format | None = None) -> Format:
     """``template``/``reward`` with ``auto`` resolved from ``examples``; logs the choice in one line
     (``keys``: how the user sets each, for that line)."""
     if template != AUTO and reward != AUTO:
@@ -67,7 +89,7 @@ def resolve_format(template: str, reward: str, examples, *, what: str = "the dat
         fmt = Format(template, "free_form" if template == "question_only" else "r1_zero",
                      f"the grader of template {template}")
     else:
-        detected = detect_format(examples)
+        detected = detect_format(examples, fallback)
         fmt = Format(detected.template if template == AUTO else template,
                      detected.reward if reward == AUTO else reward, detected.reason)
         if reward != AUTO and template == AUTO:
