@@ -62,7 +62,8 @@ def test_training_log_gets_plain_progress_lines_not_a_bar(setup_dir, tmp_path, c
     from tracesft.train import train
 
     with caplog.at_level(logging.INFO, logger="tracesft.train.loop"):
-        train(make_cfg(setup_dir, tmp_path / "run", progress=True, max_steps=4, eval_data=None))
+        summary = train(make_cfg(setup_dir, tmp_path / "run", progress=True, max_steps=4, eval_data=None))
+    assert summary["wall_seconds"] > summary["seconds"] > 0  # the whole run vs the loop, named apart
     steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
     assert steps[0].startswith("step 1/4: loss ") and len(steps) == 4
     assert "train:" not in capfd.readouterr().err  # no tqdm bar (stderr is not a terminal here)

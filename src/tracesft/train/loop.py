@@ -59,6 +59,7 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, overwrite
 
 
 def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, overwrite: bool = False) -> dict:
+    t_wall = time.perf_counter()
     lock, checkpoint, changes = prepare_run_dir(cfg, resume, info, force, overwrite)
     try:
         torch.manual_seed(cfg.seed)
@@ -118,7 +119,7 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
                 print(f"stopped by {interrupted} at step {state.step}; checkpoint {path}\n"
                       f"resume with: tracesft train --resume {cfg.output_dir}", flush=True)
             return {"interrupted": interrupted, "step": state.step, "run_dir": str(cfg.output_dir)}
-        return _finish(cfg, c, state, info, eval_rows, last_row, time.perf_counter() - t_start)
+        return _finish(cfg, c, state, info, eval_rows, last_row, time.perf_counter() - t_start, t_wall)
     finally:
         c.metrics.close()
         if c.evaluator is not None:
@@ -185,9 +186,10 @@ def _save(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistIn
 
 
 def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistInfo, eval_rows: list,
-            last_row: dict, seconds: float) -> dict:
+            last_row: dict, seconds: float, t_wall: float | None = None) -> dict:
     """Save the last checkpoint (unless a periodic save just wrote this step) and the final model,
-    write summary.json and the plots."""
+    write summary.json and the plots. ``seconds``: the loop (steps and evaluations); ``wall_seconds``
+    in the summary: the whole run from ``t_wall`` (loading the model and data, saving included)."""
     if not (Path(cfg.output_dir) / ckpt.CHECKPOINT_DIR / f"step-{state.step:08d}").is_dir():
         _save(cfg, c, state, info, "final")
     model_state, _ = _model_state(c, final=True)
@@ -203,6 +205,8 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
         summary.update({f"eval_{k}": v for k, v in eval_rows[-1].items() if k not in ("kind", "step")})
         if cfg.eval_before:
             summary["eval_accuracy_before"] = eval_rows[0]["accuracy"]
+    if t_wall is not None:
+        summary["wall_seconds"] = time.perf_counter() - t_wall
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     if cfg.plots:
         from ..plots import plot_run
