@@ -90,9 +90,9 @@ def test_gsm8k_records_filter_on_their_worked_solutions(tmp_path, capsys):
 def test_train_resolves_auto_and_to_r1_zero(setup_dir, tmp_path, to_r1_zero, caplog):
     from helpers.train import make_cfg
 
+    from tracesft.models.loading import load_tokenizer
     from tracesft.train.builders import build_train_data, resolve_run_format
     from tracesft.train.distributed import DistInfo
-    from tracesft.models.loading import load_tokenizer
 
     cfg = make_cfg(setup_dir, tmp_path / "run", template="auto", filter_correct=True, to_r1_zero=to_r1_zero,
                    max_length=2048)

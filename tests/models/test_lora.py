@@ -119,9 +119,9 @@ def test_peft_missing_names_the_extra(setup_dir, tmp_path, monkeypatch):
 
 def test_adapter_config_names_the_base_by_absolute_path(setup_dir, tmp_path, monkeypatch):
     """A run started with a relative model path: the adapter still loads from another directory, offline."""
-    from peft import AutoPeftModelForCausalLM
-
     import warnings
+
+    from peft import AutoPeftModelForCausalLM
 
     monkeypatch.chdir(setup_dir)
     out = tmp_path / "run"

@@ -77,9 +77,9 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
     try:
         if evaluate and cfg.eval_before and state.step == 0:
             eval_rows.append(evaluate(0))
-        from tqdm.auto import tqdm
-
         import sys
+
+        from tqdm.auto import tqdm
 
         show = cfg.progress and info.is_main
         on_terminal = sys.stderr.isatty()  # a bar on a terminal; in a log file, a plain line every tenth of the run
