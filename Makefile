@@ -34,7 +34,7 @@ $(VLLM_VENV)/.installed: pyproject.toml Makefile
 	test -x $(VPY) || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VPY) -m pip show torch >/dev/null 2>&1 || $(VPY) -m pip install -q "$(TORCH_SPEC)"
 	$(VPY) -m pip install -q uv
-	$(VLLM_VENV)/bin/uv pip install -q --python $(VPY) "$(VLLM_SPEC)" -e ".[grading,plots,qwen]" pytest pytest-xdist psutil
+	$(VLLM_VENV)/bin/uv pip install -q --python $(VPY) "$(VLLM_SPEC)" -e ".[grading,plots,qwen,datasets]" pytest pytest-xdist psutil
 	broken="$$($(VPY) tools/unimportable.py torchvision torchaudio torchcodec)"; \
 	  if [ -n "$$broken" ]; then echo "removing from $(VLLM_VENV) (they do not import):" $$broken; \
 	    $(VLLM_VENV)/bin/uv pip uninstall -q --python $(VPY) $$broken; fi

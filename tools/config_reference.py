@@ -2,7 +2,8 @@
 
 Every field of the dataclass becomes one row (key, type, default, description); the description is
 the field's ``#:`` comment in ``src/tracesft/train/config.py`` (on its line or on the lines just
-above it), and the allowed values come from ``CHOICES`` (the registries). Section comments
+above it; read by ``tracesft.train.reference``, which ``tracesft train --print-config`` uses too),
+and the allowed values come from ``CHOICES`` (the registries). Section comments
 (``# model and data``) become the table's section rows.
 
     python tools/config_reference.py           # rewrite the table in docs/training.md
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
-import re
 import sys
 from pathlib import Path
 
@@ -25,27 +24,11 @@ DOC = ROOT / "docs" / "training.md"
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
 
-_FIELD = re.compile(r"^    (\w+): ([^=]+?) = (.+?)(?:\s+#: (.*))?$")
-_SECTION = re.compile(r"^    # (\S.*)$")
-_HELP = re.compile(r"^    #: (.*)$")
+def field_docs(cls):
+    """(section, name, annotation, help) for every field: the package's own reader (one source)."""
+    from tracesft.train.reference import field_docs as read
 
-
-def field_docs(cls) -> list[tuple[str | None, str, str, str]]:
-    """(section, name, annotation, help) for every field, in declaration order, from the class source."""
-    out, section, pending = [], None, []
-    for line in inspect.getsource(cls).splitlines():
-        if m := _HELP.match(line):
-            pending.append(m.group(1).strip())
-        elif m := _SECTION.match(line):
-            section, pending = m.group(1).strip(), []
-        elif m := _FIELD.match(line):
-            name, annotation, _, trailing = m.groups()
-            help_text = " ".join(pending + ([trailing.strip()] if trailing else []))
-            out.append((section, name, annotation.strip(), help_text))
-            pending = []
-        elif line.strip() and not line.strip().startswith(('"""', "#")):
-            pending = []
-    return out
+    return read(cls)
 
 
 def _yaml_value(value) -> str:

@@ -21,14 +21,16 @@ TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades th
 
 
 def _cmd_filter(args) -> int:
+    import itertools
+    from itertools import islice
+
     from tqdm.auto import tqdm
 
     from .data import FilterReport, filter_correct, to_r1_zero_response, write_jsonl
+    from .data.formats import format_hint, resolve_format
     from .data.loaders import iter_examples
-    from .grading import default_reward_name, get_reward
+    from .grading import get_reward
 
-    reward_name = args.reward or default_reward_name(args.template)
-    reward_fn = get_reward(reward_name)
     cores = os.cpu_count() or 1
     if args.workers and args.workers > cores:  # more graders than cores only queue for the CPU
         print(f"--workers {args.workers} is more than the {cores} CPU cores here: using {cores}")
@@ -39,8 +41,13 @@ def _cmd_filter(args) -> int:
     check_output(report_path, [args.input])
     skipped: list = []
     examples = iter_examples(args.input, split=args.split, skip_invalid=args.skip_invalid, skipped=skipped)
+    first = list(islice(examples, _FILTER_CHUNK))  # the format is read from the first chunk's responses
+    reward_name = resolve_format(args.template, args.reward or "auto", first, what=f"the first {len(first)} records",
+                                 keys=("--template", "--reward")).reward
+    reward_fn = get_reward(reward_name)
+    examples = itertools.chain(first, examples)
     report = FilterReport()
-    bar = tqdm(disable=args.quiet, desc="grading", unit="resp", delay=1.0)
+    bar = tqdm(disable=args.quiet or not sys.stderr.isatty(), desc="grading", unit="resp", delay=1.0)
 
     from .data.sources import record_bytes
 
@@ -81,6 +88,10 @@ def _cmd_filter(args) -> int:
     if skipped:
         print(f"  skipped {len(skipped)} invalid input line(s) (see {report_path})")
     print(f"wrote {n_written} examples to {out}; report: {report_path}")
+    graded = report.n_before - report.rejected["no_response"] - report.rejected["no_ground_truth"]
+    hint = format_hint(reward_name, report.rejected["bad_format"], graded, flag="--reward")
+    if hint is not None:
+        raise hint
     return _timeouts_verdict(report.rejected.get("timed_out", 0) / max(report.n_before, 1), report.n_before)
 
 
@@ -144,15 +155,15 @@ def _cmd_eval(args) -> int:
     import time
 
     from .data import load_examples, load_template, render_prompts, stop_token_ids, write_jsonl
+    from .data.formats import resolve_format, trained_format
     from .evaluate import Sampling, build_evaluator
-    from .grading import default_reward_name, get_reward
+    from .grading import get_reward
     from .models.loading import check_device, load_model_and_tokenizer
 
     check_device(args.device, "--device")  # before anything is loaded or written
     if args.backend == "vllm" and args.temperature > 2:  # the engine refuses it, but only once started
         raise UserInputError(f"--temperature: the vLLM backend takes [0, 2], got {args.temperature}")
-    template = load_template(args.template)
-    reward_name = args.reward or default_reward_name(args.template)
+
     out = Path(args.out or f"runs/eval-{time.strftime('%Y%m%d-%H%M%S')}")
     from .outputs import claim_dir
 
@@ -165,6 +176,9 @@ def _cmd_eval(args) -> int:
         examples = examples[: args.limit]
     if not examples:
         raise UserInputError(f"{args.data}: no examples to evaluate")
+    fmt = resolve_format(args.template, args.reward or "auto", examples, what=str(args.data),
+                         keys=("--template", "--reward"), fallback=trained_format(args.model))
+    template, reward_name = load_template(fmt.template), fmt.reward
     if args.system is not None and template != "chat":
         raise UserInputError("--system needs --template chat (a text template can include the instruction itself)")
     from .evaluate.hf import check_samples
@@ -209,6 +223,10 @@ def _cmd_eval(args) -> int:
                "max_new_tokens": args.max_new_tokens, **result["summary"]}
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(summary_table(result["summary"], f"eval of {args.model} on {args.data} ({args.backend})"))
+    records = result["records"]
+    if reward_name == "r1_zero" and records and not any(r["reward"].get("format_reward") for r in records):
+        print("note: no response has the r1_zero format ('</think> <answer> ... </answer>'); if the model answers "
+              "free-form, set --template question_only (its grader is free_form)")
     print(f"wrote {out / 'generations.jsonl'} and {out / 'summary.json'}")
     from .evaluate.report import write_report_quietly
 
@@ -241,14 +259,20 @@ def _cmd_train(args) -> int:
     overrides = list(args.set or [])
     if args.log:
         overrides.append(f"log={args.log}")
+    if args.print_config:  # the resolved config, every key with its default and description
+        from .train.reference import annotated_yaml
+
+        print(annotated_yaml(load_config(args.config, overrides, require=False)), end="")
+        return 0
     if args.resume:
         run_dir = Path(args.resume)
         config_path = args.config or str(run_dir / "config.yaml")
         if not Path(config_path).is_file():
             raise UserInputError(f"--resume {run_dir}: no config.yaml there (is it a tracesft run directory?)")
         overrides.append(f"output_dir={run_dir}")
-    elif not args.config:
-        raise UserInputError("train needs --config FILE.yaml (or --resume RUN_DIR)")
+    elif not args.config and not overrides:
+        raise UserInputError("train needs --config FILE.yaml, or --set model=... --set train_data=... (or --resume "
+                             "RUN_DIR); tracesft train --print-config shows every key")
     else:
         config_path = args.config
     try:
@@ -379,6 +403,15 @@ _NONNEGATIVE = _bounded(float, 0.0, what=">= 0")
 _PROBABILITY = _bounded(float, 0.0, 1.0, low_open=True, what="in (0, 1]")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tracesft")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .evaluate.evaluator import EVALUATORS
     from .grading.registry import REWARDS
@@ -389,14 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tracesft", description="SFT of causal LMs on reasoning traces.")
     p.add_argument("-v", "--verbose", "--debug", action="store_true",
                    help="debug logging, and the full traceback of every error")
+    p.add_argument("--version", action="version", version=f"tracesft {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("filter", help="keep the traces whose final answer is correct")
     f.add_argument("input", help="JSONL file, Parquet file or datasets directory of examples (any supported schema)")
     f.add_argument("--split", help="the split of a datasets directory with several")
     f.add_argument("--out", required=True, help="JSONL file for the kept examples")
-    f.add_argument("--template", default="r1_zero", choices=["r1_zero", "question_only"],
-                   help="format of the responses: r1_zero (tags) or question_only (free-form)")
+    f.add_argument("--template", default="auto", choices=["auto", "r1_zero", "question_only"],
+                   help="format of the responses: r1_zero (tags), question_only (free-form) or auto (default: "
+                        "r1_zero when a response has R1-Zero tags, else question_only)")
     f.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
     f.add_argument("--to-r1-zero", action="store_true",
@@ -423,8 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="local Hugging Face directory (safetensors) or hub id")
     e.add_argument("--data", required=True, help="JSONL, Parquet or datasets directory with prompts and ground truths")
     e.add_argument("--split", help="the split of a datasets directory with several")
-    e.add_argument("--template", default="r1_zero",
-                   help="r1_zero, question_only, chat (the model's chat template) or a template file")
+    e.add_argument("--template", default="auto",
+                   help="r1_zero, question_only, chat (the model's chat template), a template file, or auto (default: "
+                        "from the data's responses; r1_zero when it has none)")
     e.add_argument("--system", default=None, help="with --template chat: the system message of examples without one")
     e.add_argument("--reward", choices=list(REWARDS),
                    help="grader (default: free_form for question_only, else r1_zero)")
@@ -449,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="supervised fine-tuning from a YAML config")
     t.add_argument("--config", help="YAML file of TrainConfig fields")
+    t.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (--config and --set over the defaults) as annotated YAML and exit")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest whole checkpoint")
     t.add_argument("--force", action="store_true",

@@ -41,7 +41,18 @@ def plot_sweep(rows: list[dict], out) -> Path:
                      if r["filter"] == setting and r["accuracy"] is not None)
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+            for r in rows:  # every point labelled: its size (full named) and accuracy
+                if r["filter"] == setting and r["accuracy"] is not None:
+                    ax.annotate(f"{r['size']}: {r['accuracy']:.0%}",
+                                (r["examples"], r["accuracy"]), textcoords="offset points", xytext=(4, 6), fontsize=7)
     ax.set_xscale("log")
+    ticks = sorted({r["examples"] for r in rows if r["examples"]})
+    if ticks:  # the sizes themselves as ticks, in plain numbers (not 10^k with odd minor ticks)
+        from matplotlib.ticker import NullFormatter, NullLocator
+
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("training examples drawn (before filtering)")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1)
@@ -78,12 +89,13 @@ def plot_run(run_dir) -> list[Path]:
 
     def figure(name, panels):
         fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
-        for ax, (title, curves) in zip(axes[0], panels):
+        for ax, (title, ylabel, curves) in zip(axes[0], panels):
             for label, (xs, ys) in curves:
                 if xs:
                     ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=label)
             ax.set_title(title)
             ax.set_xlabel("optimizer step")
+            ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
             if any(c[1][0] for c in curves):
                 ax.legend()
@@ -93,7 +105,7 @@ def plot_run(run_dir) -> list[Path]:
         plt.close(fig)
         written.append(out)
 
-    figure("loss.png", [("training loss", [("loss", _series(rows, "train", "loss"))])])
+    figure("loss.png", [("training loss", "loss (per response token)", [("loss", _series(rows, "train", "loss"))])])
     import re
 
     sampled = sorted({k for r in rows if r.get("kind") == "eval" for k in r if re.fullmatch(r"(pass|maj)@\d+", k)},
@@ -101,14 +113,14 @@ def plot_run(run_dir) -> list[Path]:
     failures = [("hit max_new_tokens", "hit_max_new_tokens_rate"), ("<think> never closed", "unclosed_think_rate"),
                 ("no answer", "no_answer_rate"), ("repetition loop", "repetition_rate")]
     figure("eval.png", [
-        ("held-out evaluation", [("accuracy (avg@K)", _series(rows, "eval", "accuracy")),
+        ("held-out evaluation", "share of responses", [("accuracy (avg@K)", _series(rows, "eval", "accuracy")),
                                  *[(k, _series(rows, "eval", k)) for k in sampled if k != "pass@1"],
                                  ("format rate", _series(rows, "eval", "format_rate"))]),
-        ("failure modes (share of responses)", [(label, _series(rows, "eval", k)) for label, k in failures]),
+        ("failure modes", "share of responses", [(label, _series(rows, "eval", k)) for label, k in failures]),
     ])
     figure("length_entropy.png", [
-        ("response length (eval, tokens)", [("mean length", _series(rows, "eval", "mean_response_length"))]),
-        ("entropy", [("train response tokens", _series(rows, "train", "entropy")),
-                     ("eval generations", _series(rows, "eval", "mean_token_entropy"))]),
+        ("response length (eval)", "tokens", [("mean length", _series(rows, "eval", "mean_response_length"))]),
+        ("entropy", "nats per token", [("train response tokens", _series(rows, "train", "entropy")),
+                                       ("eval generations", _series(rows, "eval", "mean_token_entropy"))]),
     ])
     return written

@@ -12,7 +12,7 @@ import torch
 
 from .errors import MissingExtraError
 
-__all__ = ["qwen2_tokenizer", "tokenize_prompt_and_output"]
+__all__ = ["qwen2_tokenizer", "tokenize_prompt_and_output", "with_eos"]
 
 
 def _pad_id(tokenizer) -> int:
@@ -24,16 +24,28 @@ def _pad_id(tokenizer) -> int:
     return int(pad)
 
 
+def with_eos(output_ids: Sequence[Sequence[int]], tokenizer) -> list[list[int]]:
+    """Each output's ids followed by ``tokenizer.eos_token_id`` (unless it already ends with it), so
+    that a model trained on them learns to stop. Raises ValueError when the tokenizer has no EOS."""
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("add_eos: the tokenizer has no eos_token_id")
+    return [list(o) if o and o[-1] == eos else list(o) + [eos] for o in output_ids]
+
+
 def tokenize_prompt_and_output(
     prompt_strs: Sequence[str],
     output_strs: Sequence[str],
     tokenizer,
     max_length: int | None = None,
+    add_eos: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Tokenize prompts and outputs separately, concatenate, right-pad and shift.
 
     The prompt is tokenized with the tokenizer's default special tokens, the output with
     ``add_special_tokens=False``; the two id lists are concatenated (never re-tokenized together).
+    With ``add_eos`` each output is followed by ``tokenizer.eos_token_id`` (part of the output: in
+    ``response_mask``, so the loss trains the model to stop) unless it already ends with it.
     With ``max_length`` the concatenation is truncated from the right to at most that many tokens.
     Each concatenation is right-padded to L (the longest, after truncation) with
     ``tokenizer.pad_token_id`` (EOS when there is no pad token).
@@ -57,6 +69,8 @@ def tokenize_prompt_and_output(
 
     prompt_ids = tokenizer(list(prompt_strs))["input_ids"]
     output_ids = tokenizer(list(output_strs), add_special_tokens=False)["input_ids"]
+    if add_eos:
+        output_ids = with_eos(output_ids, tokenizer)
 
     rows: list[list[int]] = []
     n_prompt: list[int] = []

@@ -131,7 +131,7 @@ def test_training_with_the_chat_template_and_a_system_prompt(tmp_path):
     rows = [{"messages": [{"role": "user", "content": "what is 2 plus 3 ?", "info": {"reference_answer": "5"}},
                           {"role": "assistant", "content": RESPONSE}]}] * 8
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(Exception, match="system_prompt: set, but template is r1_zero"):
+    with pytest.raises(Exception, match="system_prompt: set, but template is auto"):
         TrainConfig(model="m", train_data="d", system_prompt="x").validate()
     cfg = TrainConfig(model=str(tmp_path / "model"), train_data=str(tmp_path / "train.jsonl"),
                       eval_data=str(tmp_path / "train.jsonl"), template="chat", system_prompt="use tags .",

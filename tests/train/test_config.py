@@ -39,7 +39,7 @@ def test_config_choices_come_from_registries():
     from tracesft.train.normalization import NORMALIZATIONS
     from tracesft.train.optim import OPTIMIZERS
 
-    assert CHOICES["reward"] == tuple(REWARDS) and CHOICES["loss_normalization"] == tuple(NORMALIZATIONS)
+    assert CHOICES["reward"] == ("auto", *REWARDS) and CHOICES["loss_normalization"] == tuple(NORMALIZATIONS)
     assert CHOICES["optimizer"] == tuple(OPTIMIZERS) and CHOICES["eval_backend"] == tuple(EVALUATORS)
     with pytest.raises(ConfigError, match="eval_backend: 'tgi' is not one of hf, vllm"):
         load_config(None, ["model=m", "train_data=d", "eval_backend=tgi"])

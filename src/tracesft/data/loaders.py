@@ -107,8 +107,17 @@ def _from_chat(record: dict) -> Example:
     info = user.get("info") or {}
     if not isinstance(info, dict):
         raise _Bad("messages[].info must be an object")
-    truth = _ground_truth(info.get("reference_answer", record.get("ground_truth")), "reference_answer")
-    meta = {k: v for k, v in record.items() if k != "messages"}
+    record_info = record.get("info") if isinstance(record.get("info"), dict) else {}
+    truth, used = None, None
+    for key, value in (("messages[user].info.reference_answer", info.get("reference_answer")),
+                       ("info.reference_answer", record_info.get("reference_answer")),
+                       ("ground_truth", record.get("ground_truth")), ("answer", record.get("answer"))):
+        if value is not None:
+            truth, used = _ground_truth(value, key), key
+            break
+    meta = {k: v for k, v in record.items() if k != "messages" and k != used}
+    if used == "info.reference_answer":
+        meta["info"] = {k: v for k, v in record_info.items() if k != "reference_answer"}
     meta.update({k: v for k, v in info.items() if k != "reference_answer"})
     if messages[0]["role"] == "system":
         meta["system"] = messages[0]["content"]
@@ -129,6 +138,24 @@ FIELD_SCHEMAS = {
 }
 
 
+# Where a chat record's ground truth is read from, in precedence order.
+_CHAT_TRUTHS = "messages[user].info.reference_answer, info.reference_answer, ground_truth or answer"
+
+
+def _fields_read(record: dict, what: str) -> str:
+    """The fields of ``record``'s schema that give its response or ground truth (for error messages)."""
+    schema = detect_schema(record) if isinstance(record, dict) else None
+    if schema == "chat":
+        return "an assistant message after the last user message" if what == "response" else _CHAT_TRUTHS
+    if schema is None:
+        return "?"
+    _, responses, truths = FIELD_SCHEMAS[schema]
+    if what == "response":
+        return " or ".join(repr(k) for k in responses) if schema != "gsm8k" else "'answer' with a '####' line"
+    names = " or ".join(repr(k) for k in truths)
+    return names + (" or a \\boxed{} in 'solution'" if schema == "math" else "")
+
+
 def detect_schema(record: dict) -> str | None:
     """The schema a record is read with: "chat" (``messages``) or a :data:`FIELD_SCHEMAS` name."""
     if "messages" in record:
@@ -141,7 +168,7 @@ def field_mapping(record: dict) -> dict:
     schema = detect_schema(record)
     if schema in (None, "chat"):
         return {"prompt": "messages[user]", "response": "messages[assistant]",
-                "ground_truth": "messages[user].info.reference_answer"} if schema else {}
+                "ground_truth": _CHAT_TRUTHS} if schema else {}
     prompt, responses, truths = FIELD_SCHEMAS[schema]
     mapping = {"prompt": prompt + (" + input" if schema == "instruction/output" and record.get("input") else "")}
     mapping["response"] = next((k for k in responses if k in record), None)
@@ -149,6 +176,7 @@ def field_mapping(record: dict) -> dict:
     if schema == "math" and mapping["ground_truth"] is None and "solution" in record:
         mapping["ground_truth"] = "last \\boxed{} of solution"
     if schema == "gsm8k":
+        mapping["response"] = "answer (the worked solution and its #### line)"
         mapping["ground_truth"] = "answer (after ####)"
     return mapping
 
@@ -180,9 +208,10 @@ def _from_question(record: dict) -> Example:
     answer = record.get("answer")
     meta = {k: v for k, v in record.items() if k not in ("question", "answer")}
     if isinstance(answer, str) and "####" in answer:
+        # The worked solution is a human-written trace: it is the response, with its "#### N" line, which
+        # states the final answer where the free-form grader reads it (the working alone ends in "<<a+b=c>>c").
         solution, truth = answer.rsplit("####", 1)
-        meta["solution"] = solution.strip()
-        return Example(question, None, truth.strip().replace(",", ""), meta)
+        return Example(question, answer.strip() if solution.strip() else None, truth.strip().replace(",", ""), meta)
     return Example(question, None, _ground_truth(answer, "answer"), meta)
 
 
@@ -212,10 +241,9 @@ def iter_examples(
                 raise _Bad(str(record))
             example = _parse_record(record)
             if require_response and example.response is None:
-                raise _Bad("no response (need 'response', 'completion', 'solution', 'output', 'target' or an "
-                           "assistant message)")
+                raise _Bad(f"no response (read from {_fields_read(record, 'response')})")
             if require_ground_truth and example.ground_truth is None:
-                raise _Bad("no ground truth (need 'ground_truth', 'answer' or info.reference_answer)")
+                raise _Bad(f"no ground truth (read from {_fields_read(record, 'ground_truth')})")
         except _Bad as e:
             if not skip_invalid:
                 raise DataError(path, number, str(e)) from None
@@ -257,11 +285,12 @@ def load_examples(
       which the ``chat`` template renders as prompt context);
     - ``{"prompt", "response" | "completion", "ground_truth" | "answer"}`` (response and ground
       truth optional);
-    - GSM8K style ``{"question", "answer"}``: ground truth after ``####`` (the text before it goes
-      to ``meta["solution"]``); an answer without ``####`` is the ground truth itself;
+    - GSM8K style ``{"question", "answer"}``: the worked solution with its ``#### N`` line is the
+      response (as a MATH record's ``solution`` is), N the ground truth; an answer without
+      ``####`` is the ground truth itself (no response);
     - MATH style ``{"problem", "solution", "answer"?, "level"?, "type"?}``: the response is the
       solution; the ground truth is ``answer``, else the last ``\\boxed{}`` of the solution (for
-      R1-Zero training, convert with ``tracesft filter --template question_only --to-r1-zero``);
+      R1-Zero training, convert with ``tracesft filter --to-r1-zero`` or the ``to_r1_zero`` config key);
     - aliases ``{"query", "response"}``, ``{"instruction", "input"?, "output"}`` (Alpaca: a
       non-empty input is appended to the instruction) and ``{"input", "target"}``, each with an
       optional ``ground_truth``/``answer``.

@@ -14,6 +14,8 @@ the adapted model, so evaluation backends (vLLM) can be refreshed from them mid-
 from __future__ import annotations
 
 import math
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from ..errors import ConfigError, MissingExtraError
 from .unwrap import base_model, is_adapted
 
 __all__ = ["LoraSpec", "apply_lora", "adapter_state", "load_adapter_state", "merged_state_dict", "base_name",
-           "save_final"]
+           "save_final", "quiet_peft_warnings"]
 
 _DEFAULT_TARGETS = "all-linear"
 
@@ -89,7 +91,8 @@ def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
                         target_modules=spec.target_modules, task_type="CAUSAL_LM")
     shared = _shared_weight_names(model)
     try:
-        adapted = get_peft_model(model, config)
+        with quiet_peft_warnings():
+            adapted = get_peft_model(model, config)
     except ValueError as e:
         linear = _linear_names(model)
         raise ConfigError(f"lora.target_modules: {spec.target_modules!r} matches no layer peft can adapt in "
@@ -182,4 +185,24 @@ def save_final(model, state: dict, directory) -> None:
     weights, :func:`merged_state_dict`), and for a LoRA model the adapter alone in ``directory/adapter``."""
     base_model(model).save_pretrained(directory, state_dict=state, safe_serialization=True)
     if is_adapted(model):  # the adapter alone, beside the merged model
-        model.save_pretrained(Path(directory) / "adapter")
+        _absolute_base_paths(model)
+        with quiet_peft_warnings():
+            model.save_pretrained(Path(directory) / "adapter")
+
+
+@contextmanager
+def quiet_peft_warnings():
+    """Leave out transformers' deprecation warning that peft triggers on every wrap and save
+    (``is_gradient_checkpointing``): the user cannot act on it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+def _absolute_base_paths(model) -> None:
+    """Each adapter config's base model as an absolute path when it is a local directory, so that the
+    adapter loads from any working directory without a hub look-up (a hub id stays as it is)."""
+    for config in model.peft_config.values():
+        name = config.base_model_name_or_path
+        if name and Path(name).is_dir():
+            config.base_model_name_or_path = str(Path(name).resolve())

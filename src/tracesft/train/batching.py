@@ -36,12 +36,18 @@ class TrainSet:
         return self.input_ids[i], self.prompt_lengths[i]
 
 
-def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_length: int) -> TrainSet:
+def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_length: int,
+                    add_eos: bool = False) -> TrainSet:
     """Tokenize each example once, exactly as :func:`tracesft.tokenize_prompt_and_output` does (prompt
-    with special tokens, response without, concatenated, cut at ``max_length``); count truncated
-    examples; drop (and count) those with no response token left."""
+    with special tokens, response without, then ``tokenizer.eos_token_id`` with ``add_eos`` unless the
+    response already ends with it, concatenated, cut at ``max_length``); count truncated examples;
+    drop (and count) those with no response token left."""
+    from ..tokenization import with_eos
+
     p_ids = tokenizer(list(prompts))["input_ids"]
     o_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
+    if add_eos:
+        o_ids = with_eos(o_ids, tokenizer)
     ids, n_prompt = [], []
     truncated = dropped = 0
     for pi, oi in zip(p_ids, o_ids):

@@ -7,13 +7,15 @@ schedules in ``schedule``, normalisations in ``normalization``, evaluators in ``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from ..data import filter_correct, load_examples, load_template, render_prompts, render_responses, stop_token_ids
+from ..data import CHAT, filter_correct, load_examples, load_template, render_prompts, render_responses, stop_token_ids
+from ..data.formats import AUTO, convert_to_r1_zero, format_hint, resolve_format
 from ..data.selection import split_held_out, take_subset
 from ..errors import ConfigError, UserInputError
 from ..evaluate import Sampling, build_evaluator
@@ -29,8 +31,8 @@ from .metrics import MetricsLog
 from .optim import build_optimizer
 from .schedule import build_scheduler
 
-__all__ = ["Components", "build_components", "build_model", "select_examples", "build_train_data", "build_eval_set",
-           "build_evaluator_for", "build_metrics"]
+__all__ = ["Components", "build_components", "build_model", "select_examples", "resolve_run_format", "build_train_data",
+           "build_eval_set", "build_evaluator_for", "build_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +102,69 @@ def select_examples(cfg) -> tuple[list, list, dict]:
     return train_examples, held_out, report
 
 
+def resolve_run_format(cfg, examples: list, report: dict):
+    """(cfg with ``template``/``reward`` ``auto`` resolved from the examples' responses, the grader
+    ``filter_correct`` applies to the responses as loaded). The choice is logged and goes to ``report``.
+
+    With ``to_r1_zero`` the responses are rewritten with R1-Zero tags after filtering, so ``auto``
+    means r1_zero for training and evaluation while filtering grades the loaded (free-form) responses."""
+    keys = ("template", "reward")
+    if cfg.to_r1_zero:
+        loaded = resolve_format(AUTO, AUTO, examples, quiet=True)
+        fmt = resolve_format("r1_zero" if cfg.template == AUTO else cfg.template, cfg.reward, examples, quiet=True)
+        log.info("format: template %s, reward %s (to_r1_zero: responses rewritten with R1-Zero tags; filtering grades "
+                 "them as loaded with %s); set template or reward to choose", fmt.template, fmt.reward, loaded.reward)
+        filter_reward = loaded.reward
+    else:
+        fmt = resolve_format(cfg.template, cfg.reward, examples, what=cfg.train_data, keys=keys)
+        filter_reward = fmt.reward
+    report.update(template=fmt.template, reward=fmt.reward)
+    return dataclasses.replace(cfg, template=fmt.template, reward=fmt.reward), filter_reward
+
+
+def resolve_add_eos(add_eos: str, template: str, tokenizer) -> bool:
+    """Whether responses end with the tokenizer's EOS: ``auto`` under every text template (the
+    ``chat`` template's end-of-turn token already ends a response), ``true``/``false`` as set."""
+    if add_eos == "false":
+        return False
+    if add_eos == "auto" and template == CHAT:
+        return False
+    if tokenizer.eos_token_id is None:
+        if add_eos == "true":
+            raise ConfigError("add_eos: true, but the tokenizer has no EOS token")
+        log.warning("add_eos auto: the tokenizer has no EOS token; responses are trained without one (the model "
+                    "may not learn to stop)")
+        return False
+    return True
+
+
 def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.DistInfo,
-                     progress: bool) -> TrainData:
-    """Optionally filter, then template and tokenize (once) the training examples; counts go to ``report``."""
+                     progress: bool, filter_reward: str | None = None) -> TrainData:
+    """Optionally filter (with ``filter_reward``, default ``cfg.reward``) and convert to R1-Zero, then
+    template and tokenize (once) the training examples; counts go to ``report``."""
     template = load_template(cfg.template)
     if cfg.filter_correct:
-        examples, frep = filter_correct(examples, get_reward(cfg.reward), progress=progress)
+        reward = filter_reward or cfg.reward
+        examples, frep = filter_correct(examples, get_reward(reward), progress=progress)
         report["filter"] = frep.to_dict()
         for line in frep.lines():
             log.info("filter: %s", line)
+        graded = frep.n_before - frep.rejected["no_response"] - frep.rejected["no_ground_truth"]
+        hint = format_hint(reward, frep.rejected["bad_format"], graded, flag="reward")
+        if hint is not None and not examples:
+            raise hint
+    if cfg.to_r1_zero:
+        examples, tagged, no_answer = convert_to_r1_zero(examples)
+        report.update(n_converted_r1_zero=len(examples) - tagged, n_dropped_no_answer=no_answer)
+        log.info("to_r1_zero: %d responses rewritten with R1-Zero tags, %d already tagged, %d dropped (no answer "
+                 "found to put in <answer>)", len(examples) - tagged, tagged, no_answer)
     if not examples:
         raise UserInputError(f"{cfg.train_data}: no training examples left")
+    add_eos = resolve_add_eos(cfg.add_eos, template, tokenizer)
+    report["add_eos"] = add_eos
     ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
-                         render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer, cfg.max_length)
+                         render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer, cfg.max_length,
+                         add_eos=add_eos)
     report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts))
     log.info("train set: %d examples, %d truncated at max_length=%d, %d dropped (prompt fills max_length)",
              len(ts), ts.n_truncated, cfg.max_length, ts.n_dropped)
@@ -172,7 +224,9 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
     tied = tied_parameter_names(model)
     module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs)
     examples, held_out, report = select_examples(cfg)
-    data = build_train_data(cfg, examples, report, tokenizer, info, progress=cfg.progress and info.is_main)
+    cfg, filter_reward = resolve_run_format(cfg, examples + held_out, report)
+    data = build_train_data(cfg, examples, report, tokenizer, info, progress=cfg.progress and info.is_main,
+                            filter_reward=filter_reward)
     total_steps = cfg.max_steps or data.steps_per_epoch() * cfg.epochs
     optimizer = build_optimizer(model, cfg.optimizer, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
                                 weight_decay=cfg.weight_decay)

@@ -89,7 +89,10 @@ def save_checkpoint(run_dir, state: TrainState, model, tokenizer, model_state: d
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        model.save_pretrained(tmp, state_dict=model_state, safe_serialization=True)
+        from ..models.lora import quiet_peft_warnings
+
+        with quiet_peft_warnings():
+            model.save_pretrained(tmp, state_dict=model_state, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         torch.save(optim_state, tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")

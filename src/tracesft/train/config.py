@@ -30,10 +30,11 @@ CHOICES = {
     "loss_normalization": tuple(NORMALIZATIONS),
     "lr_schedule": SCHEDULES,
     "optimizer": tuple(OPTIMIZERS),
-    "reward": tuple(REWARDS),
+    "reward": ("auto", *REWARDS),
     "eval_backend": tuple(EVALUATORS),
     "log": LOG_BACKENDS,
     "parallel": ("ddp", "fsdp"),
+    "add_eos": ("auto", "true", "false"),
 }
 
 
@@ -49,13 +50,22 @@ class TrainConfig:
     train_split: str | None = None  #: the split of a datasets directory with several
     eval_data: str | None = None  #: JSONL, Parquet or datasets directory with ground truths, held out
     eval_split: str | None = None  #: the split of eval_data when it has several
-    template: str = "r1_zero"  #: r1_zero, question_only, chat (the tokenizer's chat template), or a template file
+    #: auto (from the responses: R1-Zero tags -> r1_zero, else question_only), r1_zero, question_only,
+    #: chat (the tokenizer's chat template), or a template file
+    template: str = "auto"
     system_prompt: str | None = None  #: template chat: the system message of examples that have none
-    reward: str = "r1_zero"  #: grader for filtering and evaluation
+    reward: str = "auto"  #: grader for filtering and evaluation (auto: the one that fits the template and data)
     filter_correct: bool = False  #: keep only traces whose answer is right before training
+    #: rewrite free-form responses as '<solution> </think> <answer> ANSWER </answer>' when loading
+    #: (what tracesft filter --to-r1-zero writes); template and reward auto then mean r1_zero
+    to_r1_zero: bool = False
     subset: int | None = None  #: train on a seeded random sample of N examples (null or "full": all)
     test_size: float = 0.0  #: without eval_data: hold out this fraction (< 1) or count (>= 1) of train_data
     max_length: int = 1024  #: prompt+response tokens; longer ones are truncated (counted)
+    #: append the tokenizer's EOS to each response, trained in the loss, so the model learns to stop:
+    #: auto (every text template, r1_zero included; not chat, whose end-of-turn token already ends the
+    #: response) | true (also chat) | false
+    add_eos: str = "auto"
     group_by_length: bool = True  #: sort within shuffled buckets to cut padding
     # hardware
     device: str = "cpu"  #: cpu | cuda | cuda:N (under torchrun, cuda puts rank r on cuda:r)
@@ -68,6 +78,9 @@ class TrainConfig:
     lora: dict | None = None
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
     parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
+    #: CPU threads for torch and the tokenizers (null: the cores this process may use, shared among the
+    #: ranks on this machine); fewer than the cores when other processes are busy (see docs/performance.md)
+    threads: int | None = None
     # optimisation
     optimizer: str = "adamw"  #: adamw | sgd (momentum = adam_beta1); no weight decay on biases and norms
     micro_batch_size: int = 4  #: sequences per forward/backward (per rank)
@@ -103,16 +116,18 @@ class TrainConfig:
     #: stop after N evaluations without improvement of keep_best's metric (accuracy if unset); null: never
     early_stop_patience: int | None = None
     eval_kl: bool = False  #: also report mean k3 KL(policy || starting model) on eval responses
-    eval_before: bool = False  #: also evaluate the starting model at step 0
+    eval_before: bool = True  #: also evaluate the starting model at step 0 (the baseline)
     # output
     output_dir: str = "runs/train"  #: the run directory (config, metrics, checkpoints, final/, plots)
     checkpoint_every: int = 0  #: optimizer steps between checkpoints (0: none until the end)
     keep_last: int = 2  #: checkpoints kept (older ones are deleted)
     log: str = "none"  #: none | tensorboard | wandb (optional extras)
     plots: bool = True  #: write PNG plots of metrics.jsonl at the end (extra plots)
-    progress: bool = True  #: show a progress bar
+    progress: bool = True  #: show progress: a bar on a terminal, else a log line every tenth of the run
 
-    def validate(self) -> TrainConfig:
+    def validate(self, require: bool = True) -> TrainConfig:
+        """Check every key (raises ConfigError naming it); ``require=False`` lets ``model``,
+        ``train_data`` and ``output_dir`` stay empty (``--print-config`` of a partial config)."""
         for key, choices in CHOICES.items():
             value = getattr(self, key)
             if value not in choices:
@@ -122,7 +137,7 @@ class TrainConfig:
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed: must be in [0, 2**63 - 1], got {self.seed}")
         for key in ("model", "train_data", "output_dir"):
-            if not getattr(self, key):
+            if require and not getattr(self, key):
                 raise ConfigError(f"{key}: required (set it in the YAML or with --set {key}=...)")
         for f in fields(self):
             value = getattr(self, f.name)
@@ -136,6 +151,8 @@ class TrainConfig:
         for key in ("eval_every", "checkpoint_every", "warmup_steps"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads: must be >= 1 or null, got {self.threads}")
         if self.subset is not None and self.subset < 1:
             raise ConfigError(f"subset: must be >= 1 or full, got {self.subset}")
         if self.dtype == "bfloat16" and self.precision == "fp32":
@@ -242,11 +259,11 @@ _HINTS = typing.get_type_hints(TrainConfig)
 _KEYS = [f.name for f in fields(TrainConfig)]
 
 
-_WORDS = {"subset": {"full": None}}  # words a key accepts besides its type
+_WORDS = {"subset": {"full": None}, "add_eos": {True: "true", False: "false"}}  # values a key accepts besides its type
 
 
 def _coerce(key: str, value):
-    if isinstance(value, str) and value in _WORDS.get(key, {}):
+    if type(value) in (str, bool) and value in _WORDS.get(key, {}):
         return _WORDS[key][value]
     hint = _HINTS[key]
     args = typing.get_args(hint)
@@ -292,10 +309,19 @@ def _coerce(key: str, value):
     return value
 
 
+# What other trainers (transformers, TRL, torchtune) call some keys: suggested for an unknown key.
+_ALIASES = {"learning_rate": "lr", "batch_size": "micro_batch_size", "per_device_train_batch_size": "micro_batch_size",
+            "num_train_epochs": "epochs", "num_epochs": "epochs", "max_seq_length": "max_length",
+            "max_seq_len": "max_length", "gradient_accumulation": "gradient_accumulation_steps",
+            "warmup": "warmup_steps", "lr_scheduler_type": "lr_schedule", "model_name_or_path": "model",
+            "dataset": "train_data", "output": "output_dir", "peft": "lora", "bf16": "precision"}
+
+
 def _unknown(key: str) -> ConfigError:
     import difflib
 
-    close = difflib.get_close_matches(key, _KEYS, n=3)
+    close = ([_ALIASES[key]] if key in _ALIASES else []) + difflib.get_close_matches(key, _KEYS, n=3)
+    close = list(dict.fromkeys(close))[:3]
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     return ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(_KEYS)}")
 
@@ -346,8 +372,9 @@ def _yaml_load(text: str):
     return yaml.load(text, Loader=UniqueKeyLoader)
 
 
-def load_config(path: str | None, overrides: list[str] | None = None) -> TrainConfig:
-    """Load YAML (or start from defaults when path is None), apply overrides, validate."""
+def load_config(path: str | None, overrides: list[str] | None = None, require: bool = True) -> TrainConfig:
+    """Load YAML (or start from defaults when path is None), apply overrides, validate
+    (``require``: see :meth:`TrainConfig.validate`)."""
     import yaml
 
     values: dict = {}
@@ -370,7 +397,7 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> TrainCo
         if key not in _KEYS:
             raise _unknown(key)
     config = TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
-    return config.validate()
+    return config.validate(require)
 
 
 def save_config(config: TrainConfig, path) -> None:

@@ -48,6 +48,9 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, overwrite
     ``gradient_accumulation_steps`` are per rank, so the global batch is their product times the
     number of ranks. Only rank 0 writes and evaluates.
     """
+    from .threads import apply_threads
+
+    apply_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     check_distributed_config(cfg, int(os.environ.get("WORLD_SIZE", "1")))  # on every rank, before any collective
     info = dist_.setup_distributed(cfg.device)
     try:
@@ -64,6 +67,7 @@ def check_distributed_config(cfg: TrainConfig, world_size: int) -> None:
 
 
 def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, overwrite: bool = False) -> dict:
+    t_wall = time.perf_counter()
     lock, checkpoint, changes = prepare_run_dir(cfg, resume, info, force, overwrite)
     try:
         torch.manual_seed(cfg.seed)
@@ -84,10 +88,15 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
     try:
         if evaluate and cfg.eval_before and state.step == 0:
             eval_rows.append(evaluate(0)[0])
+        import sys
+
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=c.total_steps, initial=state.step, disable=not (cfg.progress and info.is_main),
-                   desc="train", unit="step")
+        show = cfg.progress and info.is_main
+        on_terminal = sys.stderr.isatty()  # a bar on a terminal; in a log file, a plain line every tenth of the run
+        bar = tqdm(total=c.total_steps, initial=state.step, disable=not (show and on_terminal), desc="train",
+                   unit="step")
+        every = max(1, c.total_steps // 10)
         with StopFlag() as stop:  # through the final evaluation too
             while state.step < c.total_steps and interrupted is None and early_stop is None:
                 for batches in c.data.epoch(state.epoch, start=state.step_in_epoch):
@@ -96,6 +105,9 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
                     bar.update(1)
                     bar.set_postfix(loss=f"{last_row['loss']:.4f}", lr=f"{last_row['lr']:.2e}",
                                     tok_s=f"{last_row['tokens_per_second']:.0f}")
+                    if show and not on_terminal and (state.step % every == 0 or state.step == c.total_steps):
+                        log.info("step %d/%d: loss %.4f, lr %.2e, %.0f tokens/s", state.step, c.total_steps,
+                                 last_row["loss"], last_row["lr"], last_row["tokens_per_second"])
                     if evaluate and cfg.eval_every and state.step % cfg.eval_every == 0 \
                             and state.step < c.total_steps:
                         row, stop_now = evaluate(state.step)
@@ -124,7 +136,8 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
             return {"interrupted": interrupted, "step": state.step, "run_dir": str(cfg.output_dir)}
         if early_stop is not None and info.is_main:
             print(best.stop_line(early_stop), flush=True)
-        summary = _finish(cfg, c, state, info, eval_rows, last_row, time.perf_counter() - t_start, best, early_stop)
+        summary = _finish(cfg, c, state, info, eval_rows, last_row, time.perf_counter() - t_start, best, early_stop,
+                          t_wall)
         return summary
     finally:
         c.metrics.close()
@@ -244,9 +257,11 @@ def _save_final(c: Components, model_state: dict, final: Path) -> None:
 
 
 def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.DistInfo, eval_rows: list,
-            last_row: dict, seconds: float, best: BestTracker | None = None, early_stop: int | None = None) -> dict:
+            last_row: dict, seconds: float, best: BestTracker | None = None, early_stop: int | None = None,
+            t_wall: float | None = None) -> dict:
     """Save the last checkpoint (unless a periodic save just wrote this step) and the final model,
-    write summary.json and the plots."""
+    write summary.json and the plots. ``seconds``: the loop (steps and evaluations); ``wall_seconds``
+    in the summary: the whole run from ``t_wall`` (loading the model and data, saving included)."""
     if not (Path(cfg.output_dir) / ckpt.CHECKPOINT_DIR / f"step-{state.step:08d}").is_dir():
         _save(cfg, c, state, info, "final")
     model_state, _ = _model_state(c, final=True)
@@ -266,6 +281,8 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
     if early_stop is not None:
         summary["early_stopped"] = {"step": early_stop, "metric": best.key, "patience": best.patience,
                                     "evaluations_without_improvement": best.since}
+    if t_wall is not None:
+        summary["wall_seconds"] = time.perf_counter() - t_wall
     write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     if cfg.plots:
         from ..plots import plot_run

@@ -36,7 +36,7 @@ RESUME_SAFE_KEYS = frozenset({
     "eval_top_p", "eval_samples", "eval_pass_k", "keep_best", "early_stop_patience",
     "eval_before", "eval_backend", "vllm_device", "vllm_gpu_memory_utilization", "checkpoint_every", "keep_last",
     "log", "plots", "progress", "output_dir",
-    "device", "parallel", "fused_logprobs", "gradient_checkpointing",
+    "device", "parallel", "fused_logprobs", "gradient_checkpointing", "threads",
 })
 
 

@@ -126,8 +126,10 @@ def run_sweep(config_path: str | None, overrides: list[str], sizes: list[int | N
     for filtered in FILTER_MODES[filter_mode]:
         for size in sizes:
             cell = Cell(size, filtered)
+            # the starting model's baseline is the same in every cell: evaluated in the first one only
+            baseline = [] if (filtered, size) == (FILTER_MODES[filter_mode][0], sizes[0]) else ["eval_before=false"]
             cfg = load_config(config_path, [*overrides, f"subset={size or 'full'}", f"filter_correct={filtered}",
-                                            f"output_dir={out / cell.name}"])
+                                            f"output_dir={out / cell.name}", *baseline])
             if not (cfg.eval_data or cfg.test_size):
                 raise ConfigError("a sweep needs an evaluation set: set eval_data or test_size")
             print(f"sweep: cell {cell.name}", flush=True)
