@@ -40,8 +40,8 @@ def test_run_plots_label_both_axes(tmp_path, monkeypatch):
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     figures = _record_figures(monkeypatch)
     assert len(plot_run(tmp_path)) == 3
-    axes = [ax for fig in figures for ax in fig.axes]
-    assert len(axes) == 4 and all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    axes = [ax for fig in figures for ax in fig.axes]  # loss, eval + failure modes, length, entropy
+    assert len(axes) == 5 and all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
 
 
 def test_sweep_plot_ticks_are_the_sizes_and_every_point_is_labelled(tmp_path, monkeypatch):
