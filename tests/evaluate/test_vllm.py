@@ -144,6 +144,27 @@ def test_generation_stops_at_the_stop_token(demo_model, engine):
     assert out["records"][0]["response_length"] == 1
 
 
+def test_samples_per_prompt_with_n_reproducible_under_a_seed(demo_model, engine):
+    from tracesft.evaluate.vllm import log_generations_vllm
+    from tracesft.grading import r1_zero_reward_fn
+
+    _, _, _, prompts, records = demo_model
+    ps, truths = prompts[:3], [r["ground_truth"] for r in records[:3]]
+    kw = dict(max_new_tokens=12, temperature=1.0, samples=4, pass_k=[2])
+    out = log_generations_vllm(engine, ps, truths, r1_zero_reward_fn, seed=3, **kw)
+    recs = out["records"]
+    assert [(r["prompt_index"], r["sample_index"]) for r in recs] == [(p, s) for p in range(3) for s in range(4)]
+    assert all(r["prompt"] == ps[r["prompt_index"]] for r in recs)
+    assert len({r["response"] for r in recs if r["prompt_index"] == 0}) > 1  # sampled, not 4 copies
+    again = log_generations_vllm(engine, ps, truths, r1_zero_reward_fn, seed=3, **kw)
+    assert [r["response"] for r in again["records"]] == [r["response"] for r in recs]
+    assert all(r["hit_max_new_tokens"] == (r["response_length"] == 12 and "</answer>" not in r["response"])
+               for r in recs)
+    s = out["summary"]
+    assert s["n_examples"] == 3 and s["samples_per_prompt"] == 4
+    assert {"avg@4", "pass@1", "pass@2", "pass@4", "maj@4"} <= set(s)
+
+
 def test_one_engine_per_process_then_the_shared_one_closes(engine, demo_model):
     """A second engine while one runs is refused in one line; the module's engine then shuts down,
     and the tests below start their own."""
@@ -245,26 +266,3 @@ def test_demo_trains_with_vllm_evaluation_and_sigterm_leaves_no_process(tmp_path
     time.sleep(1)
     assert _alive(children) == [], f"left behind: {_alive(children)}"
     assert list((run / "checkpoints").iterdir())  # stopped cleanly: it saved where it stopped
-
-
-
-
-def test_samples_per_prompt_with_n_reproducible_under_a_seed(demo_model, engine):
-    from tracesft.evaluate.vllm import log_generations_vllm
-    from tracesft.grading import r1_zero_reward_fn
-
-    _, _, _, prompts, records = demo_model
-    ps, truths = prompts[:3], [r["ground_truth"] for r in records[:3]]
-    kw = dict(max_new_tokens=12, temperature=1.0, samples=4, pass_k=[2])
-    out = log_generations_vllm(engine, ps, truths, r1_zero_reward_fn, seed=3, **kw)
-    recs = out["records"]
-    assert [(r["prompt_index"], r["sample_index"]) for r in recs] == [(p, s) for p in range(3) for s in range(4)]
-    assert all(r["prompt"] == ps[r["prompt_index"]] for r in recs)
-    assert len({r["response"] for r in recs if r["prompt_index"] == 0}) > 1  # sampled, not 4 copies
-    again = log_generations_vllm(engine, ps, truths, r1_zero_reward_fn, seed=3, **kw)
-    assert [r["response"] for r in again["records"]] == [r["response"] for r in recs]
-    assert all(r["hit_max_new_tokens"] == (r["response_length"] == 12 and "</answer>" not in r["response"])
-               for r in recs)
-    s = out["summary"]
-    assert s["n_examples"] == 3 and s["samples_per_prompt"] == 4
-    assert {"avg@4", "pass@1", "pass@2", "pass@4", "maj@4"} <= set(s)
