@@ -8,7 +8,7 @@ import pytest
 from helpers.report import HOSTILE, MAX_NEW_TOKENS, N_CORRECT, RECORDS, build_run_dir
 
 from tracesft.cli import main
-from tracesft.evaluate.report import build_report, collect, tail_loops, write_report, write_report_quietly
+from tracesft.evaluate.report import build_report, collect, write_report, write_report_quietly
 
 
 def _page_data(html: str) -> dict:
@@ -70,16 +70,6 @@ def test_record_fields_win_over_fallbacks(tmp_path):
     assert [(r["cut"], r["loop"], r["answer"]) for r in data["records"]] == [(False, False, "11"), (True, True, "3")]
     assert data["notes"]["cut_off"] == data["notes"]["looping"] == "from the records"
     assert data["train"] == {} and data["summary"] == []
-
-
-def test_tail_loops():
-    assert tail_loops("The answer is" + " and so on" * 10)
-    assert tail_loops("x" * 59 + "!" * 60)
-    assert tail_loops("abc " + "12345678" * 7 + "1234")  # cut off in the middle of its unit
-    assert not tail_loops("1 plus 2 is 3. </think> <answer> 3 </answer>")
-    assert not tail_loops("ab" * 29)  # shorter than the 60 characters a loop must span
-    assert not tail_loops("and so on " * 2 + "and then it stopped, done, with a long enough tail here.")
-    assert tail_loops("q" + "a long unit of thirty chars.. " * 3)  # 3 repeats of a 30-character unit
 
 
 def test_eval_directory_with_samples(tmp_path):

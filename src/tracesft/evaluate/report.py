@@ -29,7 +29,7 @@ from pathlib import Path
 from ..errors import UserInputError
 from ..outputs import write_text_atomic
 
-__all__ = ["REPORT_NAME", "build_report", "write_report", "write_report_quietly", "tail_loops", "find_generations"]
+__all__ = ["REPORT_NAME", "build_report", "write_report", "write_report_quietly", "find_generations"]
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,6 @@ _ANSWER_KEYS = ("extracted_answer", "answer", "pred", "prediction")
 
 
 # --- fallbacks ---------------------------------------------------------------------------------------
-
-def tail_loops(text: str, max_period: int = 200, min_span: int = 60, min_repeats: int = 3) -> bool:
-    """True when the text's tail is a loop: for some period p in 1..max_period, the last
-    max(min_repeats * p, min_span) characters repeat with period p (each character equals the one p
-    before it), so a response cut off in the middle of its loop counts too. Linear per period."""
-    for p in range(1, max_period + 1):
-        span = max(min_repeats * p, min_span)
-        if span > len(text):
-            break
-        tail = text[-span:]
-        if tail[p:] == tail[:-p]:
-            return True
-    return False
-
 
 def _last_answer(response: str) -> str | None:
     """The text of the last ``<answer>...</answer>`` block (the closing tag may be missing), or None."""
@@ -193,16 +179,6 @@ def _clip(text, limit: int | None = None) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n[... {len(text) - limit} more characters not shown]"
 
 
-def _repetition_fn():
-    """The evaluation's own definition of a repetition loop when this version has one, else
-    :func:`tail_loops`; with a line saying which."""
-    try:
-        from .metrics import is_repetitive  # the evaluation's repetition_rate counts these
-    except ImportError:
-        return tail_loops, "the tail repeats a unit of 1-200 characters over >= 60 characters, 3+ times"
-    return is_repetitive, "is_repetitive of tracesft.evaluate.metrics (what repetition_rate counts)"
-
-
 def _int(v):
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
@@ -213,7 +189,9 @@ def _records(rows: list[dict], max_new_tokens: int | None) -> tuple[list[dict], 
     rather than read, and [length, correct] of every row (the histogram)."""
     known = [n for r in rows if (n := _int(r.get("response_length"))) is not None]
     longest = max(known) if known else None
-    repetitive, repetition_rule = _repetition_fn()
+    from .metrics import is_repetitive as repetitive  # what the evaluation's repetition_rate counts
+
+    repetition_rule = "is_repetitive of tracesft.evaluate.metrics (what repetition_rate counts)"
     budget = min(MAX_CHARS, max(2000, MAX_TEXT_CHARS // max(1, 2 * min(len(rows), MAX_RECORDS))))
     sources = {"cut_off": set(), "looping": set(), "answer": set()}
     prompts: dict[str, int] = {}
