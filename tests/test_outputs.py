@@ -131,3 +131,29 @@ def test_eval_out_onto_its_own_data_or_a_training_run_is_refused(tmp_path, capsy
     assert main(["eval", "--model", str(tmp_path / "nomodel"), "--data", str(other), "--out", str(run)]) != 0
     assert "is a tracesft train directory" in capsys.readouterr().err
     assert (run / "summary.json").read_text() == '{"steps": 3}'
+
+
+def test_a_damaged_marker_is_claimed_afresh_or_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / MARKER).write_text("")  # a kill between creating the marker and writing it
+    claim_dir(tmp_path / "empty", "train")
+    assert json.loads((tmp_path / "empty" / MARKER).read_text()) == {"kind": "train"}
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / MARKER).write_text("[1, 2]")
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(UserInputError, match="not empty and was not made by tracesft train"):
+        claim_dir(tmp_path / "full", "train")
+
+
+def test_atomic_files_get_the_mode_a_plain_open_gives(tmp_path):
+    import os
+
+    from tracesft.outputs import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.json", "{}")
+        (tmp_path / "b.json").write_text("{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == (tmp_path / "b.json").stat().st_mode & 0o777 == 0o644

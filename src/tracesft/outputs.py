@@ -39,6 +39,12 @@ MARKER = ".tracesft-run"
 _IGNORABLE = {MARKER, ".lock", ".DS_Store"}
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it (there is no getter) and put it back at once
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_writer(path, mode: str = "w", encoding: str | None = "utf-8"):
     """``with atomic_writer(p) as f: f.write(...)``: p appears whole on success, unchanged otherwise."""
@@ -46,6 +52,7 @@ def atomic_writer(path, mode: str = "w", encoding: str | None = "utf-8"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the mode a plain open() would
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
             f.flush()
@@ -224,12 +231,20 @@ def claim_dir(path, kind: str, adopt=None) -> Path:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise UserInputError(f"{path}: is not empty and was not made by tracesft {kind} (it holds {shown}); "
                              "choose a new or empty directory")
+    marker = path / MARKER
+    if os.path.lexists(marker):  # unreadable (what a kill between creating and writing it leaves) in a
+        os.unlink(marker)        # directory that is otherwise empty or adopted: claim it afresh
     try:
-        fd = os.open(path / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     except FileExistsError:  # another process claimed it a moment ago
-        return claim_dir(path, kind, adopt)
+        if dir_kind(path) == kind:
+            return path
+        raise UserInputError(f"{path}: claimed by another tracesft process just now; choose another directory") \
+            from None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(json.dumps({"kind": kind}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

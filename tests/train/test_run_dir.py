@@ -181,3 +181,13 @@ def test_a_symlinked_lock_is_refused_and_its_target_untouched(setup_dir, referen
     with pytest.raises(UserInputError, match="symbolic link"):
         train(make_cfg(setup_dir, out, eval_data=None, checkpoint_every=2, keep_last=5), resume=True)
     assert victim.read_text() == "precious\n"
+
+
+def test_overwrite_never_deletes_the_runs_own_inputs(setup_dir, reference, tmp_path):
+    src, _ = reference
+    out = tmp_path / "run"
+    shutil.copytree(src, out)
+    shutil.copy(setup_dir / "train.jsonl", out / "mydata.jsonl")  # the data kept inside the run directory
+    with pytest.raises(UserInputError, match="overlaps the input"):
+        train(make_cfg(setup_dir, out, eval_data=None, train_data=str(out / "mydata.jsonl")), overwrite=True)
+    assert (out / "mydata.jsonl").is_file() and (out / "final").is_dir()

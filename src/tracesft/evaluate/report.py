@@ -63,7 +63,7 @@ def _last_answer(response: str) -> str | None:
 
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:  # a damaged byte costs one line, not the report
         for line in f:
             line = line.strip()
             if not line:
@@ -165,7 +165,7 @@ def _max_new_tokens(run_dir: Path, summary: dict) -> int | None:
         import yaml
 
         try:
-            cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
+            cfg = yaml.safe_load(config.read_text(encoding="utf-8", errors="replace"))
         except yaml.YAMLError:
             return None
         if isinstance(cfg, dict) and isinstance(cfg.get("eval_max_new_tokens"), int):
@@ -258,7 +258,7 @@ def collect(run_dir) -> dict:
     summary = {}
     if summary_path.is_file():
         try:
-            loaded = json.loads(summary_path.read_text(encoding="utf-8"))
+            loaded = json.loads(summary_path.read_text(encoding="utf-8", errors="replace"))
             summary = loaded if isinstance(loaded, dict) else {}
         except json.JSONDecodeError as e:
             raise UserInputError(f"{summary_path}: not JSON ({e.msg}, line {e.lineno})") from None

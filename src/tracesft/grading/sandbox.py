@@ -134,6 +134,7 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
         ).result()
         self.ready = False
+        self.shut_down = False  # killed by shutdown(): no replacement is started for it
 
     def _readline(self, timeout: float) -> str | None:
         ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, timeout))
@@ -241,7 +242,8 @@ def run_bounded(name: str, args: tuple, timeout: float):
     except (TimeoutError, OSError, ValueError):
         w.kill()
         _release(w)
-        _release(_Worker())  # start the replacement now, so the next call need not wait for it
+        if not w.shut_down:  # start the replacement now, so the next call need not wait for it
+            _release(_Worker())
         return TIMED_OUT
     except BaseException:  # KeyboardInterrupt while waiting: the worker's job is abandoned
         w.kill()
@@ -257,6 +259,8 @@ def shutdown() -> None:
     with _lock:
         workers, _idle[:] = list(_idle) + list(_busy), []
         _busy.clear()
+    for w in workers:
+        w.shut_down = True
     for w in workers:
         w.kill()
 
