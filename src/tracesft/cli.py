@@ -22,7 +22,6 @@ TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades th
 
 def _cmd_filter(args) -> int:
     import itertools
-    from itertools import islice
 
     from tqdm.auto import tqdm
 
@@ -41,27 +40,28 @@ def _cmd_filter(args) -> int:
     check_output(report_path, [args.input])
     skipped: list = []
     examples = iter_examples(args.input, split=args.split, skip_invalid=args.skip_invalid, skipped=skipped)
-    first = list(islice(examples, _FILTER_CHUNK))  # the format is read from the first chunk's responses
-    reward_name = resolve_format(args.template, args.reward or "auto", first, what=f"the first {len(first)} records",
-                                 keys=("--template", "--reward")).reward
-    reward_fn = get_reward(reward_name)
-    examples = itertools.chain(first, examples)
-    report = FilterReport()
-    bar = tqdm(disable=args.quiet or not sys.stderr.isatty(), desc="grading", unit="resp", delay=1.0)
-
     from .data.sources import record_bytes
 
-    def next_chunk() -> list:  # bounded in count and in bytes
+    def next_chunk(source) -> list:  # bounded in count and in bytes
         chunk, size = [], 0
-        for ex in examples:
+        for ex in source:
             chunk.append(ex)
             size += record_bytes((ex.prompt, ex.response, ex.ground_truth, ex.meta))
             if len(chunk) >= _FILTER_CHUNK or size >= _FILTER_CHUNK_BYTES:
                 break
         return chunk
 
+    first = next_chunk(examples)  # the format is read from the first chunk's responses
+    reward_name = resolve_format(args.template, args.reward or "auto", first, what=f"the first {len(first)} records",
+                                 keys=("--template", "--reward")).reward
+    reward_fn = get_reward(reward_name)
+    examples = itertools.chain(first, examples)
+    del first  # the chain holds it until its records are graded, no longer
+    report = FilterReport()
+    bar = tqdm(disable=args.quiet or not sys.stderr.isatty(), desc="grading", unit="resp", delay=1.0)
+
     def kept_records():  # chunk by chunk, so that a file larger than memory filters in constant memory
-        while chunk := next_chunk():
+        while chunk := next_chunk(examples):
             kept, chunk_report = filter_correct(chunk, reward_fn, workers=args.workers, progress=False)
             report.merge(chunk_report)
             bar.update(len(chunk))

@@ -40,7 +40,7 @@ def test_keep_best_and_early_stop_then_resume(setup_dir, tmp_path, monkeypatch, 
     at_2 = load_file(str(out / "checkpoints" / "step-00000002" / "model.safetensors"))
     at_5 = load_file(str(out / "checkpoints" / "step-00000005" / "model.safetensors"))
     assert all(best[k].equal(at_2[k]) for k in at_2) and not all(best[k].equal(at_5[k]) for k in at_5)
-    assert (out / "final").is_dir() and not list(out.glob(".tmp-best-*"))
+    assert (out / "final").is_dir() and not [p for p in out.iterdir() if p.name.startswith(".best")]
     from transformers import AutoModelForCausalLM
 
     AutoModelForCausalLM.from_pretrained(out / "best")  # a whole model directory

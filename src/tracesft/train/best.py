@@ -13,12 +13,10 @@ without improvement carries over.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BEST_DIR", "BestTracker", "write_best", "tidy_best"]
+__all__ = ["BEST_DIR", "BestTracker", "write_best"]
 
 BEST_DIR = "best"
 
@@ -66,40 +64,14 @@ class BestTracker:
 
 
 def write_best(run_dir: Path, model, state: dict, tokenizer, record: dict) -> Path:
-    """Write ``RUN/best/`` whole: a temporary directory, then renames (the old best/ is moved aside
-    first and removed after; :func:`tidy_best` puts it back when a kill fell between the renames)."""
+    """Write ``RUN/best/`` whole (:func:`tracesft.outputs.atomic_dir`: a temporary directory, fsynced,
+    renamed over the old one; what a kill leaves is tidied by the run's ``clean_stale`` at its next start)."""
     from ..models.lora import save_final
-    from ..outputs import write_text_atomic
+    from ..outputs import atomic_dir
 
-    run_dir = Path(run_dir)
-    final = run_dir / BEST_DIR
-    tmp = run_dir / f".tmp-{BEST_DIR}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_final(model, state, tmp)
-    tokenizer.save_pretrained(tmp)
-    write_text_atomic(tmp / "best.json", json.dumps(record, indent=2) + "\n")
-    old = run_dir / f".old-{BEST_DIR}"
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(final, old)
-    os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-    fd = os.open(run_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    final = Path(run_dir) / BEST_DIR
+    with atomic_dir(final) as tmp:
+        save_final(model, state, tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "best.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")  # inside the temp dir
     return final
-
-
-def tidy_best(run_dir: Path) -> None:
-    """Remove what an interrupted :func:`write_best` left; restore the old best/ if it was moved aside."""
-    run_dir = Path(run_dir)
-    for tmp in run_dir.glob(f".tmp-{BEST_DIR}-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
-    old = run_dir / f".old-{BEST_DIR}"
-    if old.exists():
-        if (run_dir / BEST_DIR).exists():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(old, run_dir / BEST_DIR)

@@ -21,7 +21,7 @@ from ..models.unwrap import is_adapted
 from ..outputs import write_text_atomic
 from . import checkpoint as ckpt
 from . import distributed as dist_
-from .best import BestTracker, tidy_best, write_best
+from .best import BestTracker, write_best
 from .builders import Components, build_components
 from .config import TrainConfig
 from .evaluation import evaluate_during_training
@@ -81,8 +81,6 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
         c.metrics.reset()
     reduce_sum = partial(dist_.all_reduce_sum, info=info)
     best = BestTracker.for_config(cfg, _eval_rows(c) if checkpoint is not None and info.is_main else ())
-    if info.is_main:
-        tidy_best(cfg.output_dir)
     evaluate = partial(_evaluate, cfg, c, info, best, reduce_sum) if cfg.has_eval else None
     t_start, eval_rows, last_row, interrupted, early_stop = time.perf_counter(), [], {}, None, None
     try:

@@ -135,8 +135,9 @@ FINISHED_MARKS = ("final", "summary.json")
 
 
 def _legacy_run(run_dir: Path) -> bool:
-    """A run written before run directories carried a marker: a config and a whole checkpoint."""
-    return (run_dir / "config.yaml").is_file() and ckpt.read_newest_whole(run_dir) is not None
+    """A run written before run directories carried a marker: a config and a checkpoint (whether one
+    reads whole is checked by the resume itself)."""
+    return (run_dir / "config.yaml").is_file() and ckpt.latest_checkpoint(run_dir) is not None
 
 
 def _wipe_run(run_dir: Path) -> None:
