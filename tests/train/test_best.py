@@ -64,3 +64,16 @@ def test_keep_best_config_errors(setup_dir, tmp_path):
         make_cfg(setup_dir, tmp_path, eval_data=None, early_stop_patience=2)
     cfg = make_cfg(setup_dir, tmp_path, eval_samples=4, eval_temperature=0.7, keep_best="maj@K")
     assert cfg.best_metric_key() == "maj@4" and cfg.pass_k == (1, 4)
+
+
+def test_keep_best_turned_on_at_resume_writes_best_at_the_next_evaluation(setup_dir, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    kw = dict(max_steps=4, eval_every=1, checkpoint_every=1, keep_last=20)
+    _scripted_accuracy(monkeypatch, [0.1, 0.5, 0.2])
+    train(make_cfg(setup_dir, out, max_steps=2, **{k: v for k, v in kw.items() if k != "max_steps"}))
+    assert not (out / "best").exists()
+    # 0.5 at step 2 is in metrics.jsonl, but no best/ holds it: the next evaluation (0.3) is written
+    _scripted_accuracy(monkeypatch, [0.3, 0.2])
+    summary = train(make_cfg(setup_dir, out, keep_best="accuracy", **kw), resume=True, force=True)
+    assert json.loads((out / "best" / "best.json").read_text()) == {"metric": "accuracy", "value": 0.3, "step": 3}
+    assert summary["best"] == {"metric": "accuracy", "value": 0.3, "step": 3, "path": str(out / "best")}

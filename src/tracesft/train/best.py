@@ -31,12 +31,21 @@ class BestTracker:
     since: int = 0  #: evaluations since the last improvement
 
     @classmethod
-    def for_config(cls, cfg, rows=()) -> BestTracker:
-        """The tracker of ``cfg`` (keep_best, early_stop_patience), replaying earlier eval ``rows``."""
+    def for_config(cls, cfg, rows=(), run_dir=None) -> BestTracker:
+        """The tracker of ``cfg`` (keep_best, early_stop_patience), replaying earlier eval ``rows``.
+
+        With keep_best, the best value replayed must be the one ``RUN/best/`` holds (its best.json,
+        same metric): when it is not (keep_best turned on or changed at a resume, best/ missing), the
+        replay keeps the count of evaluations without improvement but not the value, so the next
+        evaluation writes best/ and summary.json never names a best/ that is not there."""
         tracker = cls(cfg.best_metric_key(), cfg.keep_best is not None, cfg.early_stop_patience)
         for row in rows:
             if row.get("kind") == "eval":
                 tracker.observe(row)
+        if tracker.keep and tracker.value is not None and run_dir is not None:
+            saved = _saved_best(Path(run_dir))
+            if saved is None or saved.get("metric") != tracker.key or saved.get("step") != tracker.step:
+                tracker.value = tracker.step = None
         return tracker
 
     def observe(self, row: dict | None) -> bool:
@@ -61,6 +70,14 @@ class BestTracker:
     def stop_line(self, step: int) -> str:
         return (f"early stop at step {step}: {self.key} did not improve in {self.since} evaluations "
                 f"(best {self.value:.4g} at step {self.step}); to go on: --resume with a larger early_stop_patience")
+
+
+def _saved_best(run_dir: Path) -> dict | None:
+    try:
+        saved = json.loads((run_dir / BEST_DIR / "best.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
 
 
 def write_best(run_dir: Path, model, state: dict, tokenizer, record: dict) -> Path:

@@ -80,7 +80,8 @@ def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, over
     if checkpoint is None:
         c.metrics.reset()
     reduce_sum = partial(dist_.all_reduce_sum, info=info)
-    best = BestTracker.for_config(cfg, _eval_rows(c) if checkpoint is not None and info.is_main else ())
+    best = BestTracker.for_config(cfg, _eval_rows(c) if checkpoint is not None and info.is_main else (),
+                                  run_dir=cfg.output_dir)
     evaluate = partial(_evaluate, cfg, c, info, best, reduce_sum) if cfg.has_eval else None
     t_start, eval_rows, last_row, interrupted, early_stop = time.perf_counter(), [], {}, None, None
     try:
@@ -275,7 +276,8 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
         if cfg.eval_before:
             summary["eval_accuracy_before"] = eval_rows[0]["accuracy"]
     if best is not None and best.key is not None:
-        summary["best"] = {**best.record(), "path": str(run_dir / "best") if best.keep else None}
+        kept = best.keep and (run_dir / "best").is_dir()
+        summary["best"] = {**best.record(), "path": str(run_dir / "best") if kept else None}
     if early_stop is not None:
         summary["early_stopped"] = {"step": early_stop, "metric": best.key, "patience": best.patience,
                                     "evaluations_without_improvement": best.since}
