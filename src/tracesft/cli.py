@@ -17,6 +17,8 @@ log = logging.getLogger("tracesft")
 
 _FILTER_CHUNK = 4096  # examples graded at a time by `tracesft filter` at most,
 _FILTER_CHUNK_BYTES = 64 << 20  # and at most about this many bytes of them (records of 5 MB: a dozen)
+_TRUTH_FROM_BOXED = ("chat records without a ground-truth field: take the last \\boxed{} of the final assistant "
+                     "turn (a reference solution's answer)")
 TIMEOUT_SHARE_LIMIT = 0.01  # `filter` exits non-zero when more of its grades than this timed out
 
 
@@ -39,7 +41,8 @@ def _cmd_filter(args) -> int:
     check_output(out, [args.input])
     check_output(report_path, [args.input])
     skipped: list = []
-    examples = iter_examples(args.input, split=args.split, skip_invalid=args.skip_invalid, skipped=skipped)
+    examples = iter_examples(args.input, split=args.split, skip_invalid=args.skip_invalid, skipped=skipped,
+                             truth_from_boxed=args.truth_from_boxed)
     from .data.sources import record_bytes
 
     def next_chunk(source) -> list:  # bounded in count and in bytes
@@ -171,7 +174,8 @@ def _cmd_eval(args) -> int:
     claim_dir(out, "eval")
     if (out / "summary.json").exists():
         raise UserInputError(f"--out {out}: already holds an evaluation (summary.json); choose another --out")
-    examples = load_examples(args.data, split=args.split, require_ground_truth=True)
+    examples = load_examples(args.data, split=args.split, require_ground_truth=True,
+                             truth_from_boxed=args.truth_from_boxed)
     if args.limit is not None:
         examples = examples[: args.limit]
     if not examples:
@@ -437,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--to-r1-zero", action="store_true",
                    help="write kept responses as '<solution> </think> <answer> <answer> </answer>'")
     f.add_argument("--workers", type=_POSITIVE, default=None, help="grading processes (default: CPU count)")
+    f.add_argument("--truth-from-boxed", action="store_true",
+                   help=_TRUTH_FROM_BOXED)
     f.add_argument("--skip-invalid", action="store_true", help="skip bad input lines instead of stopping")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_filter)
@@ -466,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grader (default: free_form for question_only, else r1_zero)")
     e.add_argument("--backend", choices=list(EVALUATORS), default="hf")
     e.add_argument("--limit", type=_POSITIVE, default=None, metavar="N", help="evaluate only the first N examples")
+    e.add_argument("--truth-from-boxed", action="store_true",
+                   help=_TRUTH_FROM_BOXED)
     e.add_argument("--n", action=_Renamed, nargs="?", help=argparse.SUPPRESS,
                    new="--n is now --limit N (the first N examples); --samples K draws K responses per prompt")
     e.add_argument("--samples", type=_POSITIVE, default=1, metavar="K",

@@ -142,3 +142,31 @@ def test_training_with_the_chat_template_and_a_system_prompt(tmp_path):
     rec = json.loads((tmp_path / "run" / "generations" / "step-00000002.jsonl").read_text().splitlines()[0])
     # the template's written BOS is left to the tokenizer, which adds it
     assert rec["prompt"].startswith("<|system|>use tags .<|end|><|user|>what is 2 plus 3 ?")
+
+
+def test_chat_ground_truth_from_the_final_boxed_only_when_asked(tmp_path):
+    import json
+
+    from tracesft.data import load_examples
+
+    path = tmp_path / "chat.jsonl"
+    record = {"messages": [{"role": "user", "content": "What is 6 * 7?"},
+                           {"role": "assistant", "content": "6 * 7 = 42, so \\boxed{42}."}]}
+    path.write_text(json.dumps(record) + "\n")
+    assert load_examples(path)[0].ground_truth is None  # a model's reply is not a reference by default
+    assert load_examples(path, truth_from_boxed=True)[0].ground_truth == "42"
+    record["messages"][0]["info"] = {"reference_answer": "41"}  # a field, when there is one, wins
+    path.write_text(json.dumps(record) + "\n")
+    assert load_examples(path, truth_from_boxed=True)[0].ground_truth == "41"
+
+
+def test_filter_truth_from_boxed_flag(tmp_path, capsys):
+    import json
+
+    from tracesft.cli import main
+
+    path = tmp_path / "chat.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "user", "content": "2+2?"},
+                                             {"role": "assistant", "content": "2+2 = \\boxed{4}"}]}) + "\n")
+    assert main(["filter", str(path), "--out", str(tmp_path / "k.jsonl"), "--truth-from-boxed", "--quiet"]) == 0
+    assert "kept 1 of 1" in capsys.readouterr().out

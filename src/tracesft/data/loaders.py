@@ -72,7 +72,7 @@ def _ground_truth(value, key: str):
     raise _Bad(f"field {key!r} must be a string, a number or a non-empty list of them, got {value!r:.60}")
 
 
-def _from_chat(record: dict) -> Example:
+def _from_chat(record: dict, truth_from_boxed: bool = False) -> Example:
     """A conversation: [system], then user/assistant turns alternating, ending with a user turn or
     the assistant's reply to it. The last user message is the prompt, the reply after it (if any)
     the response; the system message and earlier turns go to ``meta["system"]`` and
@@ -115,6 +115,10 @@ def _from_chat(record: dict) -> Example:
         if value is not None:
             truth, used = _ground_truth(value, key), key
             break
+    if truth is None and truth_from_boxed and assistant is not None:  # asked for: the reply's own \boxed{}
+        from ..grading.extract import last_boxed
+
+        truth = last_boxed(assistant["content"])
     meta = {k: v for k, v in record.items() if k != "messages" and k != used}
     if used == "info.reference_answer":
         meta["info"] = {k: v for k, v in record_info.items() if k != "reference_answer"}
@@ -215,12 +219,12 @@ def _from_question(record: dict) -> Example:
     return Example(question, None, _ground_truth(answer, "answer"), meta)
 
 
-def _parse_record(record) -> Example:
+def _parse_record(record, truth_from_boxed: bool = False) -> Example:
     if not isinstance(record, dict):
         raise _Bad(f"expected a JSON object, got {type(record).__name__}")
     schema = detect_schema(record)
     if schema == "chat":
-        return _from_chat(record)
+        return _from_chat(record, truth_from_boxed)
     if schema is not None:
         return _from_fields(record, schema)
     expected = ", ".join(["messages"] + [p for p, _, _ in FIELD_SCHEMAS.values()])
@@ -229,17 +233,19 @@ def _parse_record(record) -> Example:
 
 def iter_examples(
     path, *, split: str | None = None, skip_invalid: bool = False, require_response: bool = False,
-    require_ground_truth: bool = False, skipped: list | None = None,
+    require_ground_truth: bool = False, skipped: list | None = None, truth_from_boxed: bool = False,
 ) -> Iterator[Example]:
     """The examples of a JSONL file, a Parquet file or a saved dataset, one at a time (constant
     memory); see :func:`load_examples`. With ``skip_invalid`` bad records are appended to ``skipped``
-    (:class:`SkippedLine`) instead of raising."""
+    (:class:`SkippedLine`) instead of raising. ``truth_from_boxed``: a chat record without a
+    ground-truth field takes the last ``\\boxed{}`` of its final assistant turn (a reference solution's
+    answer) as its ground truth."""
     path = Path(path)
     for number, record in iter_records(path, split):
         try:
             if isinstance(record, RecordError):
                 raise _Bad(str(record))
-            example = _parse_record(record)
+            example = _parse_record(record, truth_from_boxed)
             if require_response and example.response is None:
                 raise _Bad(f"no response (read from {_fields_read(record, 'response')})")
             if require_ground_truth and example.ground_truth is None:
@@ -256,12 +262,13 @@ def iter_examples(
 
 def read_examples(
     path, *, split: str | None = None, skip_invalid: bool = False, require_response: bool = False,
-    require_ground_truth: bool = False,
+    require_ground_truth: bool = False, truth_from_boxed: bool = False,
 ) -> tuple[list[Example], list[SkippedLine]]:
     """Like :func:`load_examples`, also returning the skipped lines (empty unless skip_invalid)."""
     skipped: list[SkippedLine] = []
     examples = list(iter_examples(path, split=split, skip_invalid=skip_invalid, require_response=require_response,
-                                  require_ground_truth=require_ground_truth, skipped=skipped))
+                                  require_ground_truth=require_ground_truth, skipped=skipped,
+                                  truth_from_boxed=truth_from_boxed))
     if skipped:
         reasons = Counter(s.reason for s in skipped)
         logger.warning("%s: skipped %d invalid line(s): %s", path, len(skipped),
@@ -271,7 +278,7 @@ def read_examples(
 
 def load_examples(
     path, *, split: str | None = None, skip_invalid: bool = False, require_response: bool = False,
-    require_ground_truth: bool = False,
+    require_ground_truth: bool = False, truth_from_boxed: bool = False,
 ) -> list[Example]:
     """Read examples from a JSONL file (one record per line), a Parquet file or a directory written by
     ``datasets``' ``save_to_disk`` (``split`` picks one split of a dataset dict; extra
@@ -303,10 +310,10 @@ def load_examples(
     Blank lines are ignored. A malformed line, a missing or non-string field, or invalid UTF-8 raises
     :class:`tracesft.errors.DataError` naming ``file:line`` and the problem; with
     ``skip_invalid=True`` such lines are skipped and a warning says how many and why
-    (:func:`read_examples` returns them too).
+    (:func:`read_examples` returns them too). ``truth_from_boxed``: see :func:`iter_examples`.
     """
     return read_examples(path, split=split, skip_invalid=skip_invalid, require_response=require_response,
-                         require_ground_truth=require_ground_truth)[0]
+                         require_ground_truth=require_ground_truth, truth_from_boxed=truth_from_boxed)[0]
 
 
 def _without_non_finite(value):

@@ -88,7 +88,8 @@ def build_model(cfg, device: str):
 def select_examples(cfg) -> tuple[list, list, dict]:
     """(training examples, held-out examples, report): the ``test_size`` split of train_data is taken
     first (so every subset is evaluated on the same examples), then the seeded ``subset``."""
-    examples = load_examples(cfg.train_data, split=cfg.train_split, require_response=True)
+    examples = load_examples(cfg.train_data, split=cfg.train_split, require_response=True,
+                             truth_from_boxed=cfg.truth_from_boxed)
     train_examples, held_out = split_held_out(examples, cfg.test_size, cfg.seed)
     train_examples = take_subset(train_examples, cfg.subset, cfg.seed)
     unanswered = next((e for e in held_out if e.ground_truth is None), None)
@@ -183,7 +184,8 @@ def build_eval_set(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list
     """The first ``eval_n`` evaluation prompts (templated) and their ground truths: from eval_data, or
     the examples held out of train_data by ``test_size``."""
     if cfg.eval_data:
-        held_out = load_examples(cfg.eval_data, split=cfg.eval_split, require_ground_truth=True)
+        held_out = load_examples(cfg.eval_data, split=cfg.eval_split, require_ground_truth=True,
+                                 truth_from_boxed=cfg.truth_from_boxed)
     template = load_template(cfg.template)
     held_out = held_out[: cfg.eval_n]
     if not held_out:

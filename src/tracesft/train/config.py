@@ -56,6 +56,9 @@ class TrainConfig:
     system_prompt: str | None = None  #: template chat: the system message of examples that have none
     reward: str = "auto"  #: grader for filtering and evaluation (auto: the one that fits the template and data)
     filter_correct: bool = False  #: keep only traces whose answer is right before training
+    #: chat records without a ground-truth field (info.reference_answer, ground_truth, answer) take the
+    #: last \boxed{} of their final assistant turn (a reference solution's answer) as ground truth
+    truth_from_boxed: bool = False
     #: rewrite free-form responses as '<solution> </think> <answer> ANSWER </answer>' when loading
     #: (what tracesft filter --to-r1-zero writes); template and reward auto then mean r1_zero
     to_r1_zero: bool = False
