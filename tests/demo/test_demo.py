@@ -11,7 +11,7 @@ def test_demo_fast(tmp_path, capsys):
 
     run_dir = run_demo(str(tmp_path / "demo"), fast=True)
     summary = json.loads((run_dir / "summary.json").read_text())
-    for key in ("accuracy_before", "accuracy_after", "format_rate_after", "n_eval", "seconds"):
+    for key in ("accuracy_before", "accuracy_after", "format_rate_after", "n_eval", "wall_seconds"):
         assert key in summary
     assert summary["n_eval"] == 10 and summary["samples_per_prompt"] == 4
     for side in ("before", "after"):

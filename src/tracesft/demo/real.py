@@ -127,14 +127,14 @@ def run_demo_real(out: str | None = None, seed: int = 0, fast: bool = False, eva
         "accuracy_before": first.get("accuracy"), "accuracy_after": summary["eval_accuracy"],
         "format_rate_before": first.get("format_rate"), "format_rate_after": summary["eval_format_rate"],
         "n_eval": summary["eval_n_examples"], "n_train": len(kept), "train_steps": summary["steps"],
-        "final_loss": summary["final_loss"], "seconds": time.perf_counter() - t0, "fast": fast,
+        "final_loss": summary["final_loss"], "wall_seconds": time.perf_counter() - t0, "fast": fast,
     }
     write_text_atomic(run_dir / "summary.json", json.dumps(result, indent=2) + "\n")
     print(f"\n[4/4] {'':<18}{'before':>10}{'after':>10}")
     print(f"{'held-out accuracy':<24}{result['accuracy_before']:>10.1%}{result['accuracy_after']:>10.1%}")
     print(f"{'format rate':<24}{result['format_rate_before']:>10.1%}{result['format_rate_after']:>10.1%}")
     print(f"({result['n_eval']} held-out problems, {result['train_steps']} optimizer steps, "
-          f"{result['seconds']:.0f} s)")
+          f"{result['wall_seconds']:.0f} s of wall time)")
     print(run_dir.resolve())
     return run_dir
 

@@ -85,7 +85,7 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
         "filtered": not no_filter,
         "train_steps": summary["steps"],
         "final_loss": summary["final_loss"],
-        "seconds": time.perf_counter() - t0,
+        "wall_seconds": time.perf_counter() - t0,
         "fast": fast,
     }
     write_text_atomic(run_dir / "summary.json", json.dumps(result, indent=2) + "\n")
@@ -196,7 +196,8 @@ def _print_result(run_dir: Path, result: dict) -> None:
         b, a = result["before"].get(key), result["after"].get(key)
         print(f"{label:<24}{'-' if b is None else f'{b:.1%}':>10}{'-' if a is None else f'{a:.1%}':>10}")
     print(f"({result['n_eval']} held-out problems x {_K} samples at temperature {EVAL_TEMPERATURE}, "
-          f"{result['train_steps']} optimizer steps, {result['seconds']:.0f} s; plots in {run_dir / 'train'})")
+          f"{result['train_steps']} optimizer steps, {result['wall_seconds']:.0f} s of wall time; "
+          f"plots in {run_dir / 'train'})")
     print(run_dir.resolve())
 
 

@@ -109,7 +109,7 @@ def _row(cell: Cell, cfg: TrainConfig, summary: dict) -> dict:
     return {"size": cell.size or "full", "filter": "on" if cell.filtered else "off",
             "examples": summary["n_train_examples"], "kept": summary["n_train"], "steps": summary["steps"],
             "accuracy": summary.get("eval_accuracy"), "format_rate": summary.get("eval_format_rate"),
-            "mean_response_length": summary.get("eval_mean_response_length"), "seconds": summary["seconds"],
+            "mean_response_length": summary.get("eval_mean_response_length"), "train_seconds": summary["seconds"],
             "run_dir": cfg.output_dir}
 
 
@@ -152,9 +152,9 @@ def sweep_table(rows: list[dict]) -> str:
         return "-" if v is None else format(v, spec)
 
     lines = [f"{'size':>6} {'filter':>6} {'examples':>8} {'kept':>6} {'steps':>6} {'accuracy':>8} "
-             f"{'format':>7} {'resp len':>8} {'seconds':>8}"]
+             f"{'format':>7} {'resp len':>8} {'train s':>8}"]
     for r in rows:
         lines.append(f"{r['size']!s:>6} {r['filter']:>6} {r['examples']:>8} {r['kept']:>6} {r['steps']:>6} "
                      f"{fmt(r['accuracy'], '.1%'):>8} {fmt(r['format_rate'], '.1%'):>7} "
-                     f"{fmt(r['mean_response_length'], '.1f'):>8} {r['seconds']:>8.0f}")
+                     f"{fmt(r['mean_response_length'], '.1f'):>8} {r['train_seconds']:>8.0f}")
     return "\n".join(lines)
