@@ -45,13 +45,9 @@ def test_cli_bad_line_gives_one_line_error(tmp_path):
 
 
 def test_eval_cli_writes_generations_and_summary(tmp_path, capsys):
-    from tracesft.demo.models import tiny_qwen2
-    from tracesft.demo.tokenizer import train_bpe_tokenizer
+    from helpers.train import tiny_model_dir
 
-    tok = train_bpe_tokenizer(["1 + 2 = 3 </think> <answer> 3 </answer>"] * 5, vocab_size=280)
-    model_dir = tmp_path / "m"
-    tiny_qwen2(vocab_size=len(tok)).save_pretrained(model_dir)
-    tok.save_pretrained(model_dir)
+    model_dir = tiny_model_dir(tmp_path / "m")
     data = tmp_path / "d.jsonl"
     data.write_text('{"prompt": "1 + 2", "ground_truth": "3"}\n{"question": "2 + 2", "answer": "#### 4"}\n')
     out = tmp_path / "run"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -60,3 +61,25 @@ def sigterm_during_step(monkeypatch, n: int):
 def final_weights(run_dir: Path) -> dict:
     """The final model's tensors of a finished run directory."""
     return load_file(str(run_dir / "final" / "model.safetensors"))
+
+
+def unfinish(src: Path, dst: Path, drop_steps=()) -> Path:
+    """A copy of a finished run as a kill before its end leaves it: no final/, no summary.json, and
+    without the checkpoints of ``drop_steps``."""
+    shutil.copytree(src, dst)
+    shutil.rmtree(dst / "final")
+    (dst / "summary.json").unlink()
+    for step in drop_steps:
+        shutil.rmtree(dst / "checkpoints" / f"step-{step:08d}")
+    return dst
+
+
+def tiny_model_dir(path: Path) -> Path:
+    """A tiny Qwen2 model and a BPE tokenizer trained on one R1-Zero line, saved as a HF directory."""
+    from tracesft.demo.models import tiny_qwen2
+    from tracesft.demo.tokenizer import train_bpe_tokenizer
+
+    tok = train_bpe_tokenizer(["1 + 2 = 3 </think> <answer> 3 </answer>"] * 5, vocab_size=280)
+    tiny_qwen2(vocab_size=len(tok)).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

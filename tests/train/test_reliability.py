@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import yaml
-from helpers.train import final_weights, make_cfg
+from helpers.train import final_weights, make_cfg, unfinish
 
 from tracesft.errors import TrainingError, UserInputError
 from tracesft.train import loop as loop_module
@@ -26,16 +26,6 @@ def finished(setup_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("rel") / "run"
     train(cfg4(setup_dir, out))
     return out
-
-
-def unfinish(src, dst, drop_steps=()):
-    """A copy of a finished run as a kill before its end leaves it."""
-    shutil.copytree(src, dst)
-    shutil.rmtree(dst / "final")
-    (dst / "summary.json").unlink()
-    for step in drop_steps:
-        shutil.rmtree(dst / "checkpoints" / f"step-{step:08d}")
-    return dst
 
 
 def disk_full(kind):

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 import torch
-from helpers.train import final_weights, make_cfg
+from helpers.train import final_weights, make_cfg, unfinish
 
 from tracesft.errors import TrainingError, UserInputError
 from tracesft.train import loop as loop_module
@@ -22,14 +22,6 @@ def reference(setup_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "run"
     train(make_cfg(setup_dir, out, eval_data=None, checkpoint_every=2, keep_last=5))
     return out, final_weights(out)
-
-
-def copy_without_final(src, dst, drop_steps=()):
-    shutil.copytree(src, dst)
-    shutil.rmtree(dst / "final")
-    (dst / "summary.json").unlink()
-    for step in drop_steps:
-        shutil.rmtree(dst / "checkpoints" / f"step-{step:08d}")
 
 
 def assert_same(a, b):
@@ -49,7 +41,7 @@ DAMAGE = {
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(setup_dir, reference, tmp_path, kind, caplog):
     ref_dir, expected = reference
     run = tmp_path / "run"
-    copy_without_final(ref_dir, run)
+    unfinish(ref_dir, run)
     name, damage = DAMAGE[kind]
     damage(run / "checkpoints" / "step-00000006" / name)
     with caplog.at_level("WARNING"):
@@ -61,7 +53,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(setup_dir, refer
 
 def test_every_checkpoint_damaged_is_one_line_naming_the_files(setup_dir, reference, tmp_path):
     run = tmp_path / "run"
-    copy_without_final(reference[0], run, drop_steps=(2, 4))
+    unfinish(reference[0], run, drop_steps=(2, 4))
     (run / "checkpoints" / "step-00000006" / "scheduler.pt").write_bytes(b"")
     with pytest.raises(UserInputError, match=r"no checkpoint .* can be read: .*step-00000006/scheduler.pt"):
         train(make_cfg(setup_dir, run, eval_data=None, checkpoint_every=2, keep_last=5), resume=True)
@@ -70,7 +62,7 @@ def test_every_checkpoint_damaged_is_one_line_naming_the_files(setup_dir, refere
 def test_a_kill_between_the_two_renames_of_a_resave_loses_nothing(setup_dir, reference, tmp_path):
     ref_dir, expected = reference
     run = tmp_path / "run"
-    copy_without_final(ref_dir, run, drop_steps=(6,))
+    unfinish(ref_dir, run, drop_steps=(6,))
     ckpts = run / "checkpoints"
     # What a kill leaves while step 4 is saved again: the whole old one renamed away, the new one unnamed.
     os.rename(ckpts / "step-00000004", ckpts / ".old-step-00000004-12345")
