@@ -30,6 +30,8 @@ Choices, and why:
   embedding and a tied head as "Failed to load weights", which they need not be (the tests check
   the synced engine against Hugging Face token for token). Start failures still surface: as the
   error :func:`init_vllm` raises.
+- Under torchrun one engine runs on rank 0, in a ``torch.distributed`` world of its own
+  (:mod:`tracesft.evaluate.vllm_world`), so that vLLM never builds its groups on torchrun's.
 - Entropy is an approximation: vLLM returns only the top-k log-probs of each step
   (``ENTROPY_TOP_K``), so the entropy is computed over those k entries renormalised, a lower
   bound on the exact entropy when the tail is not negligible (README: measured error on the demo
@@ -49,6 +51,7 @@ from typing import Callable, Iterator, Sequence
 
 from ..errors import BackendUnavailableError, MissingExtraError
 from .records import grade_records
+from .vllm_world import engine_teardown, engine_world, in_world, own_world, remember
 
 __all__ = ["init_vllm", "shutdown_vllm", "load_policy_into_vllm_instance", "policy_weights_for_engine",
            "log_generations_vllm", "vllm_unavailable_reason", "VLLMEvaluator", "ENTROPY_TOP_K"]
@@ -182,10 +185,11 @@ def init_vllm(model_dir: str, device: str | None = None, seed: int = 0, gpu_memo
         else:  # vLLM 0.1x-0.3x: the in-process worker uses the index of the device config's device
             index = int(device.split(":")[1])
     try:
-        with _env({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}), _device_index(index):
+        with _env({"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}), _device_index(index), own_world() as world:
             llm = LLM(model=model_dir, dtype=dtype, seed=seed, enable_prefix_caching=True,
                       enforce_eager=enforce_eager, **kwargs)
             _LIVE.add(id(llm))
+            remember(llm, world)
         _quiet_vllm_log()  # the engine configures vLLM's logging again as it starts
         return llm
     except (ValueError, RuntimeError, MemoryError) as err:
@@ -234,16 +238,17 @@ def shutdown_vllm(llm) -> None:
     """
     if llm is None:
         return
-    engine = getattr(llm, "llm_engine", None)
-    core = getattr(engine, "engine_core", None)
-    if core is not None and hasattr(core, "shutdown"):
-        core.shutdown()
-    _LIVE.discard(id(llm))
-    try:
-        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
-    except ImportError:
-        return
-    cleanup_dist_env_and_memory()
+    with engine_teardown(llm):  # under torchrun: the engine's own world is the one torn down
+        engine = getattr(llm, "llm_engine", None)
+        core = getattr(engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        _LIVE.discard(id(llm))
+        try:
+            from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+        except ImportError:
+            return
+        cleanup_dist_env_and_memory()
 
 
 def policy_weights_for_engine(policy, dtype=None) -> Iterator[tuple[str, object]]:
@@ -280,7 +285,8 @@ def load_policy_into_vllm_instance(policy, llm) -> None:
     """Copy ``policy``'s current weights into the engine ``llm`` in place (no disk).
 
     Works for plain, DDP- and FSDP2-wrapped policies (under FSDP2 every rank calls this, ranks
-    without an engine passing ``llm=None``), tied embeddings, and a policy whose dtype differs
+    without an engine passing ``llm=None``; under torchrun the engine runs in its own world,
+    :mod:`tracesft.evaluate.vllm_world`), tied embeddings, and a policy whose dtype differs
     from the engine's. Afterwards the engine generates exactly as the policy does (tested: greedy
     tokens equal to Hugging Face ``generate`` after training steps).
     """
@@ -289,13 +295,14 @@ def load_policy_into_vllm_instance(policy, llm) -> None:
             pass
         return
     _require()
-    weights = policy_weights_for_engine(policy, _engine_dtype(llm))
-    if _has_reload_weights(llm):
-        llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
-    else:  # older vLLM: the model's own loader
-        llm.apply_model(lambda model: model.load_weights(weights))
-    llm.apply_model(_refresh_tied_head)
-    llm.reset_prefix_cache()
+    weights = in_world(policy_weights_for_engine(policy, _engine_dtype(llm)))  # FSDP2 gathers: torchrun's world
+    with engine_world(llm):
+        if _has_reload_weights(llm):
+            llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        else:  # older vLLM: the model's own loader
+            llm.apply_model(lambda model: model.load_weights(weights))
+        llm.apply_model(_refresh_tied_head)
+        llm.reset_prefix_cache()
 
 
 def _refresh_tied_head(model) -> None:
@@ -397,8 +404,9 @@ def log_generations_vllm(
     step = batch_size or max(1, len(prompts))
     t0 = time.perf_counter()
     outputs = []
-    for start in range(0, len(prompts), step):
-        outputs += llm.generate(list(prompts[start:start + step]), params, use_tqdm=False)
+    with engine_world(llm):
+        for start in range(0, len(prompts), step):
+            outputs += llm.generate(list(prompts[start:start + step]), params, use_tqdm=False)
     seconds = time.perf_counter() - t0
     records, tokens = [], 0
     for index, (prompt, truth, out) in enumerate(zip(prompts, ground_truths, outputs)):

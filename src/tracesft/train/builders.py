@@ -193,16 +193,13 @@ def build_eval_set(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list
     return render_prompts(template, held_out, tokenizer, cfg.system_prompt), [e.ground_truth for e in held_out]
 
 
-def build_evaluator_for(cfg, model, tokenizer, device: str, distributed: bool = False):
+def build_evaluator_for(cfg, model, tokenizer, device: str):
     sampling = Sampling(max_new_tokens=cfg.eval_max_new_tokens, temperature=cfg.eval_temperature, seed=cfg.seed,
                         stop_token_ids=stop_token_ids(load_template(cfg.template), tokenizer),
                         batch_size=cfg.eval_batch_size, top_p=cfg.eval_top_p, samples=cfg.eval_samples,
                         pass_k=cfg.pass_k)
     options = {}
     if cfg.eval_backend == "vllm":
-        if distributed:
-            raise ConfigError("eval_backend vllm: runs in single-process training only (an in-process engine would "
-                              "join torchrun's process group); under torchrun use eval_backend hf")
         options = {"vllm_device": cfg.vllm_device, "gpu_memory_utilization": cfg.vllm_gpu_memory_utilization}
     return build_evaluator(cfg.eval_backend, model_path=cfg.model, model=model, tokenizer=tokenizer,
                            reward_fn=get_reward(cfg.reward), sampling=sampling, device=device, progress=False,
@@ -238,7 +235,7 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
                    tied=tied, report=report)
     if info.is_main and cfg.has_eval:
         c.eval_prompts, c.eval_truths = build_eval_set(cfg, held_out, tokenizer)
-        c.evaluator = build_evaluator_for(cfg, model, tokenizer, device, distributed=info.enabled)
+        c.evaluator = build_evaluator_for(cfg, model, tokenizer, device)
         if cfg.eval_kl:
             c.ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,
                                                       trust_remote_code=cfg.trust_remote_code)

@@ -15,9 +15,20 @@ __all__ = ["evaluate_during_training"]
 log = logging.getLogger(__name__)
 
 
-def _policy_for_eval(c, info: dist_.DistInfo, parallel: str):
-    """The model to generate with: the policy itself, or under FSDP an unsharded copy on rank 0."""
-    if not (info.enabled and parallel == "fsdp"):
+def _policy_for_eval(cfg, c, info: dist_.DistInfo):
+    """The model to generate with (None on ranks that do not generate).
+
+    The policy itself, except under FSDP, where rank 0 needs its full weights: the vLLM engine
+    gathers them itself, one weight at a time, every rank taking part in each gather (unless the
+    KL needs a whole model); the Hugging Face backend gets an unsharded copy on rank 0.
+    """
+    if not (info.enabled and cfg.parallel == "fsdp"):
+        return c.model
+    if cfg.eval_backend == "vllm" and not cfg.eval_kl:
+        if not info.is_main:
+            from ..evaluate.vllm import load_policy_into_vllm_instance
+
+            load_policy_into_vllm_instance(c.model, None)  # this rank's part of rank 0's gathers
         return c.model
     full, _ = dist_.full_state_dicts(c.model, c.optimizer)  # collective: every rank takes part
     if not info.is_main:
@@ -35,7 +46,7 @@ def evaluate_during_training(cfg, c, info: dist_.DistInfo, step: int) -> dict | 
     Writes ``generations/step-NNNNNNNN.jsonl`` and a ``kind: eval`` row to metrics.jsonl; adds
     ``kl_k3`` (mean k3 KL to the starting model over the responses' tokens) when ``eval_kl``.
     """
-    policy = _policy_for_eval(c, info, cfg.parallel)
+    policy = _policy_for_eval(cfg, c, info)
     row = None
     if info.is_main:
         result = c.evaluator.evaluate(policy, c.eval_prompts, c.eval_truths)
