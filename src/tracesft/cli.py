@@ -290,6 +290,9 @@ def _cmd_train(args) -> int:
         raise type(e)(f"{e} (the checkpoint's copy {newest / 'config.yaml'} holds the config it was trained "
                       f"with: copy it back, or pass it with --config)") from None
     if args.nproc and args.nproc > 1:
+        from .train.loop import check_distributed_config
+
+        check_distributed_config(cfg, args.nproc)
         argv = ["train"] + [a for a in args.raw_argv if a not in ("--nproc", str(args.nproc))
                             and not a.startswith("--nproc=")]
         return _launch_torchrun(args.nproc, argv)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import TrainingError
+from ..errors import MissingExtraError, TrainingError
 from ..models.heads import without_tied
 from ..models.lora import adapter_state, base_name, merged_state_dict, save_final
 from ..models.unwrap import is_adapted
@@ -51,11 +51,23 @@ def train(cfg: TrainConfig, resume: bool = False, force: bool = False, overwrite
     from .threads import apply_threads
 
     apply_threads(cfg.threads, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    check_distributed_config(cfg, int(os.environ.get("WORLD_SIZE", "1")))  # on every rank, before any collective
     info = dist_.setup_distributed(cfg.device)
     try:
         return _run(cfg, resume, force, info, overwrite)
     finally:
         dist_.teardown_distributed(info)
+
+
+def check_distributed_config(cfg: TrainConfig, world_size: int) -> None:
+    """What would fail on rank 0 alone mid-run, said before the ranks start (one line, on every rank,
+    rather than rank 0's error and the other ranks' broken collectives)."""
+    if world_size > 1 and cfg.eval_backend == "vllm" and cfg.has_eval:
+        from ..evaluate.vllm import vllm_unavailable_reason
+
+        reason = vllm_unavailable_reason()
+        if reason is not None:
+            raise MissingExtraError("the vLLM backend", "vllm", hint=reason)
 
 
 def _run(cfg: TrainConfig, resume: bool, force: bool, info: dist_.DistInfo, overwrite: bool = False) -> dict:
