@@ -7,7 +7,7 @@ does), and an inference engine is not sent it (the engine ties it itself).
 
 from __future__ import annotations
 
-__all__ = ["output_embedding", "ties_word_embeddings", "tied_parameter_names", "without_tied"]
+__all__ = ["output_embedding", "ties_word_embeddings", "shared_weight_groups", "tied_parameter_names", "without_tied"]
 
 
 def output_embedding(model):
@@ -21,16 +21,18 @@ def ties_word_embeddings(model) -> bool:
     return bool(getattr(getattr(model, "config", None), "tie_word_embeddings", False))
 
 
+def shared_weight_groups(model) -> list[list[str]]:
+    """State-dict names grouped by the storage they share (same data and shape), in state-dict
+    order; only groups of two or more (a tied head and its embedding)."""
+    groups: dict = {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        groups.setdefault((t.data_ptr(), tuple(t.shape)), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
 def tied_parameter_names(model) -> set[str]:
     """State-dict names that share storage with an earlier name (e.g. a tied lm_head)."""
-    seen, tied = {}, set()
-    for name, t in model.state_dict(keep_vars=True).items():
-        key = (t.data_ptr(), t.shape)
-        if key in seen:
-            tied.add(name)
-        else:
-            seen[key] = name
-    return tied
+    return {name for names in shared_weight_groups(model) for name in names[1:]}
 
 
 def without_tied(state: dict, tied: set[str]) -> dict:

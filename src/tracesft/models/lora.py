@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, MissingExtraError
+from .heads import shared_weight_groups
 from .unwrap import base_model, is_adapted
 
 __all__ = ["LoraSpec", "apply_lora", "adapter_state", "load_adapter_state", "merged_state_dict", "base_name",
@@ -89,7 +90,7 @@ def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
         raise MissingExtraError("LoRA (config key lora)", "lora") from None
     config = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
                         target_modules=spec.target_modules, task_type="CAUSAL_LM")
-    shared = _shared_weight_names(model)
+    shared = {name for names in shared_weight_groups(model) for name in names}  # a tied head and its embedding
     try:
         with quiet_peft_warnings():
             adapted = get_peft_model(model, config)
@@ -103,14 +104,6 @@ def apply_lora(model, spec: LoraSpec, gradient_checkpointing: bool = False):
         # the frozen embedding's output has no grad: checkpointed blocks would see no input needing one
         model.enable_input_require_grads()
     return adapted
-
-
-def _shared_weight_names(model) -> set[str]:
-    """Names of weights that share their storage with another (a tied head and its embedding)."""
-    groups: dict = {}
-    for name, t in model.state_dict(keep_vars=True).items():
-        groups.setdefault((t.data_ptr(), tuple(t.shape)), []).append(name)
-    return {n for names in groups.values() if len(names) > 1 for n in names}
 
 
 def _refuse_tied_targets(adapted, shared: set[str]) -> None:
