@@ -35,6 +35,7 @@ from ..errors import TrainingError, UserInputError
 from ..models.heads import tied_parameter_names
 from ..models.lora import load_adapter_state
 from ..models.unwrap import is_adapted
+from ..outputs import fsync_tree
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
@@ -45,12 +46,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
-
-
-def _fsync_tree(path: Path) -> None:
-    from ..outputs import fsync_tree
-
-    fsync_tree(path)
 
 
 def base_fingerprint(model) -> str:
@@ -103,7 +98,7 @@ def save_checkpoint(run_dir, state: TrainState, model, tokenizer, model_state: d
             (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         (tmp / "state.json").write_text(json.dumps({**extra, **state.to_dict(), "saved_at": time.time()}, indent=2),
                                         encoding="utf-8")
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
     except (OSError, RuntimeError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
         _raise_write_error(e, tmp, final)
