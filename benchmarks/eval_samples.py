@@ -60,9 +60,9 @@ def _smollm2_data(out: Path, prompts: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--demo-model", required=True, help="a trained demo model (RUN/train/final of tracesft demo)")
-    ap.add_argument("--demo-data", required=True, help="its held-out set (RUN/eval.jsonl)")
-    ap.add_argument("--demo-template", required=True, help="its template (RUN/template.txt)")
+    ap.add_argument("--demo-model", help="a trained demo model (RUN/train/final of tracesft demo)")
+    ap.add_argument("--demo-data", help="its held-out set (RUN/eval.jsonl)")
+    ap.add_argument("--demo-template", help="its template (RUN/template.txt)")
     ap.add_argument("--smollm2", default=None, help="an imported SmolLM2-135M-Instruct directory")
     ap.add_argument("--samples", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--prompts", type=int, default=32)
@@ -79,6 +79,8 @@ def main() -> None:
         harness.emit(run_case(model, data, template, system or None, backend, int(k),
                               args.prompts, int(tokens)))
         return
+    if not (args.demo_model and args.demo_data and args.demo_template):
+        ap.error("--demo-model, --demo-data and --demo-template are required")
     notes = []
     if "vllm" in args.backends and importlib.util.find_spec("vllm") is None:
         notes.append("vLLM is not installed in this environment (run this in .venv-vllm): HF only")
