@@ -26,7 +26,7 @@ from ..models.lora import LoraSpec, apply_lora
 from ..tokenization import _pad_id
 from . import checkpoint as ckpt
 from . import distributed as dist_
-from .batching import TrainData, build_train_set
+from .batching import TrainData, build_segment_train_set, build_train_set
 from .metrics import MetricsLog
 from .optim import build_optimizer
 from .schedule import build_scheduler
@@ -163,10 +163,20 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
         raise UserInputError(f"{cfg.train_data}: no training examples left")
     add_eos = resolve_add_eos(cfg.add_eos, template, tokenizer)
     report["add_eos"] = add_eos
-    ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
-                         render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer, cfg.max_length,
-                         add_eos=add_eos)
+    weights = [e.weight for e in examples]
+    if template == CHAT:
+        sequences, seq_weights = chat_train_sequences(cfg, examples, tokenizer, report)
+        ts = build_segment_train_set(sequences, tokenizer, cfg.max_length, add_eos=add_eos, weights=seq_weights)
+    else:
+        ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
+                             render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer,
+                             cfg.max_length, add_eos=add_eos, weights=weights)
     report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts))
+    if any(w != 1 for w in weights):
+        report["weights"] = {"n_weighted": sum(w != 1 for w in weights), "n_zero": sum(w == 0 for w in weights),
+                             "sum": sum(weights)}
+        log.info("weights: %d of %d examples weighted (%d at 0, out of the loss); weights sum to %g",
+                 report["weights"]["n_weighted"], len(weights), report["weights"]["n_zero"], sum(weights))
     log.info("train set: %d examples, %d truncated at max_length=%d, %d dropped (prompt fills max_length)",
              len(ts), ts.n_truncated, cfg.max_length, ts.n_dropped)
     if not len(ts):
@@ -178,6 +188,27 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
         raise UserInputError(f"{len(ts)} examples do not fill one global batch of {cfg.micro_batch_size} x "
                              f"{cfg.gradient_accumulation_steps} x {info.world_size} ranks")
     return data
+
+
+def chat_train_sequences(cfg, examples: list, tokenizer, report: dict) -> tuple[list, list[float]]:
+    """(sequences of ``(text, trained)`` segments, each sequence's weight) of chat examples under the
+    config's ``loss_on``, ``history_thinking`` and ``think_loss``; counts go to ``report``."""
+    from ..data.chat import ChatOptions, chat_sequences, end_of_turn
+
+    options = ChatOptions(loss_on=cfg.loss_on, history_thinking=cfg.history_thinking, think_loss=cfg.think_loss,
+                          system=cfg.system_prompt)
+    eot = end_of_turn(tokenizer)
+    sequences, weights, turns = [], [], 0
+    for e in examples:
+        for seq in chat_sequences(tokenizer, e, options, eot):
+            sequences.append(seq)
+            weights.append(e.weight)
+            turns += sum(trained for _, trained in seq)
+    report["chat"] = {"loss_on": cfg.loss_on, "trained_turns": turns, "sequences": len(sequences)}
+    log.info("chat: %d examples -> %d sequences, %d trained assistant turn segments (loss_on %s, history_thinking "
+             "%s, think_loss %s)", len(examples), len(sequences), turns, cfg.loss_on, cfg.history_thinking,
+             cfg.think_loss)
+    return sequences, weights
 
 
 def build_eval_set(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list]:

@@ -9,6 +9,7 @@ import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from ..data.chat import HISTORY_THINKING, LOSS_ON
 from ..errors import ConfigError
 from ..evaluate.evaluator import EVALUATORS
 from ..grading.registry import REWARDS
@@ -35,6 +36,8 @@ CHOICES = {
     "log": LOG_BACKENDS,
     "parallel": ("ddp", "fsdp"),
     "add_eos": ("auto", "true", "false"),
+    "loss_on": LOSS_ON,
+    "history_thinking": HISTORY_THINKING,
 }
 
 
@@ -54,6 +57,15 @@ class TrainConfig:
     #: chat (the tokenizer's chat template), or a template file
     template: str = "auto"
     system_prompt: str | None = None  #: template chat: the system message of examples that have none
+    #: template chat: which assistant turns are trained: final (the last assistant message) | assistant
+    #: (every assistant message; user, system and tool messages never)
+    loss_on: str = "final"
+    #: template chat: earlier assistant turns' thinking in the history each trained turn sees: strip (as
+    #: inference sends history without it; a turn after thinking turns trains on a sequence of its own) | keep
+    history_thinking: str = "strip"
+    #: template chat: train the think block of a trained turn (false: the answer after </think> only, the
+    #: think block kept as context)
+    think_loss: bool = True
     reward: str = "auto"  #: grader for filtering and evaluation (auto: the one that fits the template and data)
     filter_correct: bool = False  #: keep only traces whose answer is right before training
     #: chat records without a ground-truth field (info.reference_answer, ground_truth, answer) take the
@@ -183,6 +195,10 @@ class TrainConfig:
         self._validate_vllm()
         self._validate_lora()
         self._validate_samples()
+        for key, default in (("loss_on", "final"), ("history_thinking", "strip"), ("think_loss", True)):
+            if getattr(self, key) != default and self.template != "chat":
+                raise ConfigError(f"{key}: {getattr(self, key)}, but template is {self.template} (turns and think "
+                                  "blocks are read from chat records by template: chat)")
         if self.system_prompt is not None and self.template != "chat":
             raise ConfigError(f"system_prompt: set, but template is {self.template} (a system message needs "
                               "template: chat; a text template can include the instruction itself)")
