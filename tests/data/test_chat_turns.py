@@ -183,3 +183,25 @@ def test_every_assistant_turn_and_tool_calls_on_smollm2(smollm2):
     assert tok.decode([ids[j] for j in sorted(trained)]).count("<|im_end|>") == 3
     (ids, trained), _ = _ours(tok, THINK, loss_on="assistant")  # inline thinking, stripped from the history
     assert tok.decode([ids[j] for j in sorted(trained)]) == "<think>\n2 and 3 make 5.\n</think>\n\n5<|im_end|>"
+
+
+def test_check_template_reports_parity_and_each_differing_token(tmp_path, qwen_tok, qwen3, capsys):
+    from tracesft.cli import main
+
+    data = tmp_path / "chats.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in (MULTI, TOOL_RECORD, THINK)))
+    qwen3.save_pretrained(tmp_path / "qwen3")
+    assert main(["data", "inspect", str(data), "--tokenizer", str(tmp_path / "qwen3"), "--check-template"]) == 0
+    assert "3 records, 7 trained turns (loss_on assistant, history_thinking strip): training and inference tokens " \
+           "agree" in capsys.readouterr().out
+    # a template with no newline after the generation prompt: "assistant" + "s ..." merge into one token
+    # when the whole conversation is tokenized, but not when the model writes "s" after the prompt
+    glued = with_template(qwen_tok, "{% for m in messages %}<|im_start|>{{ m.role }}{{ m.content }}<|im_end|>"
+                                    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant{% endif %}")
+    glued.save_pretrained(tmp_path / "glued")
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "q"},
+                                             {"role": "assistant", "content": "s are fine"}]}) + "\n")
+    assert main(["data", "inspect", str(data), "--tokenizer", str(tmp_path / "glued"), "--check-template", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "1 records, 1 trained turns" in out and "1 turn(s) differ" in out
+    assert f"{data}:1 messages[1]: the context's tokens differ once the turn is added" in out

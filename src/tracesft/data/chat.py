@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from ..errors import UserInputError
 
 __all__ = ["chat_messages", "render_chat_prompt", "render_chat_response", "end_of_turn", "end_of_turn_id",
-           "LOSS_ON", "HISTORY_THINKING", "ChatOptions", "chat_sequences", "tokenize_segments", "conversation"]
+           "LOSS_ON", "HISTORY_THINKING", "ChatOptions", "chat_sequences", "tokenize_segments", "conversation",
+           "check_parity"]
 
 _MARK = "\u2063tracesft-response\u2063"  # text no template changes (invisible separators around a word)
 
@@ -288,3 +289,63 @@ def tokenize_segments(tokenizer, segments: list[tuple[str, bool]]) -> tuple[list
                 spans.append((len(ids), len(ids) + len(piece)))
         ids += list(piece)
     return ids, spans
+
+
+def _trained_turns(msgs: list[dict], loss_on: str) -> list[int]:
+    assistants = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    last_user = max(i for i, m in enumerate(msgs) if m["role"] == "user")
+    return [i for i in assistants[-1:] if i > last_user] if loss_on == "final" else assistants
+
+
+def _ids_of(encoded) -> list[int]:
+    """The ids of what ``apply_chat_template(..., tokenize=True)`` returns (a list, or a BatchEncoding)."""
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
+def check_parity(tokenizer, example, options: ChatOptions = ChatOptions(), eot: str | None = None) -> list[dict]:
+    """Training tokens against inference tokens, turn by turn; the differences (empty: parity).
+
+    Inference for a trained turn: ``apply_chat_template(..., add_generation_prompt=True, tokenize=True)``
+    of the conversation before it (earlier turns' thinking as ``history_thinking`` says), then the
+    tokens the model writes: what ``apply_chat_template(..., tokenize=True)`` of the conversation through
+    the turn adds, through its end-of-turn token. Training: :func:`chat_sequences` tokenized as
+    training tokenizes it. Each sequence must hold, up to the end of the turn's trained tokens, exactly
+    those inference tokens, and its trained tokens must start where the generation starts (after the
+    think block with ``think_loss: false``) and end at the end of turn.
+    """
+    eot = eot or end_of_turn(tokenizer)
+    eot_id = tokenizer.convert_tokens_to_ids(eot)
+    msgs = conversation(example, options.system)
+    reasons = _renders(tokenizer, "reasoning") if any("reasoning_content" in m for m in msgs) else False
+    tools, thinking = example.meta.get("tools"), example.meta.get("enable_thinking")
+    extra = {} if thinking is None else {"enable_thinking": thinking}
+    spans = []
+    for seq in chat_sequences(tokenizer, example, options, eot):
+        ids, sp = tokenize_segments(tokenizer, seq)
+        spans += [(ids, a, b) for a, b in sp]
+    problems = []
+    turns = _trained_turns(msgs, options.loss_on)
+    if len(turns) != len(spans):
+        return [{"source": _source(example), "turn": None, "what": f"{len(turns)} trained turns, {len(spans)} "
+                 "trained spans"}]
+    for t, (ids, a, b) in zip(turns, spans):
+        view = [_view(m, options.history_thinking, reasons) for m in msgs[:t]] + [_view(msgs[t], "keep", reasons)]
+        prompt = _ids_of(tokenizer.apply_chat_template(view[:-1], tools=tools or None, add_generation_prompt=True,
+                                                       tokenize=True, **extra))
+        full = _ids_of(tokenizer.apply_chat_template(view, tools=tools or None, tokenize=True, **extra))
+        end = full.index(eot_id, len(prompt)) + 1 if eot_id in full[len(prompt):] else len(full)
+        reference = full[:end]
+        problem = None
+        if full[:len(prompt)] != prompt:
+            problem = ("the context's tokens differ once the turn is added (the template rewrites it, or a token "
+                       "merges across the boundary)")
+        elif ids[:b] != reference:
+            at = next((j for j, (x, y) in enumerate(zip(ids[:b], reference)) if x != y), min(b, len(reference)))
+            got = tokenizer.decode(ids[at:at + 1]) if at < b else "(end)"
+            want = tokenizer.decode(reference[at:at + 1]) if at < len(reference) else "(end)"
+            problem = f"token {at}: training {got!r}, inference {want!r}"
+        elif b != end or a < len(prompt) or (options.think_loss and a != len(prompt)):
+            problem = (f"trained tokens [{a}, {b}), inference writes [{len(prompt)}, {end})")
+        if problem:
+            problems.append({"source": _source(example), "turn": t, "what": problem})
+    return problems
