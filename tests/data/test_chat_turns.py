@@ -205,3 +205,23 @@ def test_check_template_reports_parity_and_each_differing_token(tmp_path, qwen_t
     out = capsys.readouterr().out
     assert "1 records, 1 trained turns" in out and "1 turn(s) differ" in out
     assert f"{data}:1 messages[1]: the context's tokens differ once the turn is added" in out
+
+
+def test_training_every_turn_of_chat_tool_and_thinking_records(tmp_path, qwen3):
+    """train end to end on the three kinds with loss_on assistant: the summary counts sequences and turns."""
+    from tracesft.demo.models import tiny_qwen2
+    from tracesft.train import TrainConfig, train
+
+    tiny_qwen2(vocab_size=len(qwen3), hidden_size=16, num_hidden_layers=1).save_pretrained(tmp_path / "model")
+    qwen3.save_pretrained(tmp_path / "model")
+    rows = [MULTI, TOOL_RECORD, THINK, {**MULTI, "weight": 0.5}]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = TrainConfig(model=str(tmp_path / "model"), train_data=str(tmp_path / "train.jsonl"), template="chat",
+                      reward="free_form", loss_on="assistant", max_length=256, micro_batch_size=10, max_steps=1,
+                      output_dir=str(tmp_path / "run"), progress=False, plots=False).validate()
+    summary = train(cfg)
+    # the Qwen3-style template writes an empty think block into the latest assistant turn only, so no
+    # turn's render continues the previous one: a sequence per turn (10), each on the history as rendered
+    assert summary["chat"] == {"loss_on": "assistant", "trained_turns": 3 + 2 + 2 + 3, "sequences": 10}
+    assert summary["weights"] == {"n_weighted": 1, "n_zero": 0, "sum": 3.5}
+    assert summary["steps"] == 1 and summary["n_train"] == 10
