@@ -30,6 +30,7 @@ class TrainSet:
     n_dropped: int  # examples whose prompt alone fills max_length, or with an empty response
     spans: list[list[tuple[int, int]]] | None = None
     weights: list[float] | None = None
+    kept: list[int] | None = None  #: the index, among the inputs, of each sequence kept
 
     @property
     def lengths(self) -> list[int]:
@@ -61,32 +62,34 @@ def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_len
     o_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
     if add_eos:
         o_ids = with_eos(o_ids, tokenizer)
-    ids, n_prompt, kept_weights = [], [], []
+    ids, n_prompt, kept_weights, kept = [], [], [], []
     truncated = dropped = 0
     for k, (pi, oi) in enumerate(zip(p_ids, o_ids)):
         if len(pi) >= max_length or not oi:
             dropped += 1
             continue
+        kept.append(k)
         truncated += len(pi) + len(oi) > max_length
         ids.append((list(pi) + list(oi))[:max_length])
         n_prompt.append(len(pi))
         kept_weights.append(weights[k] if weights is not None else 1.0)
-    return TrainSet(ids, n_prompt, truncated, dropped, weights=_weights_or_none(kept_weights))
+    return TrainSet(ids, n_prompt, truncated, dropped, weights=_weights_or_none(kept_weights), kept=kept)
 
 
 def build_segment_train_set(sequences: list[list[tuple[str, bool]]], tokenizer, max_length: int,
-                            add_eos: bool = False, weights: list[float] | None = None) -> TrainSet:
+                            add_eos: bool | list[bool] = False, weights: list[float] | None = None) -> TrainSet:
     """Tokenize sequences given as ``(text, trained)`` segments (:func:`tracesft.data.chat.chat_sequences`):
     the first segment with special tokens, the rest without, concatenated; the trained segments' tokens
     are the sequence's spans. With ``add_eos`` the last trained segment ends with the EOS (unless it does
-    already). Cut at ``max_length`` (counted); dropped (counted) when no trained token is left."""
+    already; a list: per sequence). Cut at ``max_length`` (counted); dropped (counted) when no trained
+    token is left."""
     from ..data.chat import tokenize_segments
 
-    ids, n_prompt, spans, kept_weights = [], [], [], []
+    ids, n_prompt, spans, kept_weights, kept = [], [], [], [], []
     truncated = dropped = 0
     for k, segments in enumerate(sequences):
         seq, sp = tokenize_segments(tokenizer, segments)
-        if add_eos and sp and tokenizer.eos_token_id is not None and seq[sp[-1][1] - 1] != tokenizer.eos_token_id:
+        if (add_eos[k] if isinstance(add_eos, list) else add_eos) and sp and tokenizer.eos_token_id is not None and seq[sp[-1][1] - 1] != tokenizer.eos_token_id:
             end = sp[-1][1]
             seq = seq[:end] + [tokenizer.eos_token_id] + seq[end:]
             sp[-1] = (sp[-1][0], end + 1)
@@ -94,12 +97,13 @@ def build_segment_train_set(sequences: list[list[tuple[str, bool]]], tokenizer, 
         if not cut:
             dropped += 1
             continue
+        kept.append(k)
         truncated += len(seq) > max_length
         ids.append(seq[:max_length])
         n_prompt.append(cut[0][0])
         spans.append(cut)
         kept_weights.append(weights[k] if weights is not None else 1.0)
-    return TrainSet(ids, n_prompt, truncated, dropped, spans=spans, weights=_weights_or_none(kept_weights))
+    return TrainSet(ids, n_prompt, truncated, dropped, spans=spans, weights=_weights_or_none(kept_weights), kept=kept)
 
 
 def collate(examples: list[tuple], pad_id: int) -> dict:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..data.chat import HISTORY_THINKING, LOSS_ON
+from ..data.mixture import parse_sources
 from ..errors import ConfigError
 from ..evaluate.evaluator import EVALUATORS
 from ..grading.registry import REWARDS
@@ -49,8 +50,10 @@ class TrainConfig:
     model: str = ""  #: local Hugging Face directory (safetensors) or hub id
     tokenizer: str | None = None  #: defaults to ``model``
     trust_remote_code: bool = False  #: allow the model's own Python code
-    train_data: str = ""  #: JSONL, Parquet or datasets directory of examples with responses
-    train_split: str | None = None  #: the split of a datasets directory with several
+    #: JSONL, Parquet or datasets directory of examples with responses; or a mixture: a list of sources
+    #: {path, fraction | weight, split, template} (docs/data.md, Mixtures)
+    train_data: str | list = ""
+    train_split: str | None = None  #: the split of a datasets directory with several (one train_data path)
     eval_data: str | None = None  #: JSONL, Parquet or datasets directory with ground truths, held out
     eval_split: str | None = None  #: the split of eval_data when it has several
     #: auto (from the responses: R1-Zero tags -> r1_zero, else question_only), r1_zero, question_only,
@@ -199,6 +202,10 @@ class TrainConfig:
             if getattr(self, key) != default and self.template != "chat":
                 raise ConfigError(f"{key}: {getattr(self, key)}, but template is {self.template} (turns and think "
                                   "blocks are read from chat records by template: chat)")
+        if isinstance(self.train_data, list) or self.train_split is not None:
+            self.train_data = self.train_data if isinstance(self.train_data, str) else \
+                [src.to_dict() for src in parse_sources(self.train_data)]
+            parse_sources(self.train_data, self.train_split)
         if self.system_prompt is not None and self.template != "chat":
             raise ConfigError(f"system_prompt: set, but template is {self.template} (a system message needs "
                               "template: chat; a text template can include the instruction itself)")
@@ -270,6 +277,19 @@ class TrainConfig:
         """Whether the run evaluates: on eval_data, or on the test_size split of train_data."""
         return bool(self.eval_data) or self.test_size > 0
 
+    def train_sources(self) -> list:
+        """train_data as :class:`tracesft.data.mixture.Source` entries (one for a single path)."""
+        return parse_sources(self.train_data, self.train_split)
+
+    @property
+    def train_paths(self) -> list[str]:
+        return [src.path for src in self.train_sources()]
+
+    @property
+    def train_name(self) -> str:
+        """train_data for messages: the path, or the sources' paths joined with '+'."""
+        return self.train_data if isinstance(self.train_data, str) else "+".join(self.train_paths)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -282,6 +302,8 @@ _WORDS = {"subset": {"full": None}, "add_eos": {True: "true", False: "false"}}  
 
 
 def _coerce(key: str, value):
+    if key == "train_data" and isinstance(value, list):
+        return [src.to_dict() for src in parse_sources(value)]
     if type(value) in (str, bool) and value in _WORDS.get(key, {}):
         return _WORDS[key][value]
     hint = _HINTS[key]
