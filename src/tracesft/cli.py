@@ -118,7 +118,8 @@ def _cmd_data_inspect(args) -> int:
         from .data.inspect import check_template, format_check
 
         report = check_template(args.path, tokenizer, args.check_template, split=args.split, loss_on=args.loss_on,
-                                history_thinking=args.history_thinking)
+                                history_thinking=args.history_thinking, think_loss=not args.no_think_loss,
+                                show=args.show)
         print(format_check(report))
     else:
         report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
@@ -472,6 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--loss-on", choices=LOSS_ON, default="assistant", help="--check-template: the turns checked")
     di.add_argument("--history-thinking", choices=HISTORY_THINKING, default="strip",
                     help="--check-template: earlier turns' thinking in the history (as in training)")
+    di.add_argument("--no-think-loss", action="store_true", help="--check-template: as think_loss: false")
+    di.add_argument("--show", type=int, default=0, metavar="N",
+                    help="--check-template: also print the first N records' training sequences, trained tokens "
+                         "between [[ and ]]")
     di.set_defaults(func=_cmd_data_inspect)
 
     e = sub.add_parser("eval", help="generate, grade and summarise on a JSONL data set")

@@ -191,9 +191,13 @@ def test_check_template_reports_parity_and_each_differing_token(tmp_path, qwen_t
     data = tmp_path / "chats.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in (MULTI, TOOL_RECORD, THINK)))
     qwen3.save_pretrained(tmp_path / "qwen3")
-    assert main(["data", "inspect", str(data), "--tokenizer", str(tmp_path / "qwen3"), "--check-template"]) == 0
+    assert main(["data", "inspect", str(data), "--tokenizer", str(tmp_path / "qwen3"), "--check-template",
+                 "--show", "1"]) == 0
+    out = capsys.readouterr().out
     assert "3 records, 7 trained turns (loss_on assistant, history_thinking strip): training and inference tokens " \
-           "agree" in capsys.readouterr().out
+           "agree" in out
+    assert f"--- {data}:1 sequence 3 of 3 (trained tokens in [[ ]]; think_loss true):" in out
+    assert "<|im_start|>assistant\n[[<think>\n\n</think>\n\n19<|im_end|>]]" in out
     # a template with no newline after the generation prompt: "assistant" + "s ..." merge into one token
     # when the whole conversation is tokenized, but not when the model writes "s" after the prompt
     glued = with_template(qwen_tok, "{% for m in messages %}<|im_start|>{{ m.role }}{{ m.content }}<|im_end|>"
