@@ -66,3 +66,25 @@ def test_mixture_trains_counts_per_source_and_is_in_the_resume_contract(tmp_path
                        eval_data=None, max_steps=1, micro_batch_size=4, gradient_accumulation_steps=1)
     assert "train_data" in resume_changes(changed, tmp_path / "run")
     assert resume_changes(cfg, tmp_path / "run") == {}  # the saved config reads back as the same mixture
+
+
+def test_a_source_template_renders_that_source(tmp_path, setup_dir):
+    from helpers.train import make_cfg
+
+    from tracesft.evaluate import load_model_and_tokenizer
+    from tracesft.train.builders import build_train_data, select_examples
+    from tracesft.train.distributed import DistInfo
+
+    rows = [json.loads(line) for line in (setup_dir / "train.jsonl").read_text().splitlines()][:4]
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = make_cfg(setup_dir, tmp_path / "run", train_data=[
+        {"path": str(setup_dir / "train.jsonl"), "fraction": 0.25},
+        {"path": str(tmp_path / "b.jsonl"), "weight": 2.0, "template": "question_only"}], eval_data=None)
+    _, tok = load_model_and_tokenizer(cfg.model)
+    examples, _, report = select_examples(cfg)
+    ts = build_train_data(cfg, examples, report, tok, DistInfo(), progress=False).train_set
+    prompts = [tok.decode(ids[:n]) for ids, n in zip(ts.input_ids, ts.prompt_lengths)]
+    by_weight = {w: [p for p, x in zip(prompts, ts.weights) if x == w] for w in (1.0, 2.0)}
+    assert sorted(by_weight[2.0]) == sorted(tok.decode(tok(r["prompt"])["input_ids"]) for r in rows)
+    assert len(by_weight[1.0]) == 12 and all(p not in by_weight[2.0] for p in by_weight[1.0])
+    assert all(p.startswith("User:") and p.endswith("Assistant: <think>") for p in by_weight[1.0])  # the run's
