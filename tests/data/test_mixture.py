@@ -88,3 +88,27 @@ def test_a_source_template_renders_that_source(tmp_path, setup_dir):
     assert sorted(by_weight[2.0]) == sorted(tok.decode(tok(r["prompt"])["input_ids"]) for r in rows)
     assert len(by_weight[1.0]) == 12 and all(p not in by_weight[2.0] for p in by_weight[1.0])
     assert all(p.startswith("User:") and p.endswith("Assistant: <think>") for p in by_weight[1.0])  # the run's
+
+
+def test_eval_data_list_reports_metrics_per_source(tmp_path, setup_dir):
+    from helpers.train import make_cfg
+
+    from tracesft.train import train
+
+    rows = [json.loads(line) for line in (setup_dir / "eval.jsonl").read_text().splitlines()]
+    (tmp_path / "e1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    (tmp_path / "e2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[2:] * 2))
+    cfg = make_cfg(setup_dir, tmp_path / "run", eval_data=[str(tmp_path / "e1.jsonl"), {"path": str(tmp_path / "e2.jsonl")}],
+                   max_steps=1, eval_n=3)
+    assert cfg.eval_data == [{"path": str(tmp_path / "e1.jsonl"), "split": None},
+                             {"path": str(tmp_path / "e2.jsonl"), "split": None}]
+    summary = train(cfg)
+    by = summary["eval_by_source"]
+    assert list(by) == [str(tmp_path / "e1.jsonl"), str(tmp_path / "e2.jsonl")]
+    assert [s["n_examples"] for s in by.values()] == [2, 3] and summary["eval_n_examples"] == 5  # eval_n per source
+    generations = [json.loads(line) for line in (tmp_path / "run" / "generations" / "step-00000001.jsonl")
+                   .read_text().splitlines()]
+    correct = [sum(r["reward"]["answer_reward"] for r in generations[a:b]) / (b - a) for a, b in ((0, 2), (2, 5))]
+    assert [s["accuracy"] for s in by.values()] == pytest.approx(correct)
+    with pytest.raises(ConfigError, match=r"eval_data\[0\]: unknown key\(s\) weight"):
+        make_cfg(setup_dir, tmp_path / "r2", eval_data=[{"path": "x", "weight": 1}])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["Source", "parse_sources", "SOURCE_KEY", "mix"]
+__all__ = ["Source", "parse_sources", "parse_eval_sources", "SOURCE_KEY", "mix"]
 
 SOURCE_KEY = "_mixture_source"  #: the meta key an example's source index is kept under
 _KEYS = ("path", "fraction", "weight", "split", "template")
@@ -110,3 +110,26 @@ def mix(examples: list, sources: list[Source], seed: int) -> list:
         else:
             out += _draw(mine, source.fraction or 1.0, random.Random(f"mixture:{seed}:{k}"))
     return out
+
+
+def parse_eval_sources(value, split: str | None = None) -> list[Source]:
+    """The sources of an ``eval_data`` value: one path (with ``split``), or a list of paths and
+    ``{path, split}`` mappings (metrics are reported per source)."""
+    if isinstance(value, str):
+        return [Source(value, split)]
+    if not isinstance(value, list) or not value:
+        raise ConfigError("eval_data: expected a path or a non-empty list of sources {path, split}")
+    if split is not None:
+        raise ConfigError("eval_split: set, but eval_data is a list of sources (give each its own split)")
+    sources = []
+    for k, entry in enumerate(value):
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not entry["path"]:
+            raise ConfigError(f"eval_data[{k}]: expected a path or a mapping {{path, split}}")
+        unknown = sorted(set(entry) - {"path", "split"})
+        if unknown:
+            raise ConfigError(f"eval_data[{k}]: unknown key(s) {', '.join(unknown)}; valid: path, split")
+        if entry.get("split") is not None and not isinstance(entry["split"], str):
+            raise ConfigError(f"eval_data[{k}].split: expected a string, got {entry['split']!r:.40}")
+        sources.append(Source(entry["path"], entry.get("split")))
+    return sources

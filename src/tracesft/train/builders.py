@@ -33,7 +33,7 @@ from .optim import build_optimizer
 from .schedule import build_scheduler
 
 __all__ = ["Components", "build_components", "build_model", "select_examples", "resolve_run_format", "build_train_data",
-           "build_eval_set", "build_evaluator_for", "build_metrics"]
+           "build_eval_set", "build_eval_sources", "build_evaluator_for", "build_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class Components:
     evaluator: object | None = None  #: None when there is no eval_data (or on ranks other than 0)
     eval_prompts: list = field(default_factory=list)
     eval_truths: list = field(default_factory=list)
+    eval_sources: list = field(default_factory=list)  #: the eval_data source of each prompt
     ref_model: torch.nn.Module | None = None  #: the starting model, for eval_kl
     tied: set = field(default_factory=set)  #: state-dict names saved once (e.g. a tied lm_head)
     report: dict = field(default_factory=dict)  #: data counts for the summary
@@ -261,14 +262,30 @@ def _train_sequences(cfg, sources: list, examples: list, tokenizer, report: dict
 def build_eval_set(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list]:
     """The first ``eval_n`` evaluation prompts (templated) and their ground truths: from eval_data, or
     the examples held out of train_data by ``test_size``."""
+    prompts, truths, _ = build_eval_sources(cfg, held_out, tokenizer)
+    return prompts, truths
+
+
+def build_eval_sources(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list, list[str]]:
+    """(prompts, ground truths, the source each comes from): the first ``eval_n`` examples of each
+    eval_data source (or of the ``test_size`` held-out examples, source "held_out")."""
+    labels = []
     if cfg.eval_data:
-        held_out = load_examples(cfg.eval_data, split=cfg.eval_split, require_ground_truth=True,
-                                 truth_from_boxed=cfg.truth_from_boxed)
+        examples = []
+        for src in cfg.eval_sources():
+            loaded = load_examples(src.path, split=src.split, require_ground_truth=True,
+                                   truth_from_boxed=cfg.truth_from_boxed)[: cfg.eval_n]
+            if not loaded:
+                raise UserInputError(f"{src.path}: no examples to evaluate")
+            examples += loaded
+            labels += [src.path + (f":{src.split}" if src.split else "")] * len(loaded)
+    else:
+        examples = held_out[: cfg.eval_n]
+        labels = ["held_out"] * len(examples)
     template = load_template(cfg.template)
-    held_out = held_out[: cfg.eval_n]
-    if not held_out:
-        raise UserInputError(f"{cfg.eval_data or cfg.train_name}: no examples to evaluate")
-    return render_prompts(template, held_out, tokenizer, cfg.system_prompt), [e.ground_truth for e in held_out]
+    if not examples:
+        raise UserInputError(f"{cfg.train_name}: no examples to evaluate")
+    return render_prompts(template, examples, tokenizer, cfg.system_prompt), [e.ground_truth for e in examples], labels
 
 
 def build_evaluator_for(cfg, model, tokenizer, device: str, distributed: bool = False):
@@ -315,7 +332,7 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
     c = Components(model, module, tokenizer, optimizer, scheduler, data, total_steps, build_metrics(cfg, info.is_main),
                    tied=tied, report=report)
     if info.is_main and cfg.has_eval:
-        c.eval_prompts, c.eval_truths = build_eval_set(cfg, held_out, tokenizer)
+        c.eval_prompts, c.eval_truths, c.eval_sources = build_eval_sources(cfg, held_out, tokenizer)
         c.evaluator = build_evaluator_for(cfg, model, tokenizer, device, distributed=info.enabled)
         if cfg.eval_kl:
             c.ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..data.chat import HISTORY_THINKING, LOSS_ON
-from ..data.mixture import parse_sources
+from ..data.mixture import parse_eval_sources, parse_sources
 from ..errors import ConfigError
 from ..evaluate.evaluator import EVALUATORS
 from ..grading.registry import REWARDS
@@ -54,7 +54,9 @@ class TrainConfig:
     #: {path, fraction | weight, split, template} (docs/data.md, Mixtures)
     train_data: str | list = ""
     train_split: str | None = None  #: the split of a datasets directory with several (one train_data path)
-    eval_data: str | None = None  #: JSONL, Parquet or datasets directory with ground truths, held out
+    #: JSONL, Parquet or datasets directory with ground truths, held out; or a list of them ({path, split}),
+    #: each evaluated on its first eval_n examples, with metrics per source (by_source)
+    eval_data: str | list | None = None
     eval_split: str | None = None  #: the split of eval_data when it has several
     #: auto (from the responses: R1-Zero tags -> r1_zero, else question_only), r1_zero, question_only,
     #: chat (the tokenizer's chat template), or a template file
@@ -202,6 +204,9 @@ class TrainConfig:
             if getattr(self, key) != default and self.template != "chat":
                 raise ConfigError(f"{key}: {getattr(self, key)}, but template is {self.template} (turns and think "
                                   "blocks are read from chat records by template: chat)")
+        if isinstance(self.eval_data, list):
+            self.eval_data = [{"path": src.path, "split": src.split}
+                              for src in parse_eval_sources(self.eval_data, self.eval_split)]
         if isinstance(self.train_data, list) or self.train_split is not None:
             self.train_data = self.train_data if isinstance(self.train_data, str) else \
                 [src.to_dict() for src in parse_sources(self.train_data)]
@@ -281,6 +286,10 @@ class TrainConfig:
         """train_data as :class:`tracesft.data.mixture.Source` entries (one for a single path)."""
         return parse_sources(self.train_data, self.train_split)
 
+    def eval_sources(self) -> list:
+        """eval_data as :class:`tracesft.data.mixture.Source` entries (none without eval_data)."""
+        return parse_eval_sources(self.eval_data, self.eval_split) if self.eval_data else []
+
     @property
     def train_paths(self) -> list[str]:
         return [src.path for src in self.train_sources()]
@@ -304,6 +313,8 @@ _WORDS = {"subset": {"full": None}, "add_eos": {True: "true", False: "false"}}  
 def _coerce(key: str, value):
     if key == "train_data" and isinstance(value, list):
         return [src.to_dict() for src in parse_sources(value)]
+    if key == "eval_data" and isinstance(value, list):
+        return [{"path": src.path, "split": src.split} for src in parse_eval_sources(value)]
     if type(value) in (str, bool) and value in _WORDS.get(key, {}):
         return _WORDS[key][value]
     hint = _HINTS[key]
