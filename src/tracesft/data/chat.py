@@ -99,6 +99,10 @@ def render_chat_response(tokenizer, example, response: str, system: str | None =
     """What the template writes for ``response`` as the assistant's turn, through its end-of-turn token
     (``eot``: :func:`end_of_turn`, computed when not given)."""
     _require_template(tokenizer)
+    if example.messages is not None and response == example.response:  # tools, tool calls, thinking: as trained
+        sequences = chat_sequences(tokenizer, example, ChatOptions(system=system), eot)
+        if sequences:
+            return "".join(text for text, _ in sequences[-1][1:])
     messages = chat_messages(example, system)
     prompt = _render(tokenizer, messages, True)
     full = _render(tokenizer, messages + [{"role": "assistant", "content": response}], False)
