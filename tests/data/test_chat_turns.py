@@ -229,3 +229,14 @@ def test_training_every_turn_of_chat_tool_and_thinking_records(tmp_path, qwen3):
     assert summary["chat"] == {"loss_on": "assistant", "trained_turns": 3 + 2 + 2 + 3, "sequences": 10}
     assert summary["weights"] == {"n_weighted": 1, "n_zero": 0, "sum": 3.5}
     assert summary["steps"] == 1 and summary["n_train"] == 10
+
+
+def test_max_length_cuts_inside_a_later_turn_and_drops_a_sequence_with_no_trained_token(qwen):
+    sequences = chat_sequences(qwen, _parse_record(MULTI), ChatOptions(loss_on="assistant"))
+    whole = build_segment_train_set(sequences, qwen, max_length=4096)
+    (a1, b1), (a2, b2), (a3, b3) = whole.spans[0]
+    cut = build_segment_train_set(sequences, qwen, max_length=a2 + 3)
+    assert cut.spans == [[(a1, b1), (a2, a2 + 3)]] and cut.input_ids[0] == whole.input_ids[0][:a2 + 3]
+    assert (cut.n_truncated, cut.n_dropped, cut.kept) == (1, 0, [0])
+    gone = build_segment_train_set(sequences, qwen, max_length=a1)
+    assert (len(gone), gone.n_dropped) == (0, 1)
