@@ -183,6 +183,8 @@ def test_every_assistant_turn_and_tool_calls_on_smollm2(smollm2):
     assert tok.decode([ids[j] for j in sorted(trained)]).count("<|im_end|>") == 3
     (ids, trained), _ = _ours(tok, THINK, loss_on="assistant")  # inline thinking, stripped from the history
     assert tok.decode([ids[j] for j in sorted(trained)]) == "<think>\n2 and 3 make 5.\n</think>\n\n5<|im_end|>"
+    with pytest.raises(UserInputError, match="does not render tool calls"):  # SmolLM2's template has no tools
+        _ours(tok, TOOL_RECORD)
 
 
 def test_check_template_reports_parity_and_each_differing_token(tmp_path, qwen_tok, qwen3, capsys):
