@@ -51,10 +51,11 @@ def test_mixture_trains_counts_per_source_and_is_in_the_resume_contract(tmp_path
     from tracesft.train import train
     from tracesft.train.run_dir import resume_changes
 
+    datasets = pytest.importorskip("datasets")
     rows = [json.loads(line) for line in (setup_dir / "train.jsonl").read_text().splitlines()]
-    (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:6]))
+    datasets.Dataset.from_list(rows[:6]).to_parquet(str(tmp_path / "b.parquet"))  # sources of any format
     mixture = [{"path": str(setup_dir / "train.jsonl"), "fraction": 0.5},
-               {"path": str(tmp_path / "b.jsonl"), "weight": 2.0, "template": "question_only"}]
+               {"path": str(tmp_path / "b.parquet"), "weight": 2.0, "template": "question_only"}]
     cfg = make_cfg(setup_dir, tmp_path / "run", train_data=mixture, eval_data=None, max_steps=1,
                    micro_batch_size=4, gradient_accumulation_steps=1)
     summary = train(cfg)
