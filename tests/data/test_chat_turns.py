@@ -10,7 +10,7 @@ from helpers.chat_templates import QWEN2_5, QWEN3_STYLE, with_template
 
 from tracesft.data.chat import ChatOptions, chat_sequences, end_of_turn
 from tracesft.data.loaders import _parse_record, load_examples
-from tracesft.errors import DataError, UserInputError
+from tracesft.errors import ConfigError, DataError, UserInputError
 from tracesft.train.batching import build_segment_train_set, collate
 
 MULTI = {"messages": [
@@ -109,6 +109,8 @@ def test_thinking_turn_by_turn_on_the_stripped_history(qwen3):
         assert ids == ref_ids and trained == set(range(len(ctx), len(ref_ids)))
     assert qwen3.decode([seqs[1][0][j] for j in sorted(seqs[1][1])]) == "<think>\n5 times 4 is 20.\n</think>\n\n20<|im_end|>"
     assert "2 and 3 make 5" not in qwen3.decode(seqs[1][0])  # the history as inference renders it
+    keep = _ours(qwen3, THINK, loss_on="assistant", history_thinking="keep")  # the template strips it anyway
+    assert [k[0] for k in keep] == [k[0] for k in seqs]
     # think_loss false: the answer alone is trained, the think block is context
     (ids, trained), _ = _ours(qwen3, THINK, loss_on="assistant", think_loss=False)
     assert qwen3.decode([ids[j] for j in sorted(trained)]) == "5<|im_end|>"
@@ -242,3 +244,13 @@ def test_max_length_cuts_inside_a_later_turn_and_drops_a_sequence_with_no_traine
     assert (cut.n_truncated, cut.n_dropped, cut.kept) == (1, 0, [0])
     gone = build_segment_train_set(sequences, qwen, max_length=a1)
     assert (len(gone), gone.n_dropped) == (0, 1)
+
+
+def test_chat_keys_need_the_chat_template():
+    from tracesft.train import TrainConfig
+
+    for key, value in (("loss_on", "assistant"), ("history_thinking", "keep"), ("think_loss", False)):
+        with pytest.raises(ConfigError, match=rf"{key}: .*, but template is auto"):
+            TrainConfig(model="m", train_data="d", **{key: value}).validate()
+    with pytest.raises(ConfigError, match="loss_on: 'every' is not one of final, assistant"):
+        TrainConfig(model="m", train_data="d", template="chat", loss_on="every").validate()

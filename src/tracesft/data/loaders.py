@@ -407,7 +407,9 @@ def load_examples(
       assistant message after it, ground truth = the user's reference answer when present; an
       optional system message first goes to ``meta["system"]``; in a conversation of several
       turns the last user message is the prompt and the earlier turns go to ``meta["context"]``,
-      which the ``chat`` template renders as prompt context);
+      which the ``chat`` template renders as prompt context; the whole conversation, with ``tools``,
+      assistant ``tool_calls``, ``tool`` messages and ``reasoning_content``, is ``Example.messages``,
+      which the ``chat`` template trains turn by turn: :mod:`tracesft.data.chat`);
     - ``{"prompt", "response" | "completion", "ground_truth" | "answer"}`` (response and ground
       truth optional);
     - GSM8K style ``{"question", "answer"}``: the worked solution with its ``#### N`` line is the
