@@ -254,3 +254,15 @@ def test_chat_keys_need_the_chat_template():
             TrainConfig(model="m", train_data="d", **{key: value}).validate()
     with pytest.raises(ConfigError, match="loss_on: 'every' is not one of final, assistant"):
         TrainConfig(model="m", train_data="d", template="chat", loss_on="every").validate()
+
+
+def test_a_template_that_raises_is_one_line_naming_the_record(tmp_path, qwen):
+    strict = with_template(qwen, "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System role "
+                                 "not supported') }}{% endif %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+                                 "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    path = tmp_path / "sys.jsonl"
+    path.write_text(json.dumps(MULTI) + "\n")
+    example, = load_examples(path)
+    with pytest.raises(UserInputError, match=rf"template chat: {path}:1: the chat template fails on messages\[:7\]: "
+                                             "System role not supported"):
+        chat_sequences(strict, example)

@@ -255,8 +255,15 @@ def chat_sequences(tokenizer, example, options: ChatOptions = ChatOptions(), eot
     text = None  # the current sequence's text so far
     for t in trained:
         view = [_view(m, options.history_thinking, reasons) for m in msgs[:t]] + [_view(msgs[t], "keep", reasons)]
-        context = _render(tokenizer, view[:-1], True, tools, thinking)
-        full = _render(tokenizer, view, False, tools, thinking)
+        try:
+            context = _render(tokenizer, view[:-1], True, tools, thinking)
+            full = _render(tokenizer, view, False, tools, thinking)
+        except Exception as e:  # the template's own raise_exception (roles it refuses, ...), jinja errors
+            if isinstance(e, UserInputError):
+                raise
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise UserInputError(f"template chat: {_source(example)}: the chat template fails on messages[:{t + 1}]: "
+                                 f"{first}") from None
         if not full.startswith(context):
             raise UserInputError(f"template chat: {_source(example)}: the chat template renders the conversation "
                                  f"differently once the assistant's reply (messages[{t}]) is added, so no "
