@@ -425,12 +425,12 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data.chat import HISTORY_THINKING, LOSS_ON
     from .evaluate.evaluator import EVALUATORS
     from .grading.registry import REWARDS
     from .models.loading import DTYPES
     from .train.metrics import LOG_BACKENDS
     from .train.sweep import FILTER_MODES
-    from .data.chat import HISTORY_THINKING, LOSS_ON
 
     p = _Parser(prog="tracesft", description="SFT of causal LMs on reasoning traces.")
     p.add_argument("-v", "--verbose", "--debug", action="store_true",

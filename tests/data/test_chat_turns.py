@@ -107,7 +107,8 @@ def test_thinking_turn_by_turn_on_the_stripped_history(qwen3):
         ref_ids, _ = _reference(qwen3, msgs)
         ctx = _ids(qwen3.apply_chat_template(msgs[:-1], add_generation_prompt=True, tokenize=True))
         assert ids == ref_ids and trained == set(range(len(ctx), len(ref_ids)))
-    assert qwen3.decode([seqs[1][0][j] for j in sorted(seqs[1][1])]) == "<think>\n5 times 4 is 20.\n</think>\n\n20<|im_end|>"
+    second = qwen3.decode([seqs[1][0][j] for j in sorted(seqs[1][1])])
+    assert second == "<think>\n5 times 4 is 20.\n</think>\n\n20<|im_end|>"
     assert "2 and 3 make 5" not in qwen3.decode(seqs[1][0])  # the history as inference renders it
     keep = _ours(qwen3, THINK, loss_on="assistant", history_thinking="keep")  # the template strips it anyway
     assert [k[0] for k in keep] == [k[0] for k in seqs]
@@ -150,7 +151,8 @@ def test_enable_thinking_and_the_empty_think_block(qwen3):
                    {"role": "tool", "content": "42"}]},
      r"messages\[2\]: a tool message without a preceding assistant tool call"),
     ({"messages": [{"role": "user", "content": "q"}], "weight": -1}, r"field 'weight' must be a finite number >= 0"),
-    ({"messages": [{"role": "user", "content": "q"}], "enable_thinking": "yes"}, "field 'enable_thinking' must be true or false"),
+    ({"messages": [{"role": "user", "content": "q"}], "enable_thinking": "yes"},
+     "field 'enable_thinking' must be true or false"),
 ])
 def test_record_errors_name_file_and_line(tmp_path, record, message):
     path = tmp_path / "d.jsonl"
@@ -170,7 +172,7 @@ def test_a_template_without_tool_support_is_refused_naming_the_record(tmp_path):
     path = tmp_path / "tools.jsonl"
     path.write_text(json.dumps(TOOL_RECORD) + "\n")
     example, = load_examples(path)
-    with pytest.raises(UserInputError, match=rf"tools.jsonl:1: template chat: .* does not render tool calls"):
+    with pytest.raises(UserInputError, match=r"tools.jsonl:1: template chat: .* does not render tool calls"):
         chat_sequences(tok, example, ChatOptions(loss_on="assistant"))
 
 
@@ -266,3 +268,12 @@ def test_a_template_that_raises_is_one_line_naming_the_record(tmp_path, qwen):
     with pytest.raises(UserInputError, match=rf"template chat: {path}:1: the chat template fails on messages\[:7\]: "
                                              "System role not supported"):
         chat_sequences(strict, example)
+
+
+def test_add_eos_under_chat_ends_the_last_trained_turn_with_eos(qwen):
+    sequences = chat_sequences(qwen, _parse_record(MULTI), ChatOptions(loss_on="assistant"))
+    plain = build_segment_train_set(sequences, qwen, max_length=4096)
+    eos = build_segment_train_set(sequences, qwen, max_length=4096, add_eos=[True])
+    (_, end), = plain.spans[0][-1:]
+    assert eos.input_ids[0] == plain.input_ids[0][:end] + [qwen.eos_token_id] + plain.input_ids[0][end:]
+    assert eos.spans[0] == plain.spans[0][:-1] + [(plain.spans[0][-1][0], end + 1)]

@@ -99,8 +99,8 @@ def test_eval_data_list_reports_metrics_per_source(tmp_path, setup_dir):
     rows = [json.loads(line) for line in (setup_dir / "eval.jsonl").read_text().splitlines()]
     (tmp_path / "e1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
     (tmp_path / "e2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[2:] * 2))
-    cfg = make_cfg(setup_dir, tmp_path / "run", eval_data=[str(tmp_path / "e1.jsonl"), {"path": str(tmp_path / "e2.jsonl")}],
-                   max_steps=1, eval_n=3)
+    eval_data = [str(tmp_path / "e1.jsonl"), {"path": str(tmp_path / "e2.jsonl")}]
+    cfg = make_cfg(setup_dir, tmp_path / "run", eval_data=eval_data, max_steps=1, eval_n=3)
     assert cfg.eval_data == [{"path": str(tmp_path / "e1.jsonl"), "split": None},
                              {"path": str(tmp_path / "e2.jsonl"), "split": None}]
     summary = train(cfg)

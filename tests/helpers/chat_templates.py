@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the templates as written: Qwen2.5 as its tokenizer ships it)
 """Chat templates for the tests: Qwen2.5's own (tools, no thinking) and a Qwen3-style one written here
 (thinking rendered from ``reasoning_content`` or inline ``<think>``, earlier turns' thinking stripped,
 ``enable_thinking=False`` writes an empty think block after the generation prompt, tools)."""

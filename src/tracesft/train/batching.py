@@ -89,9 +89,10 @@ def build_segment_train_set(sequences: list[list[tuple[str, bool]]], tokenizer, 
     truncated = dropped = 0
     for k, segments in enumerate(sequences):
         seq, sp = tokenize_segments(tokenizer, segments)
-        if (add_eos[k] if isinstance(add_eos, list) else add_eos) and sp and tokenizer.eos_token_id is not None and seq[sp[-1][1] - 1] != tokenizer.eos_token_id:
+        eos, wants = tokenizer.eos_token_id, add_eos[k] if isinstance(add_eos, list) else add_eos
+        if wants and sp and eos is not None and seq[sp[-1][1] - 1] != eos:
             end = sp[-1][1]
-            seq = seq[:end] + [tokenizer.eos_token_id] + seq[end:]
+            seq = seq[:end] + [eos] + seq[end:]
             sp[-1] = (sp[-1][0], end + 1)
         cut = [(a, min(b, max_length)) for a, b in sp if a < max_length]
         if not cut:
