@@ -114,11 +114,19 @@ def _cmd_data_inspect(args) -> int:
         if not (Path(args.tokenizer) / "tokenizer_config.json").is_file():
             raise UserInputError(f"--tokenizer {args.tokenizer}: not a tokenizer directory (or use 'qwen2')")
         tokenizer = load_tokenizer(args.tokenizer)
-    report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
-    print(format_inspection(report))
+    if args.check_template is not None:
+        from .data.inspect import check_template, format_check
+
+        report = check_template(args.path, tokenizer, args.check_template, split=args.split, loss_on=args.loss_on,
+                                history_thinking=args.history_thinking, think_loss=not args.no_think_loss,
+                                show=args.show)
+        print(format_check(report))
+    else:
+        report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
+        print(format_inspection(report))
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(report, indent=2) + "\n")
-    return 0
+    return 1 if report.get("differing") else 0
 
 
 def _cmd_data_champ(args) -> int:
@@ -417,6 +425,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data.chat import HISTORY_THINKING, LOSS_ON
     from .evaluate.evaluator import EVALUATORS
     from .grading.registry import REWARDS
     from .models.loading import DTYPES
@@ -458,6 +467,16 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--tokenizer", help="a tokenizer directory, or 'qwen2' (built in); default: count characters")
     di.add_argument("--template", default="r1_zero", help="prompt template the lengths include")
     di.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    di.add_argument("--check-template", type=int, nargs="?", const=20, metavar="N",
+                    help="render the first N records (default 20) for training and for inference under the chat "
+                         "template and report every token that differs (exit 1 if any)")
+    di.add_argument("--loss-on", choices=LOSS_ON, default="assistant", help="--check-template: the turns checked")
+    di.add_argument("--history-thinking", choices=HISTORY_THINKING, default="strip",
+                    help="--check-template: earlier turns' thinking in the history (as in training)")
+    di.add_argument("--no-think-loss", action="store_true", help="--check-template: as think_loss: false")
+    di.add_argument("--show", type=int, default=0, metavar="N",
+                    help="--check-template: also print the first N records' training sequences, trained tokens "
+                         "between [[ and ]]")
     di.set_defaults(func=_cmd_data_inspect)
 
     e = sub.add_parser("eval", help="generate, grade and summarise on a JSONL data set")

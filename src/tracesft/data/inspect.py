@@ -9,7 +9,7 @@ from .loaders import detect_schema, field_mapping, load_examples
 from .sources import iter_records
 from .templates import CHAT, load_template, render_prompts, render_responses
 
-__all__ = ["inspect_data", "format_inspection", "MAX_LENGTHS"]
+__all__ = ["inspect_data", "format_inspection", "check_template", "format_check", "MAX_LENGTHS"]
 
 MAX_LENGTHS = (256, 512, 1024, 2048, 4096, 8192)
 
@@ -88,4 +88,65 @@ def format_inspection(r: dict) -> str:
     lines.append(f"  examples longer than max_length ({r['unit']}): {cut}")
     if r["max_length_for_99_percent"] is not None:
         lines.append(f"  max_length covering 99% of the examples: {r['max_length_for_99_percent']} {r['unit']}")
+    return "\n".join(lines)
+
+
+def check_template(path, tokenizer, n: int = 20, split: str | None = None, loss_on: str = "assistant",
+                   history_thinking: str = "strip", think_loss: bool = True, show: int = 0) -> dict:
+    """Render the first ``n`` records with a response for training and for inference under the chat
+    template and compare the tokens of every trained turn (:func:`tracesft.data.chat.check_parity`);
+    ``show``: also the first ``show`` records' training sequences, trained tokens in ``[[ ]]``."""
+    from .chat import ChatOptions, check_parity, end_of_turn
+
+    if tokenizer is None:
+        from ..errors import UserInputError
+
+        raise UserInputError("--check-template needs the model's tokenizer: pass --tokenizer")
+    examples = [e for e in load_examples(path, split=split) if e.response is not None][:n]
+    options = ChatOptions(loss_on=loss_on, history_thinking=history_thinking, think_loss=think_loss)
+    eot = end_of_turn(tokenizer)
+    problems, turns = [], 0
+    from .chat import _trained_turns, conversation
+
+    for e in examples:
+        turns += len(_trained_turns(conversation(e), loss_on))
+        problems += check_parity(tokenizer, e, options, eot)
+    shown = [{"source": e.meta.get("source"), "sequences": _marked(tokenizer, e, options, eot)}
+             for e in examples[:show]]
+    return {"records": len(examples), "turns": turns, "differing": len(problems), "problems": problems,
+            "loss_on": loss_on, "history_thinking": history_thinking, "think_loss": think_loss, "shown": shown}
+
+
+def _marked(tokenizer, example, options, eot) -> list[str]:
+    """Each training sequence of ``example`` decoded, its trained tokens between ``[[`` and ``]]``."""
+    from .chat import chat_sequences, tokenize_segments
+
+    out = []
+    for seq in chat_sequences(tokenizer, example, options, eot):
+        ids, spans = tokenize_segments(tokenizer, seq)
+        text, at = "", 0
+        for a, b in spans:
+            text += tokenizer.decode(ids[at:a]) + "[[" + tokenizer.decode(ids[a:b]) + "]]"
+            at = b
+        out.append(text + tokenizer.decode(ids[at:]))
+    return out
+
+
+def format_check(r: dict) -> str:
+    head = (f"check-template: {r['records']} records, {r['turns']} trained turns (loss_on {r['loss_on']}, "
+            f"history_thinking {r['history_thinking']}): ")
+    if not r["differing"]:
+        return "\n".join(x for x in (format_shown(r), head + "training and inference tokens agree") if x)
+    lines = ([format_shown(r)] if r.get("shown") else []) + [head + f"{r['differing']} turn(s) differ"]
+    lines += [f"  {p['source']} messages[{p['turn']}]: {p['what']}" for p in r["problems"][:20]]
+    return "\n".join(lines)
+
+
+def format_shown(r: dict) -> str:
+    lines = []
+    for item in r.get("shown", ()):
+        for k, text in enumerate(item["sequences"]):
+            lines.append(f"--- {item['source']} sequence {k + 1} of {len(item['sequences'])} "
+                         f"(trained tokens in [[ ]]; think_loss {str(r['think_loss']).lower()}):")
+            lines.append(text)
     return "\n".join(lines)

@@ -33,6 +33,14 @@ class Example:
     response: str | None = None
     ground_truth: Any = None
     meta: dict = field(default_factory=dict)
+    #: a chat record's whole conversation (normalised messages, system first if any); the ``chat``
+    #: template renders it, with the final assistant message taken from ``response``
+    messages: list | None = None
+
+    @property
+    def weight(self) -> float:
+        """The record's ``weight`` field (default 1): a factor on its tokens' loss weights."""
+        return float(self.meta.get("weight", 1.0))
 
 
 @dataclass(frozen=True)
@@ -72,39 +80,137 @@ def _ground_truth(value, key: str):
     raise _Bad(f"field {key!r} must be a string, a number or a non-empty list of them, got {value!r:.60}")
 
 
-def _from_chat(record: dict, truth_from_boxed: bool = False) -> Example:
-    """A conversation: [system], then user/assistant turns alternating, ending with a user turn or
-    the assistant's reply to it. The last user message is the prompt, the reply after it (if any)
-    the response; the system message and earlier turns go to ``meta["system"]`` and
-    ``meta["context"]`` (prompt context for the ``chat`` template)."""
-    messages = record["messages"]
-    if not isinstance(messages, list) or not messages:
-        raise _Bad("field 'messages' must be a non-empty list")
-    expected = "user"
+def _tool_calls(m: dict, k: int) -> list | None:
+    """An assistant message's ``tool_calls``, each ``{"type": "function", "function": {"name", "arguments"}}``
+    (also accepted: ``{"name", "arguments"}``); ``arguments`` an object (a JSON string is parsed)."""
+    calls = m.get("tool_calls")
+    if calls is None:
+        return None
+    if not isinstance(calls, list) or not calls:
+        raise _Bad(f"messages[{k}].tool_calls must be a non-empty list")
+    out = []
+    for j, call in enumerate(calls):
+        where = f"messages[{k}].tool_calls[{j}]"
+        if not isinstance(call, dict):
+            raise _Bad(f"{where} must be an object")
+        fn = call.get("function", call)
+        if not isinstance(fn, dict):
+            raise _Bad(f"{where}.function must be an object")
+        name = fn.get("name")
+        if not isinstance(name, str) or not name:
+            raise _Bad(f"{where} has no function name" + ' (expected {"function": {"name": ..., "arguments": {...}}})')
+        args = fn.get("arguments", {})
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except json.JSONDecodeError:
+                raise _Bad(f"{where}.function.arguments is a string that is not JSON") from None
+        if not isinstance(args, dict):
+            raise _Bad(f"{where}.function.arguments must be an object, got {type(args).__name__}")
+        entry = {"type": "function", "function": {"name": name, "arguments": args}}
+        if isinstance(call.get("id"), str):
+            entry["id"] = call["id"]
+        out.append(entry)
+    return out
+
+
+def _chat_message(m, k: int) -> dict:
+    """One message, checked and normalised: role, content (a string; an assistant message with tool calls
+    may have none), and the optional ``reasoning_content``, ``tool_calls`` (assistant), ``name`` and
+    ``tool_call_id`` (tool)."""
+    if not isinstance(m, dict):
+        raise _Bad(f"messages[{k}] must be an object")
+    role = _string(m, "role")
+    if role not in ("system", "user", "assistant", "tool"):
+        raise _Bad(f"messages[{k}].role must be system, user, assistant or tool, got {role!r}")
+    calls = _tool_calls(m, k) if role == "assistant" else None
+    if role != "assistant" and m.get("tool_calls") is not None:
+        raise _Bad(f"messages[{k}]: only an assistant message has tool_calls, not a {role} message")
+    content = _string(m, "content", required=calls is None)
+    out = {"role": role, "content": content or ""}
+    if role == "assistant":
+        reasoning = _string(m, "reasoning_content", required=False)
+        if reasoning is not None:
+            if "</think>" in out["content"]:
+                raise _Bad(f"messages[{k}] has both reasoning_content and a </think> in its content")
+            out["reasoning_content"] = reasoning
+        if calls:
+            out["tool_calls"] = calls
+    if role == "tool":
+        for key in ("name", "tool_call_id"):
+            if isinstance(m.get(key), str):
+                out[key] = m[key]
+    return out
+
+
+def _check_turn_order(messages: list[dict]) -> None:
+    """[system], then user -> assistant -> user ...; an assistant message with tool_calls is followed by its
+    tool results (one or more ``tool`` messages), then the assistant again (or a user turn)."""
+    expected = ("user",)
     for k, m in enumerate(messages):
-        if not isinstance(m, dict):
-            raise _Bad(f"messages[{k}] must be an object")
-        role = _string(m, "role")
-        if role not in ("system", "user", "assistant"):
-            raise _Bad(f"messages[{k}].role must be system, user or assistant, got {role!r}")
-        _string(m, "content")
+        role = m["role"]
         if role == "system":
             if k != 0:
                 raise _Bad(f"messages[{k}]: a system message must come first")
             continue
-        if role == "assistant" and expected == "user" and not any(m.get("role") == "user" for m in messages[:k]):
+        if role == "assistant" and "user" in expected and not any(x["role"] == "user" for x in messages[:k]):
             raise _Bad(f"no message with role 'user' before messages[{k}] (assistant)")
-        if role != expected:
-            raise _Bad(f"messages[{k}]: expected {'an' if expected == 'assistant' else 'a'} {expected} turn, got "
+        if role == "tool" and "tool" not in expected:
+            raise _Bad(f"messages[{k}]: a tool message without a preceding assistant tool call (tool results follow "
+                       "the assistant message whose tool_calls asked for them)")
+        if role not in expected:
+            want = expected[0]
+            raise _Bad(f"messages[{k}]: expected {'an' if want == 'assistant' else 'a'} {want} turn, got "
                        f"{role} (turns alternate user, assistant)")
-        expected = "assistant" if role == "user" else "user"
+        if role == "user":
+            expected = ("assistant",)
+        elif role == "assistant":
+            expected = ("tool",) if m.get("tool_calls") else ("user",)
+        else:
+            expected = ("tool", "assistant", "user")
+
+
+def split_thinking(content: str) -> tuple[str | None, str]:
+    """(reasoning, answer) of an assistant message's content: the text before ``</think>`` (without a
+    leading ``<think>`` and the newlines around it) and the text after it (without leading newlines),
+    as Qwen3's template splits it; (None, content) without ``</think>``."""
+    if "</think>" not in content:
+        return None, content
+    head, _, tail = content.partition("</think>")
+    head = head.split("<think>", 1)[1] if "<think>" in head else head
+    return head.strip("\n"), tail.lstrip("\n")
+
+
+def inline_thinking(reasoning: str | None, answer: str) -> str:
+    """The assistant's text with its thinking written inline: ``<think>\\nR\\n</think>\\n\\n`` + answer."""
+    return answer if reasoning is None else f"<think>\n{reasoning}\n</think>\n\n{answer}"
+
+
+def _from_chat(record: dict, truth_from_boxed: bool = False) -> Example:
+    """A conversation: [system], then user/assistant turns alternating (an assistant turn with
+    ``tool_calls`` followed by its ``tool`` results and the assistant again), ending with a user turn
+    or the assistant's reply. The last user message is the prompt, the final assistant message after
+    it (if any) the response (its ``reasoning_content`` written inline as ``<think>...</think>``);
+    the system message and earlier turns go to ``meta["system"]`` and ``meta["context"]`` (prompt
+    context for the ``chat`` template), the whole conversation to ``Example.messages``."""
+    messages = record["messages"]
+    if not isinstance(messages, list) or not messages:
+        raise _Bad("field 'messages' must be a non-empty list")
+    messages = [_chat_message(m, k) for k, m in enumerate(messages)]
+    _check_turn_order(messages)
+    tools = record.get("tools")
+    if tools is not None and (not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools)):
+        raise _Bad("field 'tools' must be a list of objects (function schemas)")
+    if record.get("enable_thinking") is not None and not isinstance(record["enable_thinking"], bool):
+        raise _Bad(f"field 'enable_thinking' must be true or false, got {record['enable_thinking']!r:.40}")
     turns = [m for m in messages if m["role"] != "system"]
     if not turns:
         raise _Bad("no message with role 'user'")
     last_user = max(i for i, m in enumerate(turns) if m["role"] == "user")
     user = turns[last_user]
-    assistant = turns[last_user + 1] if last_user + 1 < len(turns) else None
-    info = user.get("info") or {}
+    assistant = turns[-1] if turns[-1]["role"] == "assistant" and len(turns) > last_user + 1 else None
+    raw_user = [m for m in record["messages"] if isinstance(m, dict) and m.get("role") == "user"][-1]
+    info = raw_user.get("info") or {}
     if not isinstance(info, dict):
         raise _Bad("messages[].info must be an object")
     record_info = record.get("info") if isinstance(record.get("info"), dict) else {}
@@ -127,7 +233,10 @@ def _from_chat(record: dict, truth_from_boxed: bool = False) -> Example:
         meta["system"] = messages[0]["content"]
     if last_user:
         meta["context"] = [{"role": m["role"], "content": m["content"]} for m in turns[:last_user]]
-    return Example(user["content"], assistant["content"] if assistant else None, truth, meta)
+    response = None
+    if assistant is not None:
+        response = inline_thinking(assistant.get("reasoning_content"), assistant["content"])
+    return Example(user["content"], response, truth, meta, messages)
 
 
 # Record schemas, in precedence order: the first whose prompt field a record has decides how all of it
@@ -219,9 +328,18 @@ def _from_question(record: dict) -> Example:
     return Example(question, None, _ground_truth(answer, "answer"), meta)
 
 
+def _check_weight(record: dict) -> None:
+    weight = record.get("weight")
+    if weight is None:
+        return
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        raise _Bad(f"field 'weight' must be a finite number >= 0, got {weight!r:.40}")
+
+
 def _parse_record(record, truth_from_boxed: bool = False) -> Example:
     if not isinstance(record, dict):
         raise _Bad(f"expected a JSON object, got {type(record).__name__}")
+    _check_weight(record)
     schema = detect_schema(record)
     if schema == "chat":
         return _from_chat(record, truth_from_boxed)
@@ -289,7 +407,9 @@ def load_examples(
       assistant message after it, ground truth = the user's reference answer when present; an
       optional system message first goes to ``meta["system"]``; in a conversation of several
       turns the last user message is the prompt and the earlier turns go to ``meta["context"]``,
-      which the ``chat`` template renders as prompt context);
+      which the ``chat`` template renders as prompt context; the whole conversation, with ``tools``,
+      assistant ``tool_calls``, ``tool`` messages and ``reasoning_content``, is ``Example.messages``,
+      which the ``chat`` template trains turn by turn: :mod:`tracesft.data.chat`);
     - ``{"prompt", "response" | "completion", "ground_truth" | "answer"}`` (response and ground
       truth optional);
     - GSM8K style ``{"question", "answer"}``: the worked solution with its ``#### N`` line is the

@@ -13,17 +13,24 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["TrainSet", "build_train_set", "epoch_plan", "collate", "TrainData"]
+__all__ = ["TrainSet", "build_train_set", "build_segment_train_set", "epoch_plan", "collate", "TrainData"]
 
 
 @dataclass
 class TrainSet:
-    """Tokenized examples: prompt+response ids (truncated to max_length) and each prompt's length."""
+    """Tokenized examples: prompt+response ids (truncated to max_length) and each prompt's length.
+
+    ``spans`` (optional): each sequence's trained token ranges ``[start, end)`` (several assistant turns;
+    without it, everything after the prompt is trained); ``weights`` (optional): each sequence's loss
+    weight (the record's ``weight``)."""
 
     input_ids: list[list[int]]
     prompt_lengths: list[int]
     n_truncated: int  # examples cut at max_length (kept)
     n_dropped: int  # examples whose prompt alone fills max_length, or with an empty response
+    spans: list[list[tuple[int, int]]] | None = None
+    weights: list[float] | None = None
+    kept: list[int] | None = None  #: the index, among the inputs, of each sequence kept
 
     @property
     def lengths(self) -> list[int]:
@@ -32,50 +39,99 @@ class TrainSet:
     def __len__(self) -> int:
         return len(self.input_ids)
 
-    def __getitem__(self, i: int) -> tuple[list[int], int]:
-        return self.input_ids[i], self.prompt_lengths[i]
+    def __getitem__(self, i: int) -> tuple:
+        if self.spans is None and self.weights is None:
+            return self.input_ids[i], self.prompt_lengths[i]
+        return (self.input_ids[i], self.prompt_lengths[i], self.spans[i] if self.spans is not None else None,
+                self.weights[i] if self.weights is not None else 1.0)
+
+
+def _weights_or_none(weights) -> list[float] | None:
+    return None if weights is None or all(w == 1 for w in weights) else [float(w) for w in weights]
 
 
 def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_length: int,
-                    add_eos: bool = False) -> TrainSet:
+                    add_eos: bool = False, weights: list[float] | None = None) -> TrainSet:
     """Tokenize each example once, exactly as :func:`tracesft.tokenize_prompt_and_output` does (prompt
     with special tokens, response without, then ``tokenizer.eos_token_id`` with ``add_eos`` unless the
     response already ends with it, concatenated, cut at ``max_length``); count truncated examples;
-    drop (and count) those with no response token left."""
+    drop (and count) those with no response token left. ``weights``: each example's loss weight."""
     from ..tokenization import with_eos
 
     p_ids = tokenizer(list(prompts))["input_ids"]
     o_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
     if add_eos:
         o_ids = with_eos(o_ids, tokenizer)
-    ids, n_prompt = [], []
+    ids, n_prompt, kept_weights, kept = [], [], [], []
     truncated = dropped = 0
-    for pi, oi in zip(p_ids, o_ids):
+    for k, (pi, oi) in enumerate(zip(p_ids, o_ids)):
         if len(pi) >= max_length or not oi:
             dropped += 1
             continue
+        kept.append(k)
         truncated += len(pi) + len(oi) > max_length
         ids.append((list(pi) + list(oi))[:max_length])
         n_prompt.append(len(pi))
-    return TrainSet(ids, n_prompt, truncated, dropped)
+        kept_weights.append(weights[k] if weights is not None else 1.0)
+    return TrainSet(ids, n_prompt, truncated, dropped, weights=_weights_or_none(kept_weights), kept=kept)
 
 
-def collate(examples: list[tuple[list[int], int]], pad_id: int) -> dict:
+def build_segment_train_set(sequences: list[list[tuple[str, bool]]], tokenizer, max_length: int,
+                            add_eos: bool | list[bool] = False, weights: list[float] | None = None) -> TrainSet:
+    """Tokenize sequences given as ``(text, trained)`` segments (:func:`tracesft.data.chat.chat_sequences`):
+    the first segment with special tokens, the rest without, concatenated; the trained segments' tokens
+    are the sequence's spans. With ``add_eos`` the last trained segment ends with the EOS (unless it does
+    already; a list: per sequence). Cut at ``max_length`` (counted); dropped (counted) when no trained
+    token is left."""
+    from ..data.chat import tokenize_segments
+
+    ids, n_prompt, spans, kept_weights, kept = [], [], [], [], []
+    truncated = dropped = 0
+    for k, segments in enumerate(sequences):
+        seq, sp = tokenize_segments(tokenizer, segments)
+        eos, wants = tokenizer.eos_token_id, add_eos[k] if isinstance(add_eos, list) else add_eos
+        if wants and sp and eos is not None and seq[sp[-1][1] - 1] != eos:
+            end = sp[-1][1]
+            seq = seq[:end] + [eos] + seq[end:]
+            sp[-1] = (sp[-1][0], end + 1)
+        cut = [(a, min(b, max_length)) for a, b in sp if a < max_length]
+        if not cut:
+            dropped += 1
+            continue
+        kept.append(k)
+        truncated += len(seq) > max_length
+        ids.append(seq[:max_length])
+        n_prompt.append(cut[0][0])
+        spans.append(cut)
+        kept_weights.append(weights[k] if weights is not None else 1.0)
+    return TrainSet(ids, n_prompt, truncated, dropped, spans=spans, weights=_weights_or_none(kept_weights), kept=kept)
+
+
+def collate(examples: list[tuple], pad_id: int) -> dict:
     """Right-pad and shift one micro-batch, as :func:`tracesft.tokenize_prompt_and_output` returns it.
 
-    Returns ``input_ids``/``labels`` (b, L-1) int64, ``response_mask`` (b, L-1) bool (True where the
-    label is a response token), and ints ``n_tokens`` (non-padding tokens) and ``n_padding``.
+    Each example is ``(ids, prompt_length)`` or ``(ids, prompt_length, spans, weight)``. Returns
+    ``input_ids``/``labels`` (b, L-1) int64, ``response_mask`` (b, L-1) bool (True where the label is a
+    trained token: after the prompt, or inside a span), ints ``n_tokens`` (non-padding tokens) and
+    ``n_padding``, and ``loss_weight`` (b,) float32 when an example has a weight other than 1.
     """
-    length = max(len(ids) for ids, _ in examples)
+    length = max(len(ex[0]) for ex in examples)
     padded = torch.full((len(examples), length), pad_id, dtype=torch.long)
     is_response = torch.zeros((len(examples), length), dtype=torch.bool)
-    for i, (ids, n_p) in enumerate(examples):
+    weights = []
+    for i, (ids, n_p, *extra) in enumerate(examples):
         padded[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        is_response[i, n_p:len(ids)] = True
-    n_tokens = sum(len(ids) for ids, _ in examples)
-    return {"input_ids": padded[:, :-1].contiguous(), "labels": padded[:, 1:].contiguous(),
-            "response_mask": is_response[:, 1:].contiguous(), "n_tokens": n_tokens,
-            "n_padding": (length - 1) * len(examples) - (n_tokens - len(examples))}
+        spans = extra[0] if extra and extra[0] is not None else [(n_p, len(ids))]
+        for a, b in spans:
+            is_response[i, a:b] = True
+        weights.append(extra[1] if extra else 1.0)
+    n_tokens = sum(len(ex[0]) for ex in examples)
+    batch = {"input_ids": padded[:, :-1].contiguous(), "labels": padded[:, 1:].contiguous(),
+             "response_mask": is_response[:, 1:].contiguous(), "n_tokens": n_tokens,
+             "n_padding": (length - 1) * len(examples) - (n_tokens - len(examples))}
+    if any(w != 1 for w in weights):
+        batch["loss_weight"] = torch.tensor(weights, dtype=torch.float32)
+    return batch
 
 
 def epoch_plan(lengths: list[int], micro_batch_size: int, accumulation: int, seed: int, epoch: int,

@@ -16,6 +16,7 @@ import torch
 
 from ..data import CHAT, filter_correct, load_examples, load_template, render_prompts, render_responses, stop_token_ids
 from ..data.formats import AUTO, convert_to_r1_zero, format_hint, resolve_format
+from ..data.mixture import SOURCE_KEY, mix
 from ..data.selection import split_held_out, take_subset
 from ..errors import ConfigError, UserInputError
 from ..evaluate import Sampling, build_evaluator
@@ -26,13 +27,13 @@ from ..models.lora import LoraSpec, apply_lora
 from ..tokenization import _pad_id
 from . import checkpoint as ckpt
 from . import distributed as dist_
-from .batching import TrainData, build_train_set
+from .batching import TrainData, build_segment_train_set, build_train_set
 from .metrics import MetricsLog
 from .optim import build_optimizer
 from .schedule import build_scheduler
 
 __all__ = ["Components", "build_components", "build_model", "select_examples", "resolve_run_format", "build_train_data",
-           "build_eval_set", "build_evaluator_for", "build_metrics"]
+           "build_eval_set", "build_eval_sources", "build_evaluator_for", "build_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Components:
     evaluator: object | None = None  #: None when there is no eval_data (or on ranks other than 0)
     eval_prompts: list = field(default_factory=list)
     eval_truths: list = field(default_factory=list)
+    eval_sources: list = field(default_factory=list)  #: the eval_data source of each prompt
     ref_model: torch.nn.Module | None = None  #: the starting model, for eval_kl
     tied: set = field(default_factory=set)  #: state-dict names saved once (e.g. a tied lm_head)
     report: dict = field(default_factory=dict)  #: data counts for the summary
@@ -87,10 +89,19 @@ def build_model(cfg, device: str):
 
 def select_examples(cfg) -> tuple[list, list, dict]:
     """(training examples, held-out examples, report): the ``test_size`` split of train_data is taken
-    first (so every subset is evaluated on the same examples), then the seeded ``subset``."""
-    examples = load_examples(cfg.train_data, split=cfg.train_split, require_response=True,
-                             truth_from_boxed=cfg.truth_from_boxed)
+    first (so every subset is evaluated on the same examples), then, for a list of sources, the
+    mixture (:mod:`tracesft.data.mixture`), then the seeded ``subset``."""
+    sources = cfg.train_sources()
+    examples = []
+    for k, src in enumerate(sources):
+        loaded = load_examples(src.path, split=src.split, require_response=True, truth_from_boxed=cfg.truth_from_boxed)
+        if len(sources) > 1:
+            for e in loaded:
+                e.meta[SOURCE_KEY] = k
+        examples += loaded
     train_examples, held_out = split_held_out(examples, cfg.test_size, cfg.seed)
+    if len(sources) > 1:
+        train_examples = mix(train_examples, sources, cfg.seed)
     train_examples = take_subset(train_examples, cfg.subset, cfg.seed)
     unanswered = next((e for e in held_out if e.ground_truth is None), None)
     if unanswered is not None:
@@ -98,8 +109,17 @@ def select_examples(cfg) -> tuple[list, list, dict]:
                              "ground truth")
     report = {"n_train_file": len(examples), "n_held_out": len(held_out), "subset": cfg.subset or "full",
               "n_train_examples": len(train_examples)}
+    if len(sources) > 1:
+        def count(items, k):
+            return sum(e.meta.get(SOURCE_KEY) == k for e in items)
+
+        report["mixture"] = [{**src.to_dict(), "read": count(examples, k), "held_out": count(held_out, k),
+                              "mixed": count(train_examples, k)} for k, src in enumerate(sources)]
+        for k, (src, row) in enumerate(zip(sources, report["mixture"])):
+            log.info("data: source %d %s (%s): %d read, %d held out, %d in the mixture", k, src.path, src.share,
+                     row["read"], row["held_out"], row["mixed"])
     log.info("data: %d examples in %s, %d held out for evaluation, training on %s of the rest (%d)",
-             len(examples), cfg.train_data, len(held_out), report["subset"], len(train_examples))
+             len(examples), cfg.train_name, len(held_out), report["subset"], len(train_examples))
     return train_examples, held_out, report
 
 
@@ -117,7 +137,7 @@ def resolve_run_format(cfg, examples: list, report: dict):
                  "them as loaded with %s); set template or reward to choose", fmt.template, fmt.reward, loaded.reward)
         filter_reward = loaded.reward
     else:
-        fmt = resolve_format(cfg.template, cfg.reward, examples, what=cfg.train_data, keys=keys)
+        fmt = resolve_format(cfg.template, cfg.reward, examples, what=cfg.train_name, keys=keys)
         filter_reward = fmt.reward
     report.update(template=fmt.template, reward=fmt.reward)
     return dataclasses.replace(cfg, template=fmt.template, reward=fmt.reward), filter_reward
@@ -160,13 +180,33 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
         log.info("to_r1_zero: %d responses rewritten with R1-Zero tags, %d already tagged, %d dropped (no answer "
                  "found to put in <answer>)", len(examples) - tagged, tagged, no_answer)
     if not examples:
-        raise UserInputError(f"{cfg.train_data}: no training examples left")
+        raise UserInputError(f"{cfg.train_name}: no training examples left")
     add_eos = resolve_add_eos(cfg.add_eos, template, tokenizer)
     report["add_eos"] = add_eos
-    ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
-                         render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer, cfg.max_length,
-                         add_eos=add_eos)
+    weights = [e.weight for e in examples]
+    sources = cfg.train_sources()
+    if template == CHAT or any(src.template for src in sources):
+        sequences, origins, seq_eos = _train_sequences(cfg, sources, examples, tokenizer, report)
+        ts = build_segment_train_set(sequences, tokenizer, cfg.max_length, add_eos=seq_eos,
+                                     weights=[examples[i].weight for i in origins])
+        trained_origins = [origins[i] for i in ts.kept]
+    else:
+        ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
+                             render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer,
+                             cfg.max_length, add_eos=add_eos, weights=weights)
+        trained_origins = ts.kept
     report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts))
+    if "mixture" in report:
+        for k, row in enumerate(report["mixture"]):
+            row["kept"] = sum(e.meta.get(SOURCE_KEY) == k for e in examples)
+            row["trained"] = sum(examples[i].meta.get(SOURCE_KEY) == k for i in trained_origins)
+            log.info("data: source %d %s: %d kept (after filtering), %d sequences trained", k, row["path"],
+                     row["kept"], row["trained"])
+    if any(w != 1 for w in weights):
+        report["weights"] = {"n_weighted": sum(w != 1 for w in weights), "n_zero": sum(w == 0 for w in weights),
+                             "sum": sum(weights)}
+        log.info("weights: %d of %d examples weighted (%d at 0, out of the loss); weights sum to %g",
+                 report["weights"]["n_weighted"], len(weights), report["weights"]["n_zero"], sum(weights))
     log.info("train set: %d examples, %d truncated at max_length=%d, %d dropped (prompt fills max_length)",
              len(ts), ts.n_truncated, cfg.max_length, ts.n_dropped)
     if not len(ts):
@@ -180,17 +220,72 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
     return data
 
 
+def _train_sequences(cfg, sources: list, examples: list, tokenizer, report: dict) -> tuple[list, list[int], list]:
+    """(sequences of ``(text, trained)`` segments, the example each comes from, whether each ends with
+    EOS): chat examples under the config's ``loss_on``, ``history_thinking`` and ``think_loss``, the
+    others as (prompt, response) under their source's template (else the run's); counts go to ``report``."""
+    from ..data.chat import ChatOptions, chat_sequences, end_of_turn
+
+    options = ChatOptions(loss_on=cfg.loss_on, history_thinking=cfg.history_thinking, think_loss=cfg.think_loss,
+                          system=cfg.system_prompt)
+    names = [(sources[e.meta[SOURCE_KEY]].template if SOURCE_KEY in e.meta else None) or cfg.template
+             for e in examples]
+    templates = {name: load_template(name) for name in set(names)}
+    eot = end_of_turn(tokenizer) if CHAT in templates.values() else None
+    per_example: list[list] = [[] for _ in examples]
+    for name, tmpl in templates.items():
+        idx = [i for i, n in enumerate(names) if n == name]
+        if tmpl == CHAT:
+            for i in idx:
+                per_example[i] = chat_sequences(tokenizer, examples[i], options, eot)
+        else:
+            group = [examples[i] for i in idx]
+            prompts = render_prompts(tmpl, group, tokenizer, cfg.system_prompt)
+            for i, p, r in zip(idx, prompts, render_responses(tmpl, group, tokenizer, cfg.system_prompt)):
+                per_example[i] = [[(p, False), (r, True)]]
+    sequences, origins, eos = [], [], []
+    for i, seqs in enumerate(per_example):
+        ends = resolve_add_eos(cfg.add_eos, templates[names[i]], tokenizer)
+        sequences += seqs
+        origins += [i] * len(seqs)
+        eos += [ends] * len(seqs)
+    chat = [k for k, i in enumerate(origins) if templates[names[i]] == CHAT]
+    if chat:
+        turns = sum(trained for k in chat for _, trained in sequences[k])
+        report["chat"] = {"loss_on": cfg.loss_on, "trained_turns": turns, "sequences": len(chat)}
+        log.info("chat: %d examples -> %d sequences, %d trained assistant turns (loss_on %s, history_thinking %s, "
+                 "think_loss %s)", len({origins[k] for k in chat}), len(chat), turns, cfg.loss_on,
+                 cfg.history_thinking, cfg.think_loss)
+    return sequences, origins, eos
+
+
 def build_eval_set(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list]:
     """The first ``eval_n`` evaluation prompts (templated) and their ground truths: from eval_data, or
     the examples held out of train_data by ``test_size``."""
+    prompts, truths, _ = build_eval_sources(cfg, held_out, tokenizer)
+    return prompts, truths
+
+
+def build_eval_sources(cfg, held_out: list, tokenizer=None) -> tuple[list[str], list, list[str]]:
+    """(prompts, ground truths, the source each comes from): the first ``eval_n`` examples of each
+    eval_data source (or of the ``test_size`` held-out examples, source "held_out")."""
+    labels = []
     if cfg.eval_data:
-        held_out = load_examples(cfg.eval_data, split=cfg.eval_split, require_ground_truth=True,
-                                 truth_from_boxed=cfg.truth_from_boxed)
+        examples = []
+        for src in cfg.eval_sources():
+            loaded = load_examples(src.path, split=src.split, require_ground_truth=True,
+                                   truth_from_boxed=cfg.truth_from_boxed)[: cfg.eval_n]
+            if not loaded:
+                raise UserInputError(f"{src.path}: no examples to evaluate")
+            examples += loaded
+            labels += [src.path + (f":{src.split}" if src.split else "")] * len(loaded)
+    else:
+        examples = held_out[: cfg.eval_n]
+        labels = ["held_out"] * len(examples)
     template = load_template(cfg.template)
-    held_out = held_out[: cfg.eval_n]
-    if not held_out:
-        raise UserInputError(f"{cfg.eval_data or cfg.train_data}: no examples to evaluate")
-    return render_prompts(template, held_out, tokenizer, cfg.system_prompt), [e.ground_truth for e in held_out]
+    if not examples:
+        raise UserInputError(f"{cfg.train_name}: no examples to evaluate")
+    return render_prompts(template, examples, tokenizer, cfg.system_prompt), [e.ground_truth for e in examples], labels
 
 
 def build_evaluator_for(cfg, model, tokenizer, device: str):
@@ -234,7 +329,7 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
     c = Components(model, module, tokenizer, optimizer, scheduler, data, total_steps, build_metrics(cfg, info.is_main),
                    tied=tied, report=report)
     if info.is_main and cfg.has_eval:
-        c.eval_prompts, c.eval_truths = build_eval_set(cfg, held_out, tokenizer)
+        c.eval_prompts, c.eval_truths, c.eval_sources = build_eval_sources(cfg, held_out, tokenizer)
         c.evaluator = build_evaluator_for(cfg, model, tokenizer, device)
         if cfg.eval_kl:
             c.ref_model, _ = load_model_and_tokenizer(cfg.model, device=device, dtype=cfg.dtype,

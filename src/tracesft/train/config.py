@@ -9,6 +9,8 @@ import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from ..data.chat import HISTORY_THINKING, LOSS_ON
+from ..data.mixture import parse_eval_sources, parse_sources
 from ..errors import ConfigError
 from ..evaluate.evaluator import EVALUATORS
 from ..grading.registry import REWARDS
@@ -35,6 +37,8 @@ CHOICES = {
     "log": LOG_BACKENDS,
     "parallel": ("ddp", "fsdp"),
     "add_eos": ("auto", "true", "false"),
+    "loss_on": LOSS_ON,
+    "history_thinking": HISTORY_THINKING,
 }
 
 
@@ -46,14 +50,27 @@ class TrainConfig:
     model: str = ""  #: local Hugging Face directory (safetensors) or hub id
     tokenizer: str | None = None  #: defaults to ``model``
     trust_remote_code: bool = False  #: allow the model's own Python code
-    train_data: str = ""  #: JSONL, Parquet or datasets directory of examples with responses
-    train_split: str | None = None  #: the split of a datasets directory with several
-    eval_data: str | None = None  #: JSONL, Parquet or datasets directory with ground truths, held out
+    #: JSONL, Parquet or datasets directory of examples with responses; or a mixture: a list of sources
+    #: {path, fraction | weight, split, template} (docs/data.md, Mixtures)
+    train_data: str | list = ""
+    train_split: str | None = None  #: the split of a datasets directory with several (one train_data path)
+    #: JSONL, Parquet or datasets directory with ground truths, held out; or a list of them ({path, split}),
+    #: each evaluated on its first eval_n examples, with metrics per source (by_source)
+    eval_data: str | list | None = None
     eval_split: str | None = None  #: the split of eval_data when it has several
     #: auto (from the responses: R1-Zero tags -> r1_zero, else question_only), r1_zero, question_only,
     #: chat (the tokenizer's chat template), or a template file
     template: str = "auto"
     system_prompt: str | None = None  #: template chat: the system message of examples that have none
+    #: template chat: which assistant turns are trained: final (the last assistant message) | assistant
+    #: (every assistant message; user, system and tool messages never)
+    loss_on: str = "final"
+    #: template chat: earlier assistant turns' thinking in the history each trained turn sees: strip (as
+    #: inference sends history without it; a turn after thinking turns trains on a sequence of its own) | keep
+    history_thinking: str = "strip"
+    #: template chat: train the think block of a trained turn (false: the answer after </think> only, the
+    #: think block kept as context)
+    think_loss: bool = True
     reward: str = "auto"  #: grader for filtering and evaluation (auto: the one that fits the template and data)
     filter_correct: bool = False  #: keep only traces whose answer is right before training
     #: chat records without a ground-truth field (info.reference_answer, ground_truth, answer) take the
@@ -183,6 +200,17 @@ class TrainConfig:
         self._validate_vllm()
         self._validate_lora()
         self._validate_samples()
+        for key, default in (("loss_on", "final"), ("history_thinking", "strip"), ("think_loss", True)):
+            if getattr(self, key) != default and self.template != "chat":
+                raise ConfigError(f"{key}: {getattr(self, key)}, but template is {self.template} (turns and think "
+                                  "blocks are read from chat records by template: chat)")
+        if isinstance(self.eval_data, list):
+            self.eval_data = [{"path": src.path, "split": src.split}
+                              for src in parse_eval_sources(self.eval_data, self.eval_split)]
+        if isinstance(self.train_data, list) or self.train_split is not None:
+            self.train_data = self.train_data if isinstance(self.train_data, str) else \
+                [src.to_dict() for src in parse_sources(self.train_data)]
+            parse_sources(self.train_data, self.train_split)
         if self.system_prompt is not None and self.template != "chat":
             raise ConfigError(f"system_prompt: set, but template is {self.template} (a system message needs "
                               "template: chat; a text template can include the instruction itself)")
@@ -254,6 +282,23 @@ class TrainConfig:
         """Whether the run evaluates: on eval_data, or on the test_size split of train_data."""
         return bool(self.eval_data) or self.test_size > 0
 
+    def train_sources(self) -> list:
+        """train_data as :class:`tracesft.data.mixture.Source` entries (one for a single path)."""
+        return parse_sources(self.train_data, self.train_split)
+
+    def eval_sources(self) -> list:
+        """eval_data as :class:`tracesft.data.mixture.Source` entries (none without eval_data)."""
+        return parse_eval_sources(self.eval_data, self.eval_split) if self.eval_data else []
+
+    @property
+    def train_paths(self) -> list[str]:
+        return [src.path for src in self.train_sources()]
+
+    @property
+    def train_name(self) -> str:
+        """train_data for messages: the path, or the sources' paths joined with '+'."""
+        return self.train_data if isinstance(self.train_data, str) else "+".join(self.train_paths)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -266,6 +311,10 @@ _WORDS = {"subset": {"full": None}, "add_eos": {True: "true", False: "false"}}  
 
 
 def _coerce(key: str, value):
+    if key == "train_data" and isinstance(value, list):
+        return [src.to_dict() for src in parse_sources(value)]
+    if key == "eval_data" and isinstance(value, list):
+        return [{"path": src.path, "split": src.split} for src in parse_eval_sources(value)]
     if type(value) in (str, bool) and value in _WORDS.get(key, {}):
         return _WORDS[key][value]
     hint = _HINTS[key]

@@ -10,7 +10,7 @@ from ..evaluate.kl import mean_kl
 from ..evaluate.metrics import headline
 from . import distributed as dist_
 
-__all__ = ["evaluate_during_training"]
+__all__ = ["evaluate_during_training", "by_source"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,17 @@ def _policy_for_eval(cfg, c, info: dist_.DistInfo):
     return copy
 
 
+def by_source(cfg, records: list[dict], sources: list[str]) -> dict:
+    """{source: summary of its records} (records name their prompt by ``prompt_index``)."""
+    from ..evaluate.records import summarize_records
+
+    out = {}
+    for name in dict.fromkeys(sources):
+        mine = [r for r in records if sources[r["prompt_index"]] == name]
+        out[name] = summarize_records(mine, pass_k=cfg.pass_k, max_new_tokens=cfg.eval_max_new_tokens)
+    return out
+
+
 def evaluate_during_training(cfg, c, info: dist_.DistInfo, step: int) -> dict | None:
     """Evaluate at ``step`` (every rank calls this; rank 0 does the work); returns the metrics row.
 
@@ -52,6 +63,10 @@ def evaluate_during_training(cfg, c, info: dist_.DistInfo, step: int) -> dict | 
         result = c.evaluator.evaluate(policy, c.eval_prompts, c.eval_truths)
         write_jsonl(Path(cfg.output_dir) / "generations" / f"step-{step:08d}.jsonl", result["records"])
         row = {"kind": "eval", "step": step, **result["summary"]}
+        if len(set(c.eval_sources)) > 1:
+            row["by_source"] = by_source(cfg, result["records"], c.eval_sources)
+            for name, summary in row["by_source"].items():
+                log.info("eval at step %d on %s: %s", step, name, headline(summary))
         if c.ref_model is not None:
             row["kl_k3"] = mean_kl(policy, c.ref_model, c.tokenizer, result["records"], max_length=cfg.max_length,
                                    batch_size=cfg.eval_batch_size)

@@ -176,7 +176,8 @@ def prepare_run_dir(cfg, resume: bool, info, force: bool = False, overwrite: boo
         from ..outputs import check_output, claim_dir
 
         if overwrite:  # what --overwrite deletes must not hold the model or the data this run reads
-            check_output(run_dir, [cfg.model, cfg.train_data, cfg.eval_data], directory=True, flag="output_dir")
+            inputs = [cfg.model, *cfg.train_paths, *(src.path for src in cfg.eval_sources())]
+            check_output(run_dir, inputs, directory=True, flag="output_dir")
         claim_dir(run_dir, "train", adopt=_legacy_run if resume else None)
         lock = RunLock(run_dir)
     try:

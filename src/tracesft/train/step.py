@@ -20,8 +20,9 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
     ``module(input_ids, labels, response_mask)`` returns ``{"log_probs", "token_entropy"}``
     (:class:`tracesft.train.distributed.LogProbModule`, possibly wrapped in DDP/FSDP).
     ``microbatches`` are :func:`tracesft.train.batching.collate` dicts. The step's token and
-    sequence counts are summed over ranks once (``reduce_sum``, identity by default), then each
-    micro-batch's loss is ``-sum(weight_fn(mask, totals) * log_probs) * world_size`` (the factor
+    sequence counts are summed over ranks once (``reduce_sum``, identity by default; weighted by a
+    micro-batch's ``loss_weight`` when it has one), then each micro-batch's loss is
+    ``-sum(weight_fn(mask * loss_weight, totals) * log_probs) * world_size`` (the factor
     undoes DDP/FSDP's averaging of gradients over ranks). Gradients are synchronised across ranks
     on the last micro-batch only. With ``autocast_dtype`` (bf16-mixed) the forward runs under
     ``torch.autocast`` and the loss is summed in float32. Returns floats for the global step: loss, response_tokens,
@@ -29,19 +30,22 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
     """
     reduce_sum = reduce_sum or (lambda values: list(values))
     masks = [mb["response_mask"] for mb in microbatches]
-    tokens, sequences = reduce_sum([sum(int(m.sum()) for m in masks), sum(m.shape[0] for m in masks)])
-    totals = StepTotals(tokens=tokens, sequences=sequences, microbatches=len(microbatches) * world_size)
+    weighted = [_weighted_mask(mb) for mb in microbatches]
+    tokens, w_tokens, w_sequences = reduce_sum([sum(int(m.sum()) for m in masks), sum(float(w.sum()) for w in weighted),
+                                                sum(_sequence_weight(mb) for mb in microbatches)])
+    totals = StepTotals(tokens=w_tokens, sequences=w_sequences, microbatches=len(microbatches) * world_size)
     device = next(module.parameters()).device
     loss_sum = entropy_sum = 0.0
     real_tokens = padded = 0
     for m, mb in enumerate(microbatches):
         input_ids, labels, mask = (mb[k].to(device, non_blocking=True)
                                    for k in ("input_ids", "labels", "response_mask"))
+        loss_mask = weighted[m].to(device, non_blocking=True) if "loss_weight" in mb else mask
         autocast = torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None)
         with gradient_sync(module, enabled=m == len(microbatches) - 1):
             with autocast:
                 out = module(input_ids, labels, mask)
-            weights = weight_fn(mask, totals, normalize_constant)
+            weights = weight_fn(loss_mask, totals, normalize_constant)
             loss = -(out["log_probs"].float() * weights).sum() * world_size
             loss.backward()
         loss_sum += float(loss.detach())
@@ -57,6 +61,17 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
         "padded_tokens": int(padded),
         "entropy": entropy_sum / max(1, tokens),
     }
+
+
+def _weighted_mask(mb: dict):
+    """The response mask times each sequence's ``loss_weight`` (the record's weight), when it has one."""
+    if "loss_weight" not in mb:
+        return mb["response_mask"]
+    return mb["response_mask"] * mb["loss_weight"][:, None]
+
+
+def _sequence_weight(mb: dict) -> float:
+    return float(mb["loss_weight"].sum()) if "loss_weight" in mb else float(mb["response_mask"].shape[0])
 
 
 def is_oom(e: BaseException) -> bool:
