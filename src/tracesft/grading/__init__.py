@@ -2,13 +2,13 @@
 
 from .equivalence import DEFAULT_TIMEOUT_S, Equivalence, answers_equivalent
 from .extract import (
-    extract_free_form_answer,
     extract_r1_zero_answer,
     gsm8k_ground_truth,
     last_boxed,
     math_ground_truth,
 )
 from .normalize import normalize_answer
+from .rules import EXTRACTION_RULES, Extraction, extract_free_form_answer
 from .registry import REWARDS, default_reward_name, detailed_grader, get_reward
 from .rewards import (
     Grade,
@@ -25,7 +25,9 @@ __all__ = [
     "default_reward_name",
     "detailed_grader",
     "get_reward",
+    "EXTRACTION_RULES",
     "Equivalence",
+    "Extraction",
     "Grade",
     "answers_equivalent",
     "extract_free_form_answer",
