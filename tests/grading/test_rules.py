@@ -78,3 +78,38 @@ def test_statement_comparator_decides_its_example(statement, truth, equal):
 
     g = grade_free_form(statement, truth)
     assert g.correct == equal and g.rule == "final_statement"
+
+
+# Classes of real-trace failure fixed in issue 24, on hand-written traces (not the labelled rows).
+@pytest.mark.parametrize("response, truth, rule", [
+    # a claim concluded in the solution's last sentence, not its final paragraph's first one
+    ("We reduce modulo 8.\n\nThe left side is 5, 6 or 2 mod 8. Squares are 0, 1 or 4 mod 8. Since none match, "
+     "we conclude that there are no integer solutions to the equation.", "No integer solutions", "conclusion"),
+    ("Each vertex sum would be 19.5. Therefore, it is impossible to label the edges this way.", "No", "conclusion"),
+    # a back-reference after the answer ("This is the final answer.") is an afterword
+    ("Summing the cubes:\n\nTotal number of ways = (n(n+1)/2)^2\n\nThis is the final answer.", "(n(n+1)/2)^2",
+     "final_sentence:object"),
+    # a count leading the sentence
+    ("Every query covers three numbers.\n\nTherefore, at least 50 questions are needed to find the product.", "50",
+     "final_sentence:leading_count"),
+    # yes after a connective
+    ("We know a^3 > 27000.\n\nSo, yes, a > 30.", "Yes", "final_sentence:yes_no"),
+])
+def test_real_trace_classes(response, truth, rule):
+    from tracesft.grading import grade_free_form
+
+    g = grade_free_form(response, truth)
+    assert g.correct and g.rule == rule, g
+
+
+@pytest.mark.parametrize("response, truth", [
+    ("We reduce modulo 8.\n\nThe left side is 5 mod 8. Since 5 is a square residue here, we conclude that there "
+     "are integer solutions.", "No integer solutions"),
+    ("Therefore, at least 50 questions are needed.", "49"),
+    ("Total number of ways = (n(n+1)/2)^2\n\nThis is the final answer.", "n(n+1)/2"),
+    ("So, no, a is not greater than 30.", "Yes"),
+])
+def test_real_trace_classes_still_reject_wrong_answers(response, truth):
+    from tracesft.grading import grade_free_form
+
+    assert not grade_free_form(response, truth).correct

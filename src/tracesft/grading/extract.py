@@ -359,7 +359,8 @@ def _link_passes(s: str, spans: list[tuple[int, int]]) -> list[list[re.Match]]:
 
 
 def _object_start(s: str, m: re.Match) -> int:
-    """Where the object of link ``m`` starts: after it, or for "=" at the math before it ("x = 6, y = 5")."""
+    """Where the object of link ``m`` starts: after it, or for "=" at the math before it ("x = 6, y = 5"),
+    after it when only prose stands before it ("Total number of ways = ...")."""
     if m.group() not in ("=", "≡"):
         return m.end()
     back = m.start()
@@ -368,7 +369,7 @@ def _object_start(s: str, m: re.Match) -> int:
         if _is_prose_word(bare) and bare.lower() not in _SEPARATORS:
             break
         back = max(0, m.start() - 200) + w.start()
-    return back
+    return back if back < m.start() else m.end()  # "Total number of ways = (n(n+1)/2)^2": a prose label
 
 
 def _sentence_answer(s: str) -> tuple[str | None, int]:
@@ -459,11 +460,15 @@ def _unmark(text: str) -> str:
 
 
 # An afterword: a paragraph or sentence that checks or annotates an answer already given ("Let me
-# verify: ...", "Check: ...", "Note: ...", "Substituting back, ...", "Verification: ...").
+# verify: ...", "Check: ...", "Note: ...", "Substituting back, ...", "Verification: ...", "This is the
+# final answer.").
 _AFTERWORD = re.compile(
     r"(?<!\W)\W*(?:(?:let(?:'s|\s+me|\s+us)|to|we\s+can|i\s+will|i'll)\s+(?:verify|check|double[- ]check|confirm)\b"
     r"|(?:verification|check|checking|verifying|double[- ]check(?:ing)?|sanity[- ]check|note)\s*[:,-]"
-    r"|as\s+a\s+(?:sanity\s+)?check\b|(?:substituting|plugging)\s+(?:\S+\s+){0,3}?back\b)", re.IGNORECASE)
+    r"|as\s+a\s+(?:sanity\s+)?check\b|(?:substituting|plugging)\s+(?:\S+\s+){0,3}?back\b"
+    # a back-reference to the answer just given: "This is the final answer.", "This is the expression for ..."
+    r"|th(?:is|at)\s+is\s+the\s+(?:final\s+|required\s+|desired\s+)?(?:answer|expression|formula|result)\b)",
+    re.IGNORECASE)
 
 
 def _starts_afterword(text: str, pos: int) -> bool:

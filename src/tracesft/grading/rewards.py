@@ -113,14 +113,13 @@ def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOU
         return graded
     # A claim truth ("No", "It is not possible", "No integer solutions") is matched against the
     # response's final statement (polarity and content words; see .claims).
-    golds = ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth]
-    statement = view.statement
-    for gold in golds:
-        if not isinstance(gold, str):
-            continue
-        for comparator in STATEMENT_COMPARATORS:
-            if comparator.decide(statement, gold):
-                return Grade(True, True, statement[:200], graded.timed_out, "final_statement", comparator.name)
+    golds = [g for g in (ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth])
+             if isinstance(g, str)]
+    for rule, statement in (("final_statement", view.statement), ("conclusion", view.conclusion)):
+        for gold in golds if statement else ():
+            for comparator in STATEMENT_COMPARATORS:
+                if comparator.decide(statement, gold):
+                    return Grade(True, True, statement[:200], graded.timed_out, rule, comparator.name)
     return graded
 
 

@@ -13,6 +13,7 @@ each rule alone on them, and ``docs/grading.md`` lists the table (``tools/gradin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from .extract import (
     final_boxes,
     r1_zero_block,
 )
+from .lexicon import NUMBER_WORDS
 from .view import ResponseView
 
 __all__ = ["EXTRACTION_RULES", "SENTENCE_READERS", "Extraction", "Rule", "extract", "extract_free_form_answer",
@@ -75,9 +77,36 @@ def _marker(sentence: str, last: bool) -> Extraction | None:
     return Extraction(found, "answer_marker") if found else None
 
 
+# A connective before a leading Yes/No: "So, yes, a_9000 > 30."
+_CONNECTIVE = re.compile(r"(?:so|thus|therefore|hence|then|and|in conclusion|in summary)\b,?", re.IGNORECASE)
+
+
 def _yes_no(sentence: str, last: bool) -> Extraction | None:
     m = _YES_NO.match(sentence)
+    lead = _CONNECTIVE.match(sentence) if m is None else None
+    if lead is not None:
+        m = _YES_NO.match(sentence, lead.end())
     return Extraction(m.group(1).capitalize(), "yes_no") if m else None
+
+
+# A count that leads the sentence as its subject or its quantifier: "At least 50 questions are needed",
+# "At most two of the inequalities can be true", "For all 1000 values of x_n, we have ...", "So, for 999
+# values of ..." ("for N" only before values/terms/numbers/integers/elements/indices: "For 3 days of work,
+# he earns 60" is not a count of answers). A bound in the subject states the extremum asked for (the fewest questions needed is 50),
+# unlike a bound in the object ("the number is at least 4": a bound, not a value). A word must follow the
+# number ("50 questions"), so an expression ("2x + 1") or a plain count of things ("5 students scored
+# 90") is not read here.
+_LEADING_COUNT = re.compile(
+    r"(?<!\W)\W*(?:(?:so|thus|therefore|hence|in conclusion|finally|overall)\W+)?"
+    r"(?:for\s+(?:all\s+)?(?:at\s+(?:least|most)\s+)?(?=\S+\s+(?:values|terms|numbers|integers|elements|indices)\b)"
+    r"|at\s+(?:least|most)\s+)(\d+|" + "|".join(NUMBER_WORDS) + r")\s+(?:of\s+(?:the\s+)?)?[A-Za-z]{2,}", re.IGNORECASE)
+
+
+def _leading_count(sentence: str, last: bool) -> Extraction | None:
+    m = _LEADING_COUNT.match(sentence)
+    if m is None:
+        return None
+    return Extraction(NUMBER_WORDS.get(m.group(1).lower(), m.group(1)), "leading_count")
 
 
 def _object(sentence: str, last: bool) -> Extraction | None:
@@ -101,8 +130,15 @@ SENTENCE_READERS: tuple[Rule, ...] = (
     Rule("answer_marker", "an explicit \"answer is ...\" / \"Answer: ...\" / \"Final: ...\" / \"Result: ...\" "
          "(\"answer is that ...\" reads the statement after \"that\")", _marker,
          (("So the answer is 42.", "42"), ("Final answer: $x = 3$", "x = 3")), ("There are 29 strings.",)),
-    Rule("yes_no", "a leading Yes or No", _yes_no,
-         (("No, it is not possible.", "No"), ("Yes.", "Yes")), ("Nobody knows.", "The answer is no.")),
+    Rule("yes_no", "a leading Yes or No (after a label or a connective: \"So, yes, ...\")", _yes_no,
+         (("No, it is not possible.", "No"), ("Yes.", "Yes"), ("So, yes, $a_{9000} > 30$.", "Yes")),
+         ("Nobody knows.", "The answer is no.", "So no two of them are adjacent.")),
+    Rule("leading_count", "a count that leads the sentence: \"At least/At most N ...\", \"For (all) N values of ...\" "
+         "(a bound in the subject states the extremum asked for; a word must follow the number)", _leading_count,
+         (("At least 50 questions are needed.", "50"), ("At most two of the inequalities can be true.", "2"),
+          ("Therefore, for all 1000 values of x_n, we have x_n > 4/5.", "1000")),
+         ("5 students scored 90 points.", "For n = 3 the sum is 6.", "At least 2x + 1 is positive.",
+          "So, for 3 days of work, Tom earns $60.")),
     Rule("object", "the sentence's object: after a leading \"There is/are\", else after its main link "
          "(is/are/equals/=; condition clauses skipped); a value after a negated link (\"cannot be 5\") "
          "is denied: no answer", _object,

@@ -6,9 +6,12 @@ response, however many rules read the final paragraph or the final statement.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
 from .extract import (
+    _CONCLUSION,
+    _split_sentences,
     GSM8K_MARKER,
     THINK_END,
     WINDOW,
@@ -19,6 +22,8 @@ from .extract import (
 )
 
 __all__ = ["ResponseView"]
+
+_CONCLUDE_THAT = re.compile(r"\b(?:conclude[ds]?|follows|shows|proves|means|implies)\s+that\b", re.IGNORECASE)
 
 
 class ResponseView:
@@ -55,3 +60,18 @@ class ResponseView:
     @cached_property
     def statement(self) -> str:
         return statement_of(self.paragraph)
+
+    @cached_property
+    def conclusion(self) -> str | None:
+        """The final paragraph's last sentence when it concludes ("Therefore, there are no solutions ...",
+        "Since ..., we conclude that 385^1980 + 18^1980 is not a perfect square"): from after its last
+        "conclude that"/"it follows that"/"this shows that" when it has one, else the whole sentence when
+        it starts with So/Thus/Therefore/Hence/...; None otherwise or when it is the statement itself."""
+        sentences = _split_sentences(self.paragraph)
+        if len(sentences) < 2:
+            return None
+        last = sentences[-1]
+        found = list(_CONCLUDE_THAT.finditer(last))
+        if found:
+            return last[found[-1].end():].strip() or None
+        return last if _CONCLUSION.match(last) else None
