@@ -11,7 +11,8 @@ it, plus negatives made by grading a response against another problem's answer) 
 free-form grader and with math-verify (when installed), side by side, and prints recall (correct
 responses accepted) and false-accept rate (incorrect responses accepted) overall, per answer type,
 per model and per kind of row; then the same on the solution alone (no summary turn), and the
-extraction rule that decided each row (the grades' provenance). Both graders see the same text (the solution, a blank line, the summary
+extraction rule that decided each row (the grades' provenance). Both graders see the same text (the
+solution, a blank line, the summary
 turn: what ``tracesft filter`` grades for a ``tracesft data champ`` record, whose response is the
 solution and whose ``answer_summary`` is the summary) and the same list of acceptable answers.
 
@@ -104,8 +105,8 @@ def _print_table(title: str, groups: dict, keys: tuple[str, ...]) -> dict:
         cells = [_rates(g, k) for k in keys]
         print(f"{name:34} | " + " | ".join(f"{rec:>22} | {fa:>18}" for rec, fa in cells))
         figures[name] = {"correct": sum(r["label"] for r in g), "incorrect": sum(not r["label"] for r in g),
-                         **{f"{k}_accepted_{'correct' if want else 'incorrect'}": sum(r[k] for r in g if r["label"] == want)
-                            for k in keys for want in (True, False)}}
+                         **{f"{k}_accepted_{'correct' if want else 'incorrect'}":
+                            sum(r[k] for r in g if r["label"] == want) for k in keys for want in (True, False)}}
     return figures
 
 

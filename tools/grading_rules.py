@@ -51,7 +51,9 @@ def render() -> str:
         out.append(f"| `{r.name}` | {_cell(r.description)} | {_code(text)} | {_code(want)} |")
     out += ["", "**Comparators** (the grade's `comparator`): structural readings first, then the scalar ones in "
             "order; when the value does not match, a claim or prose truth is matched against the final statement "
-            "(the last two; the grade's rule is then `final_statement`):", "", "| comparator | what it decides | example (prediction, truth) | equal |", "|---|---|---|---|"]
+            "(the last two; the grade's rule is then `final_statement`), then against a concluding last sentence "
+            "(rule `conclusion`):", "",
+            "| comparator | what it decides | example (prediction, truth) | equal |", "|---|---|---|---|"]
     for c in (*COMPARATORS, *STATEMENT_COMPARATORS):
         ex = f"{_code(c.examples[0][0])}, {_code(c.examples[0][1])}" if c.examples else ""
         eq = str(c.examples[0][2]).lower() if c.examples else ""

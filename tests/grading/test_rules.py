@@ -5,6 +5,7 @@ pipeline, which must be decided by that rule (the table's order is the precedenc
 import pytest
 
 from tracesft.grading.equivalence import COMPARATORS, SCALAR_COMPARATORS, _Deadline, answers_equivalent
+from tracesft.grading.rewards import STATEMENT_COMPARATORS
 from tracesft.grading.rules import EXTRACTION_RULES, SENTENCE_READERS, extract
 from tracesft.grading.view import ResponseView
 
@@ -71,8 +72,7 @@ def test_comparator_decides_its_example_in_the_pipeline(comparator, pred, gold, 
 
 
 @pytest.mark.parametrize("statement, truth, equal", [
-    pytest.param(s, t, eq, id=c.name) for c in __import__("tracesft.grading.rewards", fromlist=["x"]).STATEMENT_COMPARATORS
-    for s, t, eq in c.examples])
+    pytest.param(s, t, eq, id=c.name) for c in STATEMENT_COMPARATORS for s, t, eq in c.examples])
 def test_statement_comparator_decides_its_example(statement, truth, equal):
     from tracesft.grading import grade_free_form
 

@@ -65,7 +65,8 @@ def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: in
     None for none or for a reward function outside the registry), ``answer_normalized`` (its
     canonical form, what majority votes count), ``no_answer``, ``timed_out`` (the grade hit its
     CPU-time bound, after one retry alone), and for a registered reward ``answer_rule`` and ``comparator``
-    (the extraction rule that read the answer and the comparison that decided); return ``{"records", "summary"}`` (with ``timed_out_rate``).
+    (the extraction rule that read the answer and the comparison that decided); return
+    ``{"records", "summary"}`` (with ``timed_out_rate``).
 
     Every backend calls this, so all produce the same records and summary.
     """

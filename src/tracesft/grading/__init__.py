@@ -8,7 +8,6 @@ from .extract import (
     math_ground_truth,
 )
 from .normalize import normalize_answer
-from .rules import EXTRACTION_RULES, Extraction, extract_free_form_answer
 from .registry import REWARDS, default_reward_name, detailed_grader, get_reward
 from .rewards import (
     Grade,
@@ -18,6 +17,7 @@ from .rewards import (
     grade_r1_zero,
     r1_zero_reward_fn,
 )
+from .rules import EXTRACTION_RULES, Extraction, extract_free_form_answer
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",

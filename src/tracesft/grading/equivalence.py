@@ -330,7 +330,8 @@ COMPARATORS: tuple[Comparator, ...] = (
                "order-free", None, (("c = 4, a = 3", "a=3, c=4", True),)),
     Comparator("chain", "a predicted chain \"A = B = C\" against a truth without \"=\": a side after the first "
                "equals the truth", None, (("1000 - 101 + 1 = 900", "900", True),)),
-    Comparator("tuple", "tuples and intervals: same brackets, item by item", None, (("(1, \\frac{1}{2}]", "(1, 0.5]", True), ("(1, 3)", "(1, 2)", False))),
+    Comparator("tuple", "tuples and intervals: same brackets, item by item", None,
+               (("(1, \\frac{1}{2}]", "(1, 0.5]", True), ("(1, 3)", "(1, 2)", False))),
     Comparator("set", "sets and bare lists (\"1, 4 and 9\"): each truth item matches a distinct predicted one",
                None, (("3, 1, 2", "\\{1, 2, 3\\}", True),)),
     Comparator("shape", "a list or set against a scalar, different lengths or brackets: not equal", None,

@@ -11,7 +11,8 @@ from fractions import Fraction
 
 from .lexicon import THOUSANDS_NUMBER
 
-__all__ = ["NORMALISERS", "compact", "multiple_choice_letter", "normalize_answer", "parse_exact_number", "split_structure"]
+__all__ = ["NORMALISERS", "compact", "multiple_choice_letter", "normalize_answer", "parse_exact_number",
+           "split_structure"]
 
 _MAX_DIGITS = 80  # longer numerals are compared as strings, never converted
 

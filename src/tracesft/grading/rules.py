@@ -89,13 +89,13 @@ def _yes_no(sentence: str, last: bool) -> Extraction | None:
     return Extraction(m.group(1).capitalize(), "yes_no") if m else None
 
 
-# A count that leads the sentence as its subject or its quantifier: "At least 50 questions are needed",
-# "At most two of the inequalities can be true", "For all 1000 values of x_n, we have ...", "So, for 999
-# values of ..." ("for N" only before values/terms/numbers/integers/elements/indices: "For 3 days of work,
-# he earns 60" is not a count of answers). A bound in the subject states the extremum asked for (the fewest questions needed is 50),
-# unlike a bound in the object ("the number is at least 4": a bound, not a value). A word must follow the
-# number ("50 questions"), so an expression ("2x + 1") or a plain count of things ("5 students scored
-# 90") is not read here.
+# A count that leads the sentence as its subject or its quantifier: "At least 50 questions are
+# needed", "At most two of the inequalities can be true", "For all 1000 values of x_n, we have ...",
+# "So, for 999 values of ..." ("for N" only before values/terms/numbers/integers/elements/indices: "For
+# 3 days of work, he earns 60" is not a count of answers). A bound in the subject states the extremum
+# asked for (the fewest questions needed is 50), unlike a bound in the object ("the number is at least
+# 4": a bound, not a value). A word must follow the number ("50 questions"), so an expression ("2x + 1")
+# is not read here.
 _LEADING_COUNT = re.compile(
     r"(?<!\W)\W*(?:(?:so|thus|therefore|hence|in conclusion|finally|overall)\W+)?"
     r"(?:for\s+(?:all\s+)?(?:at\s+(?:least|most)\s+)?(?=\S+\s+(?:values|terms|numbers|integers|elements|indices)\b)"

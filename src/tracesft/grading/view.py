@@ -11,10 +11,10 @@ from functools import cached_property
 
 from .extract import (
     _CONCLUSION,
-    _split_sentences,
     GSM8K_MARKER,
     THINK_END,
     WINDOW,
+    _split_sentences,
     clean_text,
     final_boxes,
     last_paragraph,
