@@ -8,9 +8,11 @@
 ``--labelled`` grades the labelled set (default ``benchmarks/data/champ_labelled.jsonl``: real
 CHAMP solutions with their one-sentence summary turns, each labelled correct/incorrect by reading
 it, plus negatives made by grading a response against another problem's answer) with tracesft's
-free-form grader and with math-verify, side by side, and prints recall (correct responses
-accepted) and false-accept rate (incorrect responses accepted) overall, per answer type, per
-model and per kind of row. Both graders see the same text (the solution, a blank line, the summary
+free-form grader and with math-verify (when installed), side by side, and prints recall (correct
+responses accepted) and false-accept rate (incorrect responses accepted) overall, per answer type,
+per model and per kind of row; then the same on the solution alone (no summary turn), and the
+extraction rule that decided each row (the grades' provenance). Both graders see the same text (the
+solution, a blank line, the summary
 turn: what ``tracesft filter`` grades for a ``tracesft data champ`` record, whose response is the
 solution and whose ``answer_summary`` is the summary) and the same list of acceptable answers.
 
@@ -43,6 +45,7 @@ def load_labelled(path: Path) -> list[dict]:
     for r in rows:
         src = own[r.get("response_of", r["id"])]
         r["text"] = src["response"].strip() + "\n\n" + src["summary"].strip()
+        r["solution"] = src["response"].strip()
         r["truths"] = split_reference_answer(r["ground_truth"])
     return rows
 
@@ -61,6 +64,14 @@ def tracesft_accepts(text: str, truths: list[str]) -> bool:
     return grade_free_form(text, truths).correct
 
 
+def _math_verify_available() -> bool:
+    try:
+        import math_verify  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _rates(rows: list[dict], key: str) -> tuple[str, str]:
     pos = [r for r in rows if r["label"]]
     neg = [r for r in rows if not r["label"]]
@@ -69,46 +80,89 @@ def _rates(rows: list[dict], key: str) -> tuple[str, str]:
     return rec, fa
 
 
+def _grade_rows(rows: list[dict], field: str, suffix: str, with_math_verify: bool) -> dict:
+    """Grade ``r[field]`` of every row with tracesft (keys ``tracesft{suffix}``, the grade's rule in
+    ``rule{suffix}``) and math-verify (``math_verify{suffix}``); the seconds each took."""
+    t0 = time.perf_counter()
+    for r in rows:
+        g = grade_free_form(r[field], r["truths"])
+        r["tracesft" + suffix], r["rule" + suffix] = g.correct, g.rule or "none"
+    seconds = {"tracesft": time.perf_counter() - t0}
+    if with_math_verify:
+        t0 = time.perf_counter()
+        for r in rows:
+            r["math_verify" + suffix] = math_verify_accepts(r[field], r["truths"])
+        seconds["math_verify"] = time.perf_counter() - t0
+    return seconds
+
+
+def _print_table(title: str, groups: dict, keys: tuple[str, ...]) -> dict:
+    print(f"\n{title}")
+    print(f"{'':34} | " + " | ".join(f"{k + ' recall':>22} | {k + ' FA':>18}" for k in keys))
+    figures = {}
+    for name in sorted(groups, key=lambda g: (g != "all", g)):
+        g = groups[name]
+        cells = [_rates(g, k) for k in keys]
+        print(f"{name:34} | " + " | ".join(f"{rec:>22} | {fa:>18}" for rec, fa in cells))
+        figures[name] = {"correct": sum(r["label"] for r in g), "incorrect": sum(not r["label"] for r in g),
+                         **{f"{k}_accepted_{'correct' if want else 'incorrect'}":
+                            sum(r[k] for r in g if r["label"] == want) for k in keys for want in (True, False)}}
+    return figures
+
+
+def _rule_counts(rows: list[dict], suffix: str) -> dict:
+    """Per extraction rule: correct rows accepted / correct rows, incorrect rows accepted."""
+    out: dict = {}
+    for r in rows:
+        c = out.setdefault(r["rule" + suffix], {"correct": 0, "accepted_correct": 0, "incorrect": 0,
+                                                "accepted_incorrect": 0})
+        c["correct" if r["label"] else "incorrect"] += 1
+        c["accepted_correct" if r["label"] else "accepted_incorrect"] += r["tracesft" + suffix]
+    return out
+
+
 def labelled(path: Path, show_errors: int) -> dict:
+    """Recall and false accepts graded with the summary turn and on the solution alone, tracesft and
+    math-verify side by side, with the extraction rule that decided each row."""
     rows = load_labelled(path)
-    t0 = time.perf_counter()
-    for r in rows:
-        r["tracesft"] = tracesft_accepts(r["text"], r["truths"])
-    t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for r in rows:
-        r["math_verify"] = math_verify_accepts(r["text"], r["truths"])
-    t_mv = time.perf_counter() - t0
+    mv = _math_verify_available()
+    seconds = {"summary": _grade_rows(rows, "text", "", mv), "solution": _grade_rows(rows, "solution", "_solution", mv)}
     groups: dict[str, list] = defaultdict(list)
     for r in rows:
-        groups["all"].append(r)
-        groups[f"type {r['answer_type']}"].append(r)
-        groups[f"model {r['model']}"].append(r)
-        groups[f"kind {r['kind']}"].append(r)
+        for name in ("all", f"type {r['answer_type']}", f"model {r['model']}", f"kind {r['kind']}"):
+            groups[name].append(r)
+        if r.get("human_verified_correct"):
+            groups["human-verified correct"].append(r)
     print(f"{path.name}: {len(rows)} rows ({sum(r['label'] for r in rows)} correct, "
           f"{sum(not r['label'] for r in rows)} incorrect); recall = correct accepted, FA = incorrect accepted "
-          "(rows in brackets)")
-    print(f"{'':34} | {'tracesft recall':>16} | {'tracesft FA':>14} | {'math-verify recall':>18} | "
-          f"{'math-verify FA':>14}")
-    figures = {"rows": len(rows), "seconds_tracesft": t_ours, "seconds_math_verify": t_mv, "groups": {}}
-    for name in sorted(groups, key=lambda g: (g != "all", g)):
-        ours, mv = _rates(groups[name], "tracesft"), _rates(groups[name], "math_verify")
-        print(f"{name:34} | {ours[0]:>16} | {ours[1]:>14} | {mv[0]:>18} | {mv[1]:>14}")
-        g = groups[name]
-        figures["groups"][name] = {
-            "correct": sum(r["label"] for r in g), "incorrect": sum(not r["label"] for r in g),
-            **{f"{key}_accepted_{'correct' if want else 'incorrect'}": sum(r[key] for r in g if r["label"] == want)
-               for key in ("tracesft", "math_verify") for want in (True, False)}}
-    print(f"seconds: tracesft {t_ours:.1f}, math-verify {t_mv:.1f}")
+          "(rows in brackets)" + ("" if mv else "; math-verify not installed"))
+    keys = ("tracesft", "math_verify") if mv else ("tracesft",)
+    figures = {"rows": len(rows), "seconds": seconds, "math_verify_installed": mv}
+    figures["groups"] = _print_table("graded with the summary turn (solution, blank line, summary: what "
+                                     "`tracesft filter` grades for a CHAMP record)", groups, keys)
+    figures["groups_solution_alone"] = _print_table(
+        "graded on the solution alone", {k: v for k, v in groups.items() if k in ("all", "kind own", "kind swapped",
+                                                                                "human-verified correct")},
+        tuple(k + "_solution" for k in keys))
+    figures["by_rule"] = {"summary": _rule_counts(rows, ""), "solution": _rule_counts(rows, "_solution")}
+    print("\nextraction rule that decided (with the summary turn): correct accepted/correct, incorrect accepted")
+    for rule, c in sorted(figures["by_rule"]["summary"].items(), key=lambda kv: -kv[1]["correct"] - kv[1]["incorrect"]):
+        print(f"  {rule:44} {c['accepted_correct']:>4}/{c['correct']:<4} {c['accepted_incorrect']:>4}/{c['incorrect']}")
+    print("seconds: " + ", ".join(f"{mode} {k} {v:.1f}" for mode, d in seconds.items() for k, v in d.items()))
     if show_errors:
-        for name, want in (("missed (correct, rejected)", True), ("false accepts", False)):
-            bad = [r for r in rows if r["label"] == want and r["tracesft"] != want]
-            print(f"\ntracesft {name}: {len(bad)}")
-            for r in bad[:show_errors]:
-                got = grade_free_form(r["text"], r["truths"]).answer
-                print(f"  {r['id']} [{r['answer_type']}] truth={r['ground_truth']!r} stated={r['stated_answer']!r} "
-                      f"extracted={(got or '')[:80]!r}")
+        _show_errors(rows, show_errors)
     return figures
+
+
+def _show_errors(rows: list[dict], n: int) -> None:
+    for suffix, field in (("", "text"), ("_solution", "solution")):
+        for name, want in (("missed (correct, rejected)", True), ("false accepts", False)):
+            bad = [r for r in rows if r["label"] == want and r["tracesft" + suffix] != want]
+            print(f"\ntracesft {name}{' on the solution alone' if suffix else ''}: {len(bad)}")
+            for r in bad[:n]:
+                g = grade_free_form(r[field], r["truths"])
+                print(f"  {r['id']} [{r['answer_type']}] truth={r['ground_truth']!r} stated={r['stated_answer']!r} "
+                      f"extracted={(g.answer or '')[:80]!r} rule={g.rule} comparator={g.comparator}")
 
 
 def probe() -> dict:

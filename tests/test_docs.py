@@ -294,3 +294,12 @@ def test_readme_lists_every_command():
     assert len(found) >= 9, found  # demo, data champ, data inspect, filter, model import, train, sweep, eval, plot
     missing = [c for c in found if f"`tracesft {c}" not in readme]
     assert not missing, f"README.md's command table lacks: {missing}"
+
+
+def test_grading_rule_tables_are_current():
+    spec = importlib.util.spec_from_file_location("grading_rules", ROOT / "tools" / "grading_rules.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    text = tool.DOC.read_text(encoding="utf-8")
+    assert text == tool.replace_between_markers(text, tool.render()), (
+        "docs/grading.md: the rule tables differ from the code; regenerate them with: python tools/grading_rules.py")

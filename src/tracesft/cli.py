@@ -65,8 +65,11 @@ def _cmd_filter(args) -> int:
 
     def kept_records():  # chunk by chunk, so that a file larger than memory filters in constant memory
         while chunk := next_chunk(examples):
-            kept, chunk_report = filter_correct(chunk, reward_fn, workers=args.workers, progress=False)
+            kept, chunk_report = filter_correct(chunk, reward_fn, workers=args.workers, progress=False,
+                                                explain=args.explain)
             report.merge(chunk_report)
+            for line in chunk_report.explanations:
+                bar.write(line, file=sys.stdout)
             bar.update(len(chunk))
             for ex in kept:
                 response = ex.response
@@ -453,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--truth-from-boxed", action="store_true",
                    help=_TRUTH_FROM_BOXED)
     f.add_argument("--skip-invalid", action="store_true", help="skip bad input lines instead of stopping")
+    f.add_argument("--explain", action="store_true",
+                   help="print one line per example: kept or dropped, the answer read, the extraction rule and "
+                        "the comparator that decided")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_filter)
 

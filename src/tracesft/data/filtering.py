@@ -10,7 +10,8 @@ from ..grading.registry import detailed_grader
 from ..grading.rewards import grade_many, r1_zero_reward_fn
 from .loaders import Example
 
-__all__ = ["filter_correct", "FilterReport", "graded_text", "REASONS", "SUMMARY_KEY", "to_r1_zero_response"]
+__all__ = ["filter_correct", "FilterReport", "graded_text", "REASONS", "SUMMARY_KEY", "explain_line",
+           "to_r1_zero_response"]
 
 # A record field (kept in the example's meta) with the model's own final-answer statement, separate
 # from the response it trains on: CHAMP's one-sentence summary turn.
@@ -43,9 +44,22 @@ class FilterReport:
     rejected: dict = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     by_group: dict = field(default_factory=dict)  # group -> {"total": n, "kept": k}
     samples: dict = field(default_factory=dict)  # reason -> [{"source", "answer", "ground_truth"}]
+    # provenance: extraction rule -> {"kept": n, "dropped": m}, and comparator -> the same
+    by_rule: dict = field(default_factory=dict)
+    by_comparator: dict = field(default_factory=dict)
+    # with explain=True: one line per example, in input order (not merged: printed chunk by chunk)
+    explanations: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["explanations"]
+        return out
+
+    def count_decision(self, grade, kept: bool) -> None:
+        """Count one graded example under its extraction rule and its comparator."""
+        for table, name in ((self.by_rule, grade.rule), (self.by_comparator, grade.comparator)):
+            row = table.setdefault(name or "none", {"kept": 0, "dropped": 0})
+            row["kept" if kept else "dropped"] += 1
 
     def merge(self, other: FilterReport) -> None:
         """Add another chunk's report to this one (streaming filters grade chunk by chunk)."""
@@ -57,6 +71,11 @@ class FilterReport:
             mine = self.by_group.setdefault(group, {"total": 0, "kept": 0})
             mine["total"] += c["total"]
             mine["kept"] += c["kept"]
+        for mine_table, theirs in ((self.by_rule, other.by_rule), (self.by_comparator, other.by_comparator)):
+            for name, c in theirs.items():
+                row = mine_table.setdefault(name, {"kept": 0, "dropped": 0})
+                row["kept"] += c["kept"]
+                row["dropped"] += c["dropped"]
         for reason, samples in other.samples.items():
             mine = self.samples.setdefault(reason, [])
             mine.extend(samples[: _SAMPLES_PER_REASON - len(mine)])
@@ -67,6 +86,11 @@ class FilterReport:
         for g, c in sorted(self.by_group.items()):
             share = c["kept"] / c["total"] if c["total"] else 0.0
             out.append(f"  {g:<24} kept {c['kept']:>6} / {c['total']:<6} ({share:.1%})")
+        for title, table in (("extraction rule", self.by_rule), ("comparator", self.by_comparator)):
+            if table:
+                out.append(f"  by {title} (kept / dropped):")
+                out += [f"    {name:<40} {c['kept']:>6} / {c['dropped']:<6}"
+                        for name, c in sorted(table.items(), key=lambda kv: -(kv[1]["kept"] + kv[1]["dropped"]))]
         return out
 
 
@@ -77,6 +101,7 @@ def filter_correct(
     workers: int | None = None,
     group_key: str | None = "model",
     progress: bool | None = None,
+    explain: bool = False,
 ) -> tuple[list[Example], FilterReport]:
     """Keep examples whose response earns reward 1 against their ground truth.
 
@@ -85,7 +110,9 @@ def filter_correct(
     ``group_key`` names a meta field (default "model"), kept/total are also counted per value.
     Kept examples get ``meta["extracted_answer"]`` when the grader reports one. The graded text is
     :func:`graded_text` (the response, then the model's summary when the record has one). Order is preserved;
-    grading runs on ``workers`` threads, each driving its own grader process.
+    grading runs on ``workers`` threads, each driving its own grader process. The report counts the
+    graded examples per extraction rule and per comparator (``by_rule``, ``by_comparator``); with
+    ``explain`` its ``explanations`` hold one line per example (:func:`explain_line`).
     """
     grade = detailed_grader(reward_fn)
     report = FilterReport(n_before=len(examples))
@@ -114,6 +141,10 @@ def filter_correct(
             reason = "bad_format"
         else:
             reason = "wrong_answer"
+        if g is not None:
+            report.count_decision(g, reason is None)
+        if explain:
+            report.explanations.append(explain_line(ex, reason, g))
         if reason is None:
             meta = dict(ex.meta)
             if g.answer is not None:
@@ -130,6 +161,16 @@ def filter_correct(
     report.n_after = len(kept)
     report.by_group = {k: {"total": n, "kept": groups_kept[k]} for k, n in groups.items()}
     return kept, report
+
+
+def explain_line(example: Example, reason: str | None, grade) -> str:
+    """``kept    FILE:LINE  answer '5' (rule boxed); equal (comparator string)`` or ``dropped FILE:LINE
+    wrong_answer: ...; truth '7'``: why one example was kept or dropped."""
+    where = example.meta.get("source") or "?"
+    if reason is None:
+        return f"kept     {where}  {grade.explain()}"
+    detail = f": {grade.explain()}; truth {str(example.ground_truth)[:80]!r}" if grade is not None else ""
+    return f"dropped  {where}  {reason}{detail}"
 
 
 def to_r1_zero_response(solution: str, answer: str) -> str:

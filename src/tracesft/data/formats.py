@@ -22,7 +22,8 @@ import logging
 from dataclasses import dataclass
 
 from ..errors import UserInputError
-from ..grading.extract import extract_free_form_answer, extract_r1_zero_answer
+from ..grading.extract import extract_r1_zero_answer
+from ..grading.rules import extract_free_form_answer
 
 __all__ = ["AUTO", "Format", "detect_format", "trained_format", "resolve_format", "is_r1_zero_response",
            "convert_to_r1_zero", "format_hint"]

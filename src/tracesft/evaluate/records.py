@@ -63,8 +63,10 @@ def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: in
                   workers: int | None = None, *, pass_k=(), max_new_tokens: int | None = None) -> dict:
     """Add each record's ``reward`` (graded in parallel), ``answer`` (the grader's extracted answer,
     None for none or for a reward function outside the registry), ``answer_normalized`` (its
-    canonical form, what majority votes count), ``no_answer`` and ``timed_out`` (the grade hit its
-    CPU-time bound, after one retry alone); return ``{"records", "summary"}`` (with ``timed_out_rate``).
+    canonical form, what majority votes count), ``no_answer``, ``timed_out`` (the grade hit its
+    CPU-time bound, after one retry alone), and for a registered reward ``answer_rule`` and ``comparator``
+    (the extraction rule that read the answer and the comparison that decided); return
+    ``{"records", "summary"}`` (with ``timed_out_rate``).
 
     Every backend calls this, so all produce the same records and summary.
     """
@@ -78,6 +80,7 @@ def grade_records(records: list[dict], reward_fn: Callable, generated_tokens: in
             r["answer_normalized"] = normalized_answer(g.answer)
             r["no_answer"] = r["answer_normalized"] is None
             r["timed_out"] = g.timed_out
+            r["answer_rule"], r["comparator"] = g.rule, g.comparator  # provenance: docs/grading.md
     else:  # a reward function of its own: its dict as it is; "no answer" is a format reward of 0
         rewards = grade_many(responses, truths, workers=workers, reward_fn=reward_fn, progress=False)
         for r, rw in zip(records, rewards):

@@ -2,7 +2,6 @@
 
 from .equivalence import DEFAULT_TIMEOUT_S, Equivalence, answers_equivalent
 from .extract import (
-    extract_free_form_answer,
     extract_r1_zero_answer,
     gsm8k_ground_truth,
     last_boxed,
@@ -18,6 +17,7 @@ from .rewards import (
     grade_r1_zero,
     r1_zero_reward_fn,
 )
+from .rules import EXTRACTION_RULES, Extraction, extract_free_form_answer
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -25,7 +25,9 @@ __all__ = [
     "default_reward_name",
     "detailed_grader",
     "get_reward",
+    "EXTRACTION_RULES",
     "Equivalence",
+    "Extraction",
     "Grade",
     "answers_equivalent",
     "extract_free_form_answer",

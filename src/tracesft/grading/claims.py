@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import re
 
+from .lexicon import EXISTENTIAL_CLAIM, MATH_SPAN
+
 __all__ = ["claim_matches", "is_claim", "is_hedge", "prose_matches", "reference_value", "statement_polarity"]
 
-# Math spans are replaced by a placeholder before reading the words ("\\( a^n + b^n \\) cannot be ...").
-_MATH_SPAN = re.compile(r"\$\$.{0,2000}?\$\$|\$[^$]{0,2000}\$|\\\(.{0,2000}?\\\)|\\\[.{0,2000}?\\\]", re.DOTALL)
-
-
 def _prose_only(s: str) -> str:
-    return _MATH_SPAN.sub(" X ", s[:2000])
+    return MATH_SPAN.sub(" X ", s[:2000])
 
 _MAIN_CLAUSE_END = re.compile(
     r"\b(?:such that|so that|where|whenever|for which|in which|because|since|as long as|given that|provided"
@@ -53,8 +51,6 @@ _EXCEPTION = re.compile(r"\b(?:other than|except|besides|apart from|unless|but f
 _NEGATION = re.compile(r"\b(?:not|no(?!\s+(?:two|three|\d))|never|none|cannot|nor|neither|nothing|impossible)\b|n't\b",
                        re.IGNORECASE)
 _AFFIRM = re.compile(r"\b(?:can (?:always )?be|could be|is possible|are possible|exists?|always)\b", re.IGNORECASE)
-_EXISTENTIAL = re.compile(r"\bthere\s+(?:is|are|exists?)\s+(?:(no|not)\b|(\d|X\b|(?:zero|one|two|three|four|five|six|"
-                          r"seven|eight|nine|ten|exactly|only|at most|at least)\b))?", re.IGNORECASE)
 _WORDS = re.compile(r"[A-Za-z]{3,}")
 _GENERIC = {
     "yes", "not", "never", "none", "cannot", "the", "there", "such", "value", "values", "possible", "exist",
@@ -77,7 +73,7 @@ def statement_polarity(statement: str) -> str | None:
     main = _main_clause(s)
     if _HEDGE.search(main) or _EXCEPTION.search(s):
         return None  # "no integer values of m such that ..., except for the trivial case m = 0"
-    ex = _EXISTENTIAL.search(main)
+    ex = EXISTENTIAL_CLAIM.search(main)
     if ex:  # "There are no solutions" / "There are 120 ways" (a count, not a claim) / "There are solutions"
         return "no" if ex.group(1) else None if ex.group(2) else "yes"
     if _NEGATION.search(main):

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 
+from .lexicon import EXISTENTIAL_LEAD, NUMBER_WORDS
+
 __all__ = [
-    "extract_free_form_answer",
     "extract_r1_zero_answer",
+    "clean_text",
     "final_paragraph",
     "final_statement",
     "gsm8k_ground_truth",
@@ -20,7 +22,7 @@ __all__ = [
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 # Between </think> and <answer> only whitespace is allowed (space, newline, none, several).
-_THINK_END = "</think>"
+THINK_END = "</think>"
 _ANSWER_OPEN = "<answer>"
 _ANSWER_CLOSE = "</answer>"
 
@@ -80,69 +82,50 @@ def final_boxes(text: str) -> str | None:
     return ", ".join(text[a:b].strip() for _, a, b in group)
 
 
-def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
-    """(format_ok, answer) for an R1-Zero response ``... </think> <answer> ... </answer>``.
+def r1_zero_block(response: str) -> tuple[bool, str | None]:
+    """(format_ok, the text of the answer block) of an R1-Zero response ``... </think> <answer> ... </answer>``.
 
     Format is ok when some ``</think>`` is followed, after optional whitespace of any kind (space,
-    newline, none), by ``<answer>``, and a ``</answer>`` closes it. The answer is the text inside the
-    last complete ``<answer> ... </answer>`` block after that ``</think>`` (anything after the final
-    ``</answer>`` is ignored); when it contains ``\\boxed{...}``, the last balanced boxed content.
+    newline, none), by ``<answer>``, and a ``</answer>`` closes it. The block is the text inside the
+    last complete ``<answer> ... </answer>`` after that ``</think>`` (anything after the final
+    ``</answer>`` is ignored).
     """
-    fmt_ok = False
     last_close = response.rfind(_ANSWER_CLOSE)
-    pos = response.find(_THINK_END)
+    pos = response.find(THINK_END)
     while pos != -1 and last_close != -1:
-        after = pos + len(_THINK_END)
+        after = pos + len(THINK_END)
         rest = response[after:after + 64].lstrip()
         if rest.startswith(_ANSWER_OPEN) and last_close >= after:
-            fmt_ok = True
-            break
-        pos = response.find(_THINK_END, after)
+            open_ = response.rfind(_ANSWER_OPEN, pos, last_close)
+            return (True, response[open_ + len(_ANSWER_OPEN):last_close]) if open_ != -1 else (False, None)
+        pos = response.find(THINK_END, after)
+    return False, None
+
+
+def extract_r1_zero_answer(response: str) -> tuple[bool, str | None]:
+    """(format_ok, answer) for an R1-Zero response (format: :func:`r1_zero_block`): the answer block,
+    or when it contains ``\\boxed{...}``, its last balanced boxed content (with the boxes right before
+    it in the same sentence: :func:`final_boxes`)."""
+    fmt_ok, block = r1_zero_block(response)
     if not fmt_ok:
         return False, None
-    close = response.rfind(_ANSWER_CLOSE)
-    open_ = response.rfind(_ANSWER_OPEN, pos, close)
-    if open_ == -1:
-        return False, None
-    answer = response[open_ + len(_ANSWER_OPEN):close]
-    boxed = final_boxes(answer)
-    return True, (boxed if boxed is not None else answer).strip()
+    boxed = final_boxes(block)
+    return True, (boxed if boxed is not None else block).strip()
 
 
-# ---- free-form answers -----------------------------------------------------------------------
+# ---- free-form answers: the scanners the extraction rules use -----------------------------------
 #
-# Precedence (first that yields an answer wins):
-#   -1. a response whose last <think> is not closed by a </think> was cut off -> no answer;
-#   0. a final statement that says the answer is undetermined ("cannot be determined", "without
-#      further information") -> no answer at all;
-#   1. the last \boxed{} of the response, joined with the boxes right before it in the same sentence
-#      ("$\boxed{2}$ and $\boxed{3}$" -> "2, 3"; see final_boxes) -- unless the final paragraph has no
-#      box, is a conclusion ("So/Thus/Therefore/Hence/In conclusion/Finally ..." or holds an answer
-#      marker) and states an answer by step 2: that answer wins ("I previously wrote \boxed{14} ...
-#      So the correct answer is 10");
-#   1b. a GSM8K answer line "#### N" (at the start of a line; the last such line);
-#   2. the final paragraph (for a CHAMP-style conversation: the model's one-sentence summary turn),
-#      its sentences (at most 4) from the last one back: an explicit "answer is ..."/"Answer: ..."/
-#      "Final: ..."/"Result: ..." there (not after a negation: "it is not true that the answer is 5"),
-#      else a leading "Yes"/"No", else the sentence's *object* (see _sentence_answer); a value after a
-#      negated link ("cannot be 1977") is denied, not stated -> no answer; when the *last* sentence
-#      has no such answer and is not negated, its only value (one math span or number: "It will take
-#      her 12 days.") or, with no value, a named choice ("Option D") is the answer: no walk back;
-#   3. the last explicit "answer is ..." anywhere in the response;
-#   4. no answer when the final statement is a negated claim ("... cannot be factored"); else the
-#      last $...$ span, else the last number.
-# Before steps 2-4 the text is cleaned: markdown bold, check marks (✓ ✔) and currency dollars
-# ("costs $12 and ... $3": see _drop_currency) are removed, and so are afterwords: trailing
+# The order in which they are tried is the table of rules in .rules (EXTRACTION_RULES). Before the
+# sentence rules the text is cleaned (clean_text): markdown bold, check marks (✓ ✔) and currency
+# dollars ("costs $12 and ... $3": see _drop_currency) are removed, and so are afterwords: trailing
 # paragraphs/sentences that start "Let me verify", "Check:", "Verification:", "Note:", "Substituting
 # back", ... and a trailing parenthetical aside ("(Note: ...)"), never the last sentence left.
-# A claim truth ("No", "No integer solutions") is then matched against the final statement itself
-# (rewards.grade_free_form and .claims), not against this extracted value.
 #
-# Everything below reads at most _WINDOW characters from the end of the response, plus linear
+# Everything below reads at most WINDOW characters from the end of the response, plus linear
 # regex scans of the whole text, so extraction is linear in the length of the response.
 
 _ANSWER_IS = re.compile(r"\b(?:answer\s*(?:is\b\s*:?|:)|(?:final|result)\s*:)\s*(that\b)?", re.IGNORECASE)
-_WINDOW = 4000
+WINDOW = 4000
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A math span ($$..$$, $..$, \(..\), \[..\]) or a word (a run of non-space characters that does not
 # start a span). The bounded repeats keep every scan linear.
@@ -160,8 +143,6 @@ _COPULA = re.compile(r"\b(?:is|are|was|were|equals|be|becomes|(?:converges|tends
                      r"|(?:written|expressed|factored|factorized|simplified|rewritten) as)\b"
                      r"|(?<![<>!=\\:])=(?!=)|≡", re.IGNORECASE)
 _HAVE = re.compile(r"\b(?:has|have)\b", re.IGNORECASE)
-_EXISTENTIAL = re.compile(r"^\W*(?:(?:therefore|thus|hence|so|in conclusion|in total|overall|finally|in summary)"
-                          r"\W+)*there\s+(?:is|are|exist|exists)\s+", re.IGNORECASE)
 _PASSIVE = re.compile(r"(?<!\s)\s*(?:not\s+|also\s+)?(?<![a-z])[a-z]+ed\b")
 # Words that may stand between the link and the answer ("is given by the expression n(n-3)/2",
 # "is always 0", "are exactly").
@@ -181,9 +162,7 @@ _CONDITION = re.compile(r"\b(?:such that|so that|where|when|whenever|if|for whic
 _MATH_FUNCS = {"sqrt", "floor", "ceil", "log", "ln", "exp", "sin", "cos", "tan", "pi", "binom", "mod", "max", "min",
                "gcd", "lcm", "choose", "pmod"}
 _SCALE_WORDS = {"hundred", "thousand", "million", "billion", "hundreds", "thousands", "millions"}
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS = NUMBER_WORDS
 
 
 def _strip_span(token: str) -> str | None:
@@ -202,17 +181,10 @@ def _is_prose_word(bare: str) -> bool:
     return bool(_PROSE.fullmatch(bare)) and bare.lower() not in _MATH_FUNCS
 
 
-def _collect_object(tail: str) -> str | None:
-    """The answer at the start of ``tail`` (the text after the link, to the end of the sentence).
-
-    Filler words are skipped ("given by the expression ..."), and so is a short noun phrase after an
-    article when math follows ("the binomial coefficient C(n, 4)", "the zero polynomial, f(x) = 0").
-    Then items are read while they are math: math spans, words with digits/operators, single
-    letters, words inside open brackets; commas, "and" and "or" (outside brackets) separate items
-    ("a = 3, b = -7, and c = 4"; "0, 2, and 4"). The first prose word outside brackets ends the
-    answer ("29 valid strings", "1, which occurs when ..."). Several items are joined by ", ".
-    """
-    tokens = [m.group() for m in _TOKEN.finditer(tail[:_OBJECT_CHARS])]
+def _skip_lead(tokens: list[str]) -> tuple[int, bool]:
+    """(index of the first token of the answer, whether an article was skipped): filler words are
+    skipped ("given by the expression ..."), and a noun phrase of up to 3 words after an article when
+    math follows ("the binomial coefficient C(n, 4)")."""
     i, skipped_article = 0, False
     while i < len(tokens) and i < 8 and tokens[i].strip(".,;:").lower() in _FILLER \
             and not (len(tokens[i]) == 1 and i + 1 < len(tokens) and tokens[i + 1].startswith("=")):  # "is a = -5"
@@ -225,57 +197,91 @@ def _collect_object(tail: str) -> str | None:
             j += 1
         if j > i and j < len(tokens) and (_strip_span(tokens[j]) is not None or _MATHY.search(tokens[j])):
             i = j
-    bound = ""
+    return i, skipped_article
+
+
+def _read_bound(tokens: list[str], i: int) -> tuple[str, int]:
+    """("\\ge "/"\\le ", the index after it) for a bound at tokens[i] ("at least", "no more than"), else ("", i)."""
     for n in (2, 3):
-        if " ".join(tokens[i:i + n]).lower() in _BOUNDS:
-            bound, i = _BOUNDS[" ".join(tokens[i:i + n]).lower()], i + n
-            break
+        phrase = " ".join(tokens[i:i + n]).lower()
+        if phrase in _BOUNDS:
+            return _BOUNDS[phrase], i + n
+    return "", i
+
+
+def _read_top_level(tok: str, nxt: str, items: list[list[str]], first: bool) -> bool | None:
+    """A token outside brackets: True when read (a separator, a number word), False when the answer
+    ends before it (a prose word, the final "."), None for an ordinary token."""
+    bare = tok.strip(".,;:!?")
+    low = bare.lower()
+    if not bare:  # a lone "," between items, or the final "."
+        if tok.startswith((",", ";")) and items[-1]:
+            items.append([])
+            return True
+        return False
+    if low in _SEPARATORS:
+        if items[-1]:
+            items.append([])
+        return True
+    if low == "factorial" and items[-1]:  # "is n factorial (n!)"
+        items[-1][-1] += "!"
+        return False
+    if low in _NUMBER_WORDS and not items[-1] and not first \
+            and not (tok == bare and (nxt in _NUMBER_WORDS or nxt in _SCALE_WORDS)):
+        # "is two" -> 2; but "is the one who was numbered 601" is a pronoun, and "one hundred five" is
+        # not 1 (a number word before a scale or another number word is not read)
+        items[-1].append(_NUMBER_WORDS[low])
+        if tok.endswith((",", ";")):
+            items.append([])
+        return True
+    return False if _is_prose_word(bare) or low in ("e.g", "i.e", "etc") else None
+
+
+def _read_token(tok: str, nxt: str, items: list[list[str]], depth: int, first: bool) -> int | None:
+    """Read one token into ``items`` (a new item starts after a top-level separator); the bracket
+    depth after it, or None when the answer ends before it."""
+    span = _strip_span(tok)
+    if span is not None:
+        items[-1].append(span)
+        if tok.endswith((",", ";")) and depth == 0:
+            items.append([])
+        return depth
+    if tok in ("...", "…") or tok.rstrip(",") in ("...", "…"):  # "1 + 1/2 + ... + 1/n", "1, 2, ..., n"
+        items[-1].append("\\ldots")
+        if tok.endswith(",") and depth <= 0:
+            items.append([])
+        return depth
+    if depth <= 0:
+        read = _read_top_level(tok, nxt, items, first)
+        if read is not None:
+            return depth if read else None
+    depth += _depth_change(tok)
+    items[-1].append(tok.rstrip(".,;:?") if depth <= 0 else tok)
+    if depth <= 0 and tok.rstrip(".").endswith((",", ";")):
+        items.append([])
+    return depth
+
+
+def _collect_object(tail: str) -> str | None:
+    """The answer at the start of ``tail`` (the text after the link, to the end of the sentence).
+
+    After the lead (:func:`_skip_lead`) and a bound ("at least 1000" -> ``\\ge 1000``), items are read
+    while they are math: math spans, words with digits/operators, single letters, words inside open
+    brackets; commas, "and" and "or" (outside brackets) separate items ("a = 3, b = -7, and c = 4";
+    "0, 2, and 4"). The first prose word outside brackets ends the answer ("29 valid strings", "1,
+    which occurs when ..."). Several items are joined by ", ".
+    """
+    tokens = [m.group() for m in _TOKEN.finditer(tail[:_OBJECT_CHARS])]
+    i, skipped_article = _skip_lead(tokens)
+    bound, i = _read_bound(tokens, i)
     items: list[list[str]] = [[]]
     depth = 0
-    for k, tok in enumerate(tokens[i:]):
-        span = _strip_span(tok)
-        if span is not None:
-            items[-1].append(span)
-            if tok.endswith((",", ";")) and depth == 0:
-                items.append([])
-            continue
-        bare = tok.strip(".,;:!?")
-        low = bare.lower()
-        if tok in ("...", "…") or tok.rstrip(",") in ("...", "…"):  # "1 + 1/2 + ... + 1/n", "1, 2, ..., n"
-            items[-1].append("\\ldots")
-            if tok.endswith(",") and depth <= 0:
-                items.append([])
-            continue
-        if not bare and depth <= 0:  # a lone "," between items, or the final "."
-            if tok.startswith((",", ";")) and items[-1]:
-                items.append([])
-                continue
+    for k in range(i, len(tokens)):
+        nxt = tokens[k + 1].strip(".,;:").lower() if k + 1 < len(tokens) else ""
+        depth = _read_token(tokens[k], nxt, items, depth, skipped_article and k == i)
+        if depth is None:
             break
-        if depth <= 0 and low in _SEPARATORS:
-            if items[-1]:
-                items.append([])
-            continue
-        if depth <= 0 and low == "factorial" and items[-1]:  # "is n factorial (n!)"
-            items[-1][-1] += "!"
-            break
-        nxt = tokens[i + k + 1].strip(".,;:").lower() if i + k + 1 < len(tokens) else ""
-        if depth <= 0 and low in _NUMBER_WORDS and not items[-1] and not (skipped_article and k == 0) \
-                and not (tok == bare and (nxt in _NUMBER_WORDS or nxt in _SCALE_WORDS)):
-            # "is two" -> 2; but "is the one who was numbered 601" is a pronoun, and "one hundred
-            # five" is not 1 (a number word before a scale or another number word is not read)
-            items[-1].append(_NUMBER_WORDS[low])
-            if tok.endswith((",", ";")):
-                items.append([])
-            continue
-        if depth <= 0 and (not bare or _is_prose_word(bare) or bare.lower() in ("e.g", "i.e", "etc")):
-            break
-        depth += _depth_change(tok)
-        word = tok.rstrip(".,;:?") if depth <= 0 else tok
-        items[-1].append(word)
-        if depth <= 0 and tok.rstrip(".").endswith((",", ";")):
-            items.append([])
-    found = [" ".join(it).strip().rstrip(".,;:").strip() for it in items if it]
-    found = [f for f in found if f]
+    found = [f for f in (" ".join(it).strip().rstrip(".,;:").strip() for it in items if it) if f]
     if not found and not bound:  # "is the sum of the first n terms of the harmonic series: 1 + 1/2 + ..."
         colon = tail.find(": ", 0, _OBJECT_CHARS)
         if colon != -1 and not tail[:colon].count("$") % 2 and "\\(" not in tail[:colon]:
@@ -321,6 +327,51 @@ def _outside_spans(s: str, spans: list[tuple[int, int]], pattern: re.Pattern) ->
     return [m for m in pattern.finditer(s) if not any(a < m.start() < b for a, b in spans)]
 
 
+def _existential_answer(s: str) -> tuple[str | None, int]:
+    """The count after a leading "There is/are" ("There are 5050 ordered triples ..." -> 5050; "There
+    are no pairs" -> 0: a claim truth reads the statement itself), else (None, -1)."""
+    ex = EXISTENTIAL_LEAD.match(s)
+    if ex and re.match(r"no\s+[A-Za-z]", s[ex.end():]):
+        return "0", ex.end()
+    if ex:
+        found = _collect_object(s[ex.end():])
+        if found and _MATHY.search(found):
+            return found, ex.end()
+    return None, -1
+
+
+def _link_passes(s: str, spans: list[tuple[int, int]]) -> list[list[re.Match]]:
+    """The links of a sentence in the order they are tried: word links outside conditions last to
+    first (the main verb follows the subject's clauses); "has/have" outside conditions; "=" first to
+    last (the run "c = 5, a = 2 and b = -1" starts at the first one); links inside conditions; then
+    "has/have" inside them."""
+    conditions = _condition_ranges(s)
+
+    def outside(m: re.Match) -> bool:
+        return not any(a <= m.start() <= b for a, b in conditions)
+
+    links = [m for m in _outside_spans(s, spans, _COPULA) if not (m.group().isalpha() and _PASSIVE.match(s, m.end()))]
+    have_all = _outside_spans(s, spans, _HAVE)
+    have = [m for m in have_all if outside(m)]
+    return [[m for m in links if outside(m) and m.group().isalpha()][::-1], have[::-1],
+            [m for m in links if outside(m) and not m.group().isalpha()], [m for m in links if not outside(m)][::-1],
+            [m for m in have_all if m not in have][::-1]]
+
+
+def _object_start(s: str, m: re.Match) -> int:
+    """Where the object of link ``m`` starts: after it, or for "=" at the math before it ("x = 6, y = 5"),
+    after it when only prose stands before it ("Total number of ways = ...")."""
+    if m.group() not in ("=", "≡"):
+        return m.end()
+    back = m.start()
+    for w in reversed(list(_TOKEN.finditer(s[max(0, m.start() - 200):m.start()]))):
+        bare = w.group().strip(".,;:")
+        if _is_prose_word(bare) and bare.lower() not in _SEPARATORS:
+            break
+        back = max(0, m.start() - 200) + w.start()
+    return back if back < m.start() else m.end()  # "Total number of ways = (n(n+1)/2)^2": a prose label
+
+
 def _sentence_answer(s: str) -> tuple[str | None, int]:
     """The answer a sentence states, and where it starts in ``s`` (-1 when none).
 
@@ -331,37 +382,14 @@ def _sentence_answer(s: str) -> tuple[str | None, int]:
     "The remainder when p(x^7) is divided by p(x), where p(x)=..., is 7" -> 7 (when every link is inside
     a condition, all count); earlier links are tried when the object is not math; "has"/"have" last.
     """
-    s = s[-_WINDOW:]
+    s = s[-WINDOW:]
+    found, start = _existential_answer(s)
+    if found is not None:
+        return found, start
     spans = [(m.start(), m.end()) for m in _TOKEN.finditer(s) if _strip_span(m.group()) is not None]
-    ex = _EXISTENTIAL.match(s)
-    if ex and re.match(r"no\s+[A-Za-z]", s[ex.end():]):
-        return "0", ex.end()  # "There are no pairs ...": the count is 0 (a claim truth reads the statement)
-    if ex:
-        found = _collect_object(s[ex.end():])
-        if found and _MATHY.search(found):
-            return found, ex.end()
-    conditions = _condition_ranges(s)
-    links = [m for m in _outside_spans(s, spans, _COPULA) if not (m.group().isalpha() and _PASSIVE.match(s, m.end()))]
-    outside = [m for m in links if not any(a <= m.start() <= b for a, b in conditions)]
-    inside = [m for m in links if m not in outside]
-    # word links last to first (the main verb follows the subject's clauses); "=" first to last
-    # (the run "c = 5, a = 2 and b = -1" starts at the first one); then links inside conditions.
-    have = [m for m in _outside_spans(s, spans, _HAVE) if not any(a <= m.start() <= b for a, b in conditions)]
-    passes = [[m for m in outside if m.group().isalpha()][::-1], have[::-1],
-              [m for m in outside if not m.group().isalpha()], inside[::-1],
-              [m for m in _outside_spans(s, spans, _HAVE) if m not in have][::-1]]
-    for candidates in passes:
+    for candidates in _link_passes(s, spans):
         for m in candidates:
-            start = m.end()
-            if m.group() in ("=", "≡"):  # "x = 6, y = 5": the answer starts at the math before "="
-                words = list(_TOKEN.finditer(s[max(0, m.start() - 200):m.start()]))
-                back = m.start()
-                for w in reversed(words):
-                    bare = w.group().strip(".,;:")
-                    if _is_prose_word(bare) and bare.lower() not in _SEPARATORS:
-                        break
-                    back = max(0, m.start() - 200) + w.start()
-                start = back
+            start = _object_start(s, m)
             if m.group().lower() in ("has", "have") and re.match(r"(?<!\s)\s*no\s+[A-Za-z]", s[m.end():]):
                 return "0", start  # "has no real roots"
             found = _collect_object(s[start:])
@@ -432,11 +460,15 @@ def _unmark(text: str) -> str:
 
 
 # An afterword: a paragraph or sentence that checks or annotates an answer already given ("Let me
-# verify: ...", "Check: ...", "Note: ...", "Substituting back, ...", "Verification: ...").
+# verify: ...", "Check: ...", "Note: ...", "Substituting back, ...", "Verification: ...", "This is the
+# final answer.").
 _AFTERWORD = re.compile(
     r"(?<!\W)\W*(?:(?:let(?:'s|\s+me|\s+us)|to|we\s+can|i\s+will|i'll)\s+(?:verify|check|double[- ]check|confirm)\b"
     r"|(?:verification|check|checking|verifying|double[- ]check(?:ing)?|sanity[- ]check|note)\s*[:,-]"
-    r"|as\s+a\s+(?:sanity\s+)?check\b|(?:substituting|plugging)\s+(?:\S+\s+){0,3}?back\b)", re.IGNORECASE)
+    r"|as\s+a\s+(?:sanity\s+)?check\b|(?:substituting|plugging)\s+(?:\S+\s+){0,3}?back\b"
+    # a back-reference to the answer just given: "This is the final answer.", "This is the expression for ..."
+    r"|th(?:is|at)\s+is\s+the\s+(?:final\s+|required\s+|desired\s+)?(?:answer|expression|formula|result)\b)",
+    re.IGNORECASE)
 
 
 def _starts_afterword(text: str, pos: int) -> bool:
@@ -475,14 +507,14 @@ def _drop_afterword(text: str) -> str:
     afterword marker (see _AFTERWORD), then trailing sentences of the last paragraph that start with
     one, then a trailing parenthetical aside; never the last remaining sentence."""
     text = text.rstrip()
-    window = text[-_WINDOW:]
+    window = text[-WINDOW:]
     cut = len(window)
     for b in reversed(list(_PARAGRAPH_BREAK.finditer(window))):  # within the window: linear
         if b.end() >= cut or not _is_afterword(window, b.end(), cut):
             break
         cut = b.start()
     text = text[:len(text) - len(window) + cut].rstrip()
-    window = text[-_WINDOW:]
+    window = text[-WINDOW:]
     breaks = list(_PARAGRAPH_BREAK.finditer(window))
     offset = len(text) - len(window) + (breaks[-1].end() if breaks else 0)
     par = text[offset:]
@@ -498,28 +530,41 @@ def _drop_afterword(text: str) -> str:
     return text[:offset] + par
 
 
-def final_paragraph(response: str) -> str:
-    """The last paragraph of the response (after its last blank line), at most _WINDOW characters,
-    without markdown bold, currency dollars, check marks and afterwords (checks and notes after the
-    answer)."""
-    text = _drop_afterword(_unmark(response.rstrip()))
-    window = text[-_WINDOW:]
+def clean_text(response: str) -> str:
+    """The response without markdown bold, currency dollars, check marks and afterwords (checks and
+    notes after the answer): the text the sentence rules read."""
+    return _drop_afterword(_unmark(response).strip())
+
+
+def last_paragraph(text: str) -> str:
+    """The last paragraph of a text (after its last blank line), at most WINDOW characters."""
+    window = text[-WINDOW:]
     breaks = list(_PARAGRAPH_BREAK.finditer(window))
     return window[breaks[-1].end():].strip() if breaks else window.strip()
 
 
-def final_statement(response: str) -> str:
-    """The response's concluding statement: the text after "answer is (that)" in the final paragraph,
-    else the paragraph's first sentence (a summary turn leads with its claim: "No, it is not possible
-    ...")."""
+def final_paragraph(response: str) -> str:
+    """The last paragraph of the response (after its last blank line), at most WINDOW characters,
+    without markdown bold, currency dollars, check marks and afterwords (checks and notes after the
+    answer)."""
+    return last_paragraph(clean_text(response))
+
+
+def statement_of(par: str) -> str:
+    """A final paragraph's concluding statement: the text after "answer is (that)", else the
+    paragraph's first sentence (a summary turn leads with its claim: "No, it is not possible ...")."""
     from .claims import _NEGATION
 
-    par = final_paragraph(response)
     matches = list(_ANSWER_IS.finditer(par))
     if matches and not _NEGATION.search(par[:matches[-1].start()]):
         return _split_sentences(par[matches[-1].end():] or " ")[0] if par[matches[-1].end():].strip() else par
     sentences = _split_sentences(par)
     return sentences[0] if sentences else ""
+
+
+def final_statement(response: str) -> str:
+    """The response's concluding statement (see :func:`statement_of`) of its final paragraph."""
+    return statement_of(final_paragraph(response))
 
 
 def _answer_after(text: str, m: re.Match) -> str | None:
@@ -552,7 +597,7 @@ _NEGATED_LINK = re.compile(r"(?:\b(?:not|cannot|never)|n't)\s+(?:be|is|are|was|w
 
 
 # GSM8K's answer line: "#### 72" at the start of a line (the last such line counts).
-_GSM8K_MARKER = re.compile(r"^[ \t]*####[ \t]*([^\n]{0,200})", re.MULTILINE)
+GSM8K_MARKER = re.compile(r"^[ \t]*####[ \t]*([^\n]{0,200})", re.MULTILINE)
 _CHOICE_NAMED = re.compile(r"\b(?:option|choice|answer)\s*\(?([A-E])\)?(?![\w])", re.IGNORECASE)
 
 
@@ -591,78 +636,6 @@ def _only_value(sentence: str) -> str | None:
 # A paragraph that concludes: it overrides a \\boxed{} of an earlier paragraph when it states an answer.
 _CONCLUSION = re.compile(r"(?<!\W)\W*(?:so|thus|therefore|hence|in conclusion|in summary|finally|overall|in total)\b",
                          re.IGNORECASE)
-
-
-def _paragraph_answer(par: str) -> tuple[str | None, bool]:
-    """(answer, decided) from the final paragraph's sentences (at most 4, last first); decided is
-    False when the paragraph states nothing and extraction should go on (precedence step 2)."""
-    from .claims import _NEGATION, _prose_only
-
-    sentences = _split_sentences(par)[-4:]
-    for n, sentence in enumerate(reversed(sentences)):
-        matches = list(_ANSWER_IS.finditer(sentence))
-        if matches and _NEGATION.search(sentence[:matches[-1].start()]):
-            return None, True  # "It is not true that the answer is yes": nothing is asserted
-        found = _answer_after(sentence, matches[-1]) if matches else None
-        if found is None:
-            yes_no = _YES_NO.match(sentence)
-            if yes_no:
-                return yes_no.group(1).capitalize(), True
-            found, pos = _sentence_answer(sentence)
-            if found is not None and _NEGATED_LINK.search(sentence[max(0, pos - 40):pos]):
-                return None, True  # "The digit sum cannot be 1977": the value is denied, not stated (a claim)
-        if found:
-            return found, True
-        if n == 0 and not _NEGATION.search(_prose_only(sentence)):
-            only = _only_value(sentence)
-            if only is not None:
-                return only, True  # "It will take her 12 days.": the final sentence's one value, no walk back
-    return None, False
-
-
-def extract_free_form_answer(response: str) -> str | None:
-    """The answer of a response without tags, or None (the precedence is documented above).
-
-    ``"There are 29 valid strings."`` -> ``"29"``; ``"... is given by the expression n(n-3)/2."`` ->
-    ``"n(n-3)/2"``; ``"The values are a = 3, b = -7, and c = 4."`` -> ``"a = 3, b = -7, c = 4"``;
-    ``"No, it is not possible ..."`` -> ``"No"``; ``"It cannot be factored."`` -> None (a claim);
-    ``"There are no such pairs."`` -> ``"0"``; ``"... is at least 1000."`` -> ``"\\ge 1000"``.
-    """
-    from .claims import is_hedge, statement_polarity
-
-    if response.rfind("<think>") > response.rfind(_THINK_END):
-        return None  # an unclosed <think>: the response was cut off before any conclusion
-    boxed = final_boxes(response)
-    if boxed is not None:
-        par = final_paragraph(response)
-        if "\\boxed" not in par and "\\fbox" not in par and (_CONCLUSION.match(par) or _ANSWER_IS.search(par)):
-            found, decided = _paragraph_answer(par)  # "I previously wrote \\boxed{14}, ... \n\nSo the answer is 10."
-            if decided and found:
-                return found
-        return boxed.strip()
-    marked = list(_GSM8K_MARKER.finditer(response[-_WINDOW:]))
-    if marked and marked[-1].group(1).strip(" .$"):
-        return _drop_currency(marked[-1].group(1)).strip().rstrip(".").strip()
-    text = _drop_afterword(_unmark(response).strip())
-    if not text:
-        return None
-    if is_hedge(final_statement(text)):
-        return None  # "The minimum cannot be determined ...": no answer, whatever the working holds
-    found, decided = _paragraph_answer(final_paragraph(text))
-    if decided:
-        return found
-    matches = list(_ANSWER_IS.finditer(text))
-    if matches:
-        found = _answer_after(text, matches[-1])
-        if found:
-            return found
-    if statement_polarity(final_statement(text)) == "no":
-        return None  # a negated conclusion states no value; a claim truth reads the statement itself
-    spans = [m.group() for m in _TOKEN.finditer(text[-_WINDOW:]) if _strip_span(m.group())]
-    if spans:
-        return _strip_span(spans[-1])
-    numbers = _NUMBER.findall(text)
-    return numbers[-1].strip() if numbers else None
 
 
 def gsm8k_ground_truth(answer: str) -> str:

@@ -6,16 +6,19 @@ Pure string code: nothing here evaluates its input.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from fractions import Fraction
 
-__all__ = ["compact", "multiple_choice_letter", "normalize_answer", "parse_exact_number", "split_structure"]
+from .lexicon import THOUSANDS_NUMBER
+
+__all__ = ["NORMALISERS", "compact", "multiple_choice_letter", "normalize_answer", "parse_exact_number",
+           "split_structure"]
 
 _MAX_DIGITS = 80  # longer numerals are compared as strings, never converted
 
 _TEXT_CMDS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 _XEQ_PREFIX = re.compile(r"^\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\s*(?:=|\\in)\s*(?!.*=)")
-_THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
@@ -111,8 +114,77 @@ def _plain_sum_to_latex(s: str) -> str:
                                                              (m.group(3) or m.group(4) or m.group(5)).strip()), s)
 
 
+def _unicode_to_latex(s: str) -> str:
+    s = _UNICODE_SQRT.sub(r"\\sqrt{\1}", s).replace("√", "sqrt")
+    for k, v in _UNICODE.items():
+        s = s.replace(k, v)
+    return s
+
+
+def _drop_delimiters(s: str) -> str:
+    for cmd in ("\\$", "$", "\\(", "\\)", "\\[", "\\]", "\\left", "\\right", "\\displaystyle", "{,}"):
+        s = s.replace(cmd, "")
+    return s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+
+
+def _unwrap_text(s: str) -> str:
+    for _ in range(3):  # nested \text{\textbf{..}}
+        s2 = _TEXT_CMDS.sub(r"\1", s)
+        if s2 == s:
+            break
+        s = s2
+    return s
+
+
+def _short_forms(s: str) -> str:
+    s = _PLAIN_PI.sub(r"\\pi", s)
+    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
+    s = _FRAC_HALF.sub(r"\\frac{\1}{\2}", s)
+    return _SQRT_SHORT.sub(r"\\sqrt{\1}", s).strip().rstrip(".").rstrip()
+
+
+def _scientific(s: str) -> str:
+    m = _SCIENTIFIC.match(s)
+    return f"{m.group(1)} \\times 10^{{{int(m.group(2))}}}" if m else s
+
+
+def _mixed_number(s: str) -> str:
+    m = _MIXED.match(s)
+    if m:
+        whole, num, den = int(m.group(2)), int(m.group(3)), int(m.group(4))
+        if den and num < den:
+            return f"{m.group(1)}{whole * den + num}/{den}"
+    return s
+
+
+# The normalisation steps, in order: (name, what it does, the step).
+NORMALISERS: tuple[tuple[str, str, Callable[[str], str]], ...] = (
+    ("unicode", "unicode math to LaTeX: ², √, −, ×, ≤, ±, π ...", _unicode_to_latex),
+    ("delimiters", "$, \\(\\), \\[\\], \\left/\\right, \\displaystyle, {,} removed; \\dfrac/\\tfrac -> \\frac",
+     _drop_delimiters),
+    ("spacing", "\\, \\; \\! \\quad ~ -> a space", lambda s: _SPACING.sub(" ", s)),
+    ("text", "\\text{}-like wrappers removed, their content kept", _unwrap_text),
+    ("degrees", "degrees removed", lambda s: _DEGREES.sub("", s)),
+    ("percent", "\\% and % removed (10% = 10)", lambda s: s.replace("\\%", "").replace("%", "")),
+    ("power", "** -> ^", lambda s: s.replace("**", "^")),
+    ("plain_sqrt", "sqrt(x) -> \\sqrt{x}", _plain_sqrt_to_latex),
+    ("plain_functions", "sum_(i=1)^n, C(n, k), binom(n, k), floor(x), ceil(x) -> LaTeX",
+     lambda s: _plain_functions_to_latex(_plain_sum_to_latex(s))),
+    ("caret", "2^(n-1) -> 2^{n-1}, 2^10 -> 2^{10}", _caret_parens_to_braces),
+    ("short_forms", "pi -> \\pi, \\frac12 -> \\frac{1}{2}, \\sqrt2 -> \\sqrt{2}; a trailing period removed",
+     _short_forms),
+    ("variable_prefix", "a leading \"x =\" (or \"x \\in\") when it is the only relation removed",
+     lambda s: _XEQ_PREFIX.sub("", s, count=1).strip()),
+    ("thousands", "1,000 -> 1000 (a whole grouped number)",
+     lambda s: s.replace(",", "") if THOUSANDS_NUMBER.match(s) else s),
+    ("scientific", "1.5e3 -> 1.5 \\times 10^{3}", _scientific),
+    ("mixed_number", "2 1/2 -> 5/2", _mixed_number),
+)
+
+
 def normalize_answer(answer: str) -> str:
-    """Canonical LaTeX-ish form of an answer (spaces kept, see :func:`compact`).
+    """Canonical LaTeX-ish form of an answer (spaces kept, see :func:`compact`): the steps of
+    :data:`NORMALISERS` in order.
 
     Removes ``$``, ``\\(``/``\\)``, ``\\left``/``\\right``, spacing commands (``\\!``, ``\\,`` ...),
     ``\\text{}``-like wrappers (keeping their content), degrees, ``\\%``/``%``, ``\\$``, a trailing
@@ -123,44 +195,8 @@ def normalize_answer(answer: str) -> str:
     ``≤``, ``±`` ...) to LaTeX; ``1.5e3`` to ``1.5 \\times 10^{3}``; a mixed number ``2 1/2`` to ``5/2``.
     """
     s = answer.strip()
-    s = _UNICODE_SQRT.sub(r"\\sqrt{\1}", s).replace("√", "sqrt")
-    for k, v in _UNICODE.items():
-        s = s.replace(k, v)
-    s = s.replace("\\$", "").replace("$", "").replace("\\(", "").replace("\\)", "")
-    s = s.replace("\\[", "").replace("\\]", "")
-    s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = s.replace("{,}", "")
-    s = _SPACING.sub(" ", s)
-    for _ in range(3):  # nested \text{\textbf{..}}
-        s2 = _TEXT_CMDS.sub(r"\1", s)
-        if s2 == s:
-            break
-        s = s2
-    s = _DEGREES.sub("", s)
-    s = s.replace("\\%", "").replace("%", "")
-    s = s.replace("**", "^")
-    s = _plain_sqrt_to_latex(s)
-    s = _plain_functions_to_latex(_plain_sum_to_latex(s))
-    s = _caret_parens_to_braces(s)
-    s = _PLAIN_PI.sub(r"\\pi", s)
-    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
-    s = _FRAC_HALF.sub(r"\\frac{\1}{\2}", s)
-    s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
-    s = s.strip()
-    s = s.rstrip(".").rstrip()
-    s = _XEQ_PREFIX.sub("", s, count=1)
-    s = s.strip()
-    if _THOUSANDS.match(s):
-        s = s.replace(",", "")
-    m = _SCIENTIFIC.match(s)
-    if m:  # 1.5e3 -> 1.5 \\times 10^{3}
-        s = f"{m.group(1)} \\times 10^{{{int(m.group(2))}}}"
-    m = _MIXED.match(s)
-    if m:  # a mixed number "2 1/2" -> 5/2
-        whole, num, den = int(m.group(2)), int(m.group(3)), int(m.group(4))
-        if den and num < den:
-            s = f"{m.group(1)}{whole * den + num}/{den}"
+    for _, _, step in NORMALISERS:
+        s = step(s)
     return s
 
 

@@ -10,35 +10,51 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .claims import _prose_only, claim_matches, prose_matches
-from .equivalence import DEFAULT_TIMEOUT_S, answers_equivalent
-from .extract import extract_free_form_answer, extract_r1_zero_answer, final_statement
+from .equivalence import DEFAULT_TIMEOUT_S, Comparator, answers_equivalent
+from .rules import Extraction, extract_r1_zero, extract_view
+from .view import ResponseView
 
 __all__ = ["Grade", "free_form_reward_fn", "grade_free_form", "grade_many", "grade_r1_zero", "r1_zero_reward_fn"]
 
 
 @dataclass(frozen=True)
 class Grade:
-    """Detailed outcome of grading one response."""
+    """Detailed outcome of grading one response, with its provenance: ``rule``, the extraction rule
+    that read the answer (a name of :data:`.rules.EXTRACTION_RULES`, ``"answer_tag"`` for an R1-Zero
+    answer block; None when no rule found anything), and ``comparator``, the comparison that decided
+    (a name of :data:`.equivalence.COMPARATORS`, or ``"claim"``/``"prose_statement"`` for a statement
+    matched against a claim truth; None when there was nothing to compare)."""
 
     format_ok: bool
     correct: bool
     answer: str | None
     timed_out: bool = False
+    rule: str | None = None
+    comparator: str | None = None
 
     def reward(self) -> dict[str, float]:
         fmt, ans = float(self.format_ok), float(self.correct)
         return {"format_reward": fmt, "answer_reward": ans, "reward": fmt * ans}
+
+    def explain(self) -> str:
+        """One line for a person: what was read, by which rule, and which comparison decided."""
+        if self.timed_out:
+            return f"timed out (rule {self.rule or '-'}, comparator {self.comparator or '-'})"
+        if self.answer is None:
+            return f"no answer (rule {self.rule})" if self.rule else "no answer (no rule applied)"
+        verdict = "equal" if self.correct else "not equal"
+        return f"answer {self.answer[:80]!r} (rule {self.rule}); {verdict} (comparator {self.comparator})"
 
 
 # Two prose words (not LaTeX commands) in a row: the answer tag holds a sentence, not a bare value.
 _SENTENCE_WORDS = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}[,:]?\s+[A-Za-z]{2,}\b")
 
 
-def _grade(format_ok: bool, answer: str | None, ground_truth, timeout: float) -> Grade:
-    if answer is None or not answer.strip():
-        return Grade(format_ok, False, answer)
-    eq = answers_equivalent(answer, ground_truth, timeout)
-    return Grade(format_ok, eq.equal, answer, eq.timed_out)
+def _grade(format_ok: bool, found: Extraction, ground_truth, timeout: float) -> Grade:
+    if found.answer is None or not found.answer.strip():
+        return Grade(format_ok, False, found.answer, rule=found.rule)
+    eq = answers_equivalent(found.answer, ground_truth, timeout)
+    return Grade(format_ok, eq.equal, found.answer, eq.timed_out, found.rule, eq.comparator)
 
 
 def _grade_in_worker(kind: str, response: str, ground_truth, timeout: float) -> Grade | None:
@@ -60,15 +76,29 @@ def grade_r1_zero(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_
     if graded is not None:
         return graded
     start = time.perf_counter()
-    format_ok, answer = extract_r1_zero_answer(response)
-    graded = _grade(format_ok, answer, ground_truth, timeout)
+    format_ok, found = extract_r1_zero(response)
+    graded = _grade(format_ok, found, ground_truth, timeout)
+    answer = found.answer
     left = timeout - (time.perf_counter() - start)  # one bound for both readings
     if graded.correct or not answer or left <= 0 or not _SENTENCE_WORDS.search(_prose_only(answer)):
         return graded
     # The tag holds a sentence ("The answer is 72.", "No, 91 is not prime."): grade it as free-form text
     # (answer extraction and claim matching); the format reward is unchanged.
     inner = grade_free_form(answer, ground_truth, left)
-    return Grade(format_ok, inner.correct, inner.answer, graded.timed_out or inner.timed_out)
+    return Grade(format_ok, inner.correct, inner.answer, graded.timed_out or inner.timed_out,
+                 f"answer_tag_sentence:{inner.rule}" if inner.rule else "answer_tag_sentence", inner.comparator)
+
+
+# A truth that is a claim or a prose phrase, matched against the response's final statement when the
+# extracted value does not match (rule "final_statement").
+STATEMENT_COMPARATORS = (
+    Comparator("claim", "a claim truth (\"No\", \"No integer solutions\"): the final statement has its polarity "
+               "and every content word", claim_matches,
+               (("There are no integer solutions to the equation.", "No integer solutions", True),)),
+    Comparator("prose_statement", "a prose truth (\"Monotonically increasing\"): the final statement's \"is/are\" "
+               "is followed by exactly that phrase", prose_matches,
+               (("The sequence is monotonically increasing.", "Monotonically increasing", True),)),
+)
 
 
 def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
@@ -76,17 +106,20 @@ def grade_free_form(response: str, ground_truth, timeout: float = DEFAULT_TIMEOU
     graded = _grade_in_worker("free_form", response, ground_truth, timeout)
     if graded is not None:
         return graded
-    answer = extract_free_form_answer(response)
-    graded = _grade(answer is not None, answer, ground_truth, timeout)
+    view = ResponseView(response)
+    found = extract_view(view)
+    graded = _grade(found.answer is not None, found, ground_truth, timeout)
     if graded.correct:
         return graded
     # A claim truth ("No", "It is not possible", "No integer solutions") is matched against the
     # response's final statement (polarity and content words; see .claims).
-    golds = ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth]
-    statement = final_statement(response)
-    for gold in golds:
-        if isinstance(gold, str) and (claim_matches(statement, gold) or prose_matches(statement, gold)):
-            return Grade(True, True, statement[:200], graded.timed_out)
+    golds = [g for g in (ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth])
+             if isinstance(g, str)]
+    for rule, statement in (("final_statement", view.statement), ("conclusion", view.conclusion)):
+        for gold in golds if statement else ():
+            for comparator in STATEMENT_COMPARATORS:
+                if comparator.decide(statement, gold):
+                    return Grade(True, True, statement[:200], graded.timed_out, rule, comparator.name)
     return graded
 
 

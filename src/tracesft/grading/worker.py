@@ -12,7 +12,7 @@ from . import rewards, sandbox, symbolic
 
 def _grade(kind: str, response: str, ground_truth, timeout: float) -> list:
     g = (rewards.grade_r1_zero if kind == "r1_zero" else rewards.grade_free_form)(response, ground_truth, timeout)
-    return [g.format_ok, g.correct, g.answer, g.timed_out]
+    return [g.format_ok, g.correct, g.answer, g.timed_out, g.rule, g.comparator]
 
 
 FUNCTIONS = {"symbolic_equal": symbolic.symbolic_equal, "grade": _grade}
