@@ -119,8 +119,8 @@ def main() -> None:
                 def f(key, s=s):
                     return s.get(key, float("nan"))
 
-                print(f"{name:<24}{b:>8}{k:>3}{harness.median(result, case, 'gen_s'):>8.1f}"
-                      f"{harness.median(result, case, 'gen_s') / base:>6.1f}{harness.median(result, case, 'wall_s'):>8.1f}"
+                gen, wall = harness.median(result, case, "gen_s"), harness.median(result, case, "wall_s")
+                print(f"{name:<24}{b:>8}{k:>3}{gen:>8.1f}{gen / base:>6.1f}{wall:>8.1f}"
                       f"{f('avg@K'):>7.1%}{f('pass@1'):>7.1%}{f('pass@K'):>7.1%}{f('maj@K'):>7.1%}"
                       f"{f('hit_max_new_tokens_rate'):>6.0%}{f('unclosed_think_rate'):>6.0%}"
                       f"{f('no_answer_rate'):>6.0%}{f('repetition_rate'):>6.0%}")
