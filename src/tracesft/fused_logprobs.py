@@ -209,6 +209,7 @@ def fused_response_log_probs(
     response_mask: torch.Tensor | None = None,
     attention_mask: torch.Tensor | None = None,
     chunk_size: int | None = None,
+    position_ids: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The fused implementation behind :func:`tracesft.get_response_log_probs` (same contract).
 
@@ -219,6 +220,8 @@ def fused_response_log_probs(
     decoder = _base_decoder(model)
     head = output_embedding(model)
     kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
+    if position_ids is not None:
+        kwargs["position_ids"] = position_ids
     hidden = decoder(input_ids=input_ids, use_cache=False, **kwargs).last_hidden_state
     b, t, h = hidden.shape
     flat_hidden = hidden.reshape(b * t, h)

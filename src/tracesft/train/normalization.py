@@ -4,13 +4,17 @@ One optimizer step's objective is ``sum over its response tokens of -weight * lo
 taken over every micro-batch of every rank. A normalisation is a function that returns the
 weights of one micro-batch from its response mask and the step's all-reduced totals; adding one
 is adding a function and an entry in :data:`NORMALIZATIONS` (the config's choices are read from it).
+
+A packed micro-batch (``packing: true``) holds several examples in one row; the step then passes
+``segments``, each position's example index within its row, and a function that needs per-example
+counts groups by it (:func:`per_sequence`). Without ``segments`` each row is one example.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["StepTotals", "NORMALIZATIONS", "sum_weights", "token_weights", "sample_weights"]
+__all__ = ["StepTotals", "NORMALIZATIONS", "sum_weights", "token_weights", "sample_weights", "per_sequence"]
 
 
 @dataclass(frozen=True)
@@ -18,24 +22,45 @@ class StepTotals:
     """Counts over the whole optimizer step (all micro-batches, all ranks)."""
 
     tokens: float  #: response tokens
-    sequences: float  #: sequences
+    sequences: float  #: sequences (examples, however many share a packed row)
     microbatches: int  #: micro-batches (G per rank x W ranks)
 
 
-def sum_weights(mask, totals: StepTotals, normalize_constant: float = 1.0):
+def per_sequence(mask, segments=None):
+    """Each position's example's response-token count (same shape as ``mask``, float) and the number of
+    examples in the micro-batch: per row without ``segments``, per (row, segment) with them."""
+    if segments is None:
+        return mask.float().sum(dim=-1, keepdim=True).expand(mask.shape), mask.shape[0]
+    import torch
+
+    n_seg = int(segments.max()) + 1
+    keys = segments + n_seg * torch.arange(mask.shape[0], device=mask.device)[:, None]
+    flat = mask.float().reshape(-1)
+    counts = flat.new_zeros(mask.shape[0] * n_seg).index_add_(0, keys.reshape(-1), flat)
+    return counts[keys], int(sum(int(row.max()) + 1 for row in segments))
+
+
+def sum_weights(mask, totals: StepTotals, normalize_constant: float = 1.0, segments=None):
     """Per-sequence sums of -log p / ``normalize_constant``, averaged over each micro-batch and over the
-    step's micro-batches: the reference :func:`tracesft.sft_microbatch_train_step` with G*W micro-batches."""
+    step's micro-batches: the reference :func:`tracesft.sft_microbatch_train_step` with G*W micro-batches.
+
+    Packed (``segments``): the per-sequence sums averaged over the step's sequences, which is the
+    reference's value whenever its micro-batches hold equally many sequences."""
+    if segments is not None:
+        return mask / (normalize_constant * totals.sequences)
     return mask / (normalize_constant * mask.shape[0] * totals.microbatches)
 
 
-def token_weights(mask, totals: StepTotals, normalize_constant: float = 1.0):
-    """The exact mean of -log p over all response tokens of the step, however it is split."""
+def token_weights(mask, totals: StepTotals, normalize_constant: float = 1.0, segments=None):
+    """The exact mean of -log p over all response tokens of the step, however it is split or packed."""
     return mask / totals.tokens
 
 
-def sample_weights(mask, totals: StepTotals, normalize_constant: float = 1.0):
-    """The mean over all sequences of the step of each sequence's token mean."""
-    return mask / (mask.sum(dim=-1, keepdim=True).clamp(min=1) * totals.sequences)
+def sample_weights(mask, totals: StepTotals, normalize_constant: float = 1.0, segments=None):
+    """The mean over all sequences of the step of each sequence's token mean (packed: each example by
+    its own response tokens, whatever shares its row)."""
+    counts, _ = per_sequence(mask, segments)
+    return mask / (counts.clamp(min=1) * totals.sequences)
 
 
 NORMALIZATIONS = {"sum": sum_weights, "token": token_weights, "sample": sample_weights}

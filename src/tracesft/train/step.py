@@ -19,7 +19,8 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
 
     ``module(input_ids, labels, response_mask)`` returns ``{"log_probs", "token_entropy"}``
     (:class:`tracesft.train.distributed.LogProbModule`, possibly wrapped in DDP/FSDP).
-    ``microbatches`` are :func:`tracesft.train.batching.collate` dicts. The step's token and
+    ``microbatches`` are :func:`tracesft.train.batching.collate` dicts (or ``collate_packed``: their
+    ``position_ids`` go to the model, their ``segments`` to ``weight_fn``). The step's token and
     sequence counts are summed over ranks once (``reduce_sum``, identity by default), then each
     micro-batch's loss is ``-sum(weight_fn(mask, totals) * log_probs) * world_size`` (the factor
     undoes DDP/FSDP's averaging of gradients over ranks). Gradients are synchronised across ranks
@@ -29,7 +30,8 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
     """
     reduce_sum = reduce_sum or (lambda values: list(values))
     masks = [mb["response_mask"] for mb in microbatches]
-    tokens, sequences = reduce_sum([sum(int(m.sum()) for m in masks), sum(m.shape[0] for m in masks)])
+    tokens, sequences = reduce_sum([sum(int(m.sum()) for m in masks),
+                                    sum(mb.get("n_sequences", mb["response_mask"].shape[0]) for mb in microbatches)])
     totals = StepTotals(tokens=tokens, sequences=sequences, microbatches=len(microbatches) * world_size)
     device = next(module.parameters()).device
     loss_sum = entropy_sum = 0.0
@@ -37,11 +39,13 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
     for m, mb in enumerate(microbatches):
         input_ids, labels, mask = (mb[k].to(device, non_blocking=True)
                                    for k in ("input_ids", "labels", "response_mask"))
+        packed = {"position_ids": mb["position_ids"].to(device, non_blocking=True)} if "position_ids" in mb else {}
+        segments = {"segments": mb["segments"].to(device, non_blocking=True)} if "segments" in mb else {}
         autocast = torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None)
         with gradient_sync(module, enabled=m == len(microbatches) - 1):
             with autocast:
-                out = module(input_ids, labels, mask)
-            weights = weight_fn(mask, totals, normalize_constant)
+                out = module(input_ids, labels, mask, **packed)
+            weights = weight_fn(mask, totals, normalize_constant, **segments)
             loss = -(out["log_probs"].float() * weights).sum() * world_size
             loss.backward()
         loss_sum += float(loss.detach())
