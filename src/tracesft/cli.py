@@ -274,6 +274,10 @@ def _cmd_train(args) -> int:
         if not Path(config_path).is_file():
             raise UserInputError(f"--resume {run_dir}: no config.yaml there (is it a tracesft run directory?)")
         overrides.append(f"output_dir={run_dir}")
+        from .train.run_dir import read_saved_config
+
+        if not args.config and "overlength" not in (read_saved_config(run_dir) or {"overlength": None}):
+            overrides.insert(0, "overlength=truncate")  # a run from before the policy: it truncated
     elif not args.config and not overrides:
         raise UserInputError("train needs --config FILE.yaml, or --set model=... --set train_data=... (or --resume "
                              "RUN_DIR); tracesft train --print-config shows every key")

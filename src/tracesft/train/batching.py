@@ -51,13 +51,14 @@ class TrainSet:
 
 
 def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_length: int,
-                    add_eos: bool = False, overlength: str = "truncate") -> TrainSet:
+                    add_eos: bool = False, overlength: str = "truncate", sources: list | None = None) -> TrainSet:
     """Tokenize each example once, exactly as :func:`tracesft.tokenize_prompt_and_output` does (prompt
     with special tokens, response without, then ``tokenizer.eos_token_id`` with ``add_eos`` unless the
     response already ends with it, concatenated); drop (and count) those with no response token left.
 
     An example longer than ``max_length`` follows ``overlength``: ``truncate`` cuts it from the right
-    (kept), ``drop`` leaves it out, ``error`` raises :class:`tracesft.errors.DataError` naming it. For
+    (kept), ``drop`` leaves it out, ``error`` raises :class:`tracesft.errors.DataError` naming it
+    (by its entry in ``sources``, e.g. ``file.jsonl:12``, when given). For
     each over-length example whose response holds ``</think>`` or ``</answer>``, ``lost`` counts the
     tags that the cut at ``max_length`` removes (under ``drop``: would have removed).
     """
@@ -80,15 +81,15 @@ def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_len
         n = len(pi) + len(oi)
         if n > max_length:
             if overlength == "error":
-                raise DataError(f"training example {k} (after filtering) has {n} tokens, over max_length="
-                                f"{max_length} (overlength: error; set overlength drop or truncate, or raise "
-                                "max_length)")
+                where = (sources[k] if sources and sources[k] else None) or f"training example {k}"
+                raise DataError(where, None, f"{n} tokens, over max_length={max_length} (overlength: error; set "
+                                "overlength drop or truncate, or raise max_length)")
             over += 1
-            held = [m for m in END_MARKERS if m in responses[k]]
-            if held:
-                kept = tokenizer.decode(list(oi)[:max_length - len(pi)])
-                for m in held:
-                    lost[m] += m not in kept
+            for m in END_MARKERS:  # the tag is lost when the response through it does not fit
+                end = responses[k].rfind(m)
+                if end >= 0:
+                    through = tokenizer([responses[k][:end + len(m)]], add_special_tokens=False)["input_ids"][0]
+                    lost[m] += len(pi) + len(through) > max_length
             if overlength == "drop":
                 dropped_over += 1
                 continue

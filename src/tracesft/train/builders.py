@@ -177,17 +177,20 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
     prompts = render_prompts(template, examples, tokenizer, cfg.system_prompt)
     responses = render_responses(template, examples, tokenizer, cfg.system_prompt)
     overlength = resolve_overlength(cfg.overlength, template, responses)
-    ts = build_train_set(prompts, responses, tokenizer, cfg.max_length, add_eos=add_eos, overlength=overlength)
+    ts = build_train_set(prompts, responses, tokenizer, cfg.max_length, add_eos=add_eos, overlength=overlength,
+                         sources=[e.meta.get("source") for e in examples])
     report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts),
                   overlength={"policy": overlength, "n_over_max_length": ts.n_overlength,
                               "n_dropped": ts.n_dropped_overlength, "n_truncated": ts.n_truncated,
                               **{f"n_{'lost' if overlength == 'truncate' else 'would_lose'}_{m.strip('</>')}": n
                                  for m, n in ts.lost.items()}})
-    verb = "lost" if overlength == "truncate" else "would have lost"
-    log.info("train set: %d examples; %d over max_length=%d (overlength %s: %d dropped, %d truncated; %s </think>: "
-             "%d, </answer>: %d); %d dropped (prompt fills max_length or empty response)", len(ts), ts.n_overlength,
-             cfg.max_length, overlength, ts.n_dropped_overlength, ts.n_truncated, verb, ts.lost["</think>"],
-             ts.lost["</answer>"], ts.n_dropped)
+    detail = ""
+    if ts.n_overlength:
+        verb = "lost" if overlength == "truncate" else "would have lost"
+        detail = (f": {ts.n_dropped_overlength} dropped, {ts.n_truncated} truncated; {verb} </think>: "
+                  f"{ts.lost['</think>']}, </answer>: {ts.lost['</answer>']}")
+    log.info("train set: %d examples, %d over max_length=%d (overlength %s%s), %d dropped (prompt fills max_length or "
+             "empty response)", len(ts), ts.n_overlength, cfg.max_length, overlength, detail, ts.n_dropped)
     if not len(ts):
         raise UserInputError(f"no training example fits max_length={cfg.max_length} (overlength {overlength}); "
                              "raise max_length")
