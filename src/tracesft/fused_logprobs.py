@@ -226,6 +226,7 @@ def fused_response_log_probs(
     attention_mask: torch.Tensor | None = None,
     chunk_size: int | None = None,
     position_ids: torch.Tensor | None = None,
+    attention_kwargs: dict | None = None,
 ) -> dict[str, torch.Tensor]:
     """The fused implementation behind :func:`tracesft.get_response_log_probs` (same contract).
 
@@ -238,6 +239,7 @@ def fused_response_log_probs(
     kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
     if position_ids is not None:
         kwargs["position_ids"] = position_ids
+    kwargs.update(attention_kwargs or {})
     hidden = decoder(input_ids=input_ids, use_cache=False, **kwargs).last_hidden_state
     b, t, h = hidden.shape
     flat_hidden = hidden.reshape(b * t, h)

@@ -69,6 +69,7 @@ def get_response_log_probs(
     fused: bool = True,
     chunk_size: int | None = None,
     position_ids: torch.Tensor | None = None,
+    attention_kwargs: dict | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-token log p(labels[t] | input_ids[:t+1]) under a causal LM (Hugging Face interface).
 
@@ -86,6 +87,8 @@ def get_response_log_probs(
             rows of packed examples, positions restart at 0 with each example; transformers (>= 4.54)
             then keeps attention inside each example (a block-diagonal causal mask for sdpa and eager,
             varlen kernels for flash attention), but only without a KV cache, hence ``use_cache=False``.
+        attention_kwargs: optional keyword arguments the model passes on to its attention (the
+            example boundaries ``cu_seq_lens_q/k`` of a packed row, see :mod:`tracesft.train.packing`).
         with_grad: None (default) follows torch's grad mode, as any forward does: a graph is built
             when grad is enabled (training), none under ``torch.no_grad()``. False computes without a
             graph (scoring, as the seeds' ``with_grad=False``); True builds one even under no_grad.
@@ -97,7 +100,7 @@ def get_response_log_probs(
         with torch.set_grad_enabled(with_grad):
             return get_response_log_probs(model, input_ids, labels, return_token_entropy, response_mask=response_mask,
                                           attention_mask=attention_mask, fused=fused, chunk_size=chunk_size,
-                                          position_ids=position_ids)
+                                          position_ids=position_ids, attention_kwargs=attention_kwargs)
     _check_inputs(input_ids, labels, response_mask)
     if fused:
         from .fused_logprobs import fused_response_log_probs, fused_unsupported_reason
@@ -107,13 +110,14 @@ def get_response_log_probs(
             return fused_response_log_probs(
                 model, input_ids, labels, return_token_entropy,
                 response_mask=response_mask, attention_mask=attention_mask, chunk_size=chunk_size,
-                position_ids=position_ids,
+                position_ids=position_ids, attention_kwargs=attention_kwargs,
             )
         _warn_fallback_once(type(model).__name__, reason)
 
     kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
     if position_ids is not None:  # a KV cache would switch off transformers' packed-sequence masking
         kwargs.update(position_ids=position_ids, use_cache=False)
+    kwargs.update(attention_kwargs or {})
     logits = model(input_ids=input_ids, **kwargs).logits
     out = {"log_probs": log_probs_from_logits(logits, labels)}
     if return_token_entropy:

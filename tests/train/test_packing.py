@@ -23,7 +23,7 @@ from tracesft.train import train
 from tracesft.train.batching import TrainData, TrainSet, best_fit_decreasing, collate, collate_packed, packed_plan
 from tracesft.train.distributed import LogProbModule
 from tracesft.train.normalization import NORMALIZATIONS
-from tracesft.train.packing import choose_packing_path, leaks
+from tracesft.train.packing import VARLEN_SDPA, _register_varlen, choose_packing_path, leaks
 from tracesft.train.step import train_step
 
 VOCAB = 61
@@ -37,7 +37,10 @@ def examples(seed=1, shapes=SHAPES):
 
 def model(attn="sdpa", checkpointing=False):
     m = tiny_qwen2(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, seed=0)
-    m.config._attn_implementation = attn
+    if attn == "varlen":
+        assert _register_varlen()
+        attn = VARLEN_SDPA
+    m.set_attn_implementation(attn)
     if checkpointing:
         m.config.use_cache = False
         m.gradient_checkpointing_enable()
@@ -121,7 +124,8 @@ def test_train_data_packed_resumes_mid_epoch_and_splits_ranks():
     assert got == want
 
 
-@pytest.mark.parametrize("attn, fused, path", [("sdpa", True, "position_ids"), ("eager", False, "position_ids"),
+@pytest.mark.parametrize("attn, fused, path", [("varlen", True, "varlen"), ("varlen", False, "varlen"),
+                                               ("sdpa", True, "position_ids"), ("eager", False, "position_ids"),
                                                ("sdpa", True, "4d-mask"), ("eager", True, "4d-mask")])
 def test_packed_log_probs_equal_unpacked(attn, fused, path):
     m = model(attn).eval()
@@ -130,12 +134,12 @@ def test_packed_log_probs_equal_unpacked(attn, fused, path):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_perturbed_example_does_not_move_its_neighbours(attn):
+@pytest.mark.parametrize("attn, path", [("varlen", "varlen"), ("sdpa", "position_ids"), ("eager", "position_ids")])
+def test_perturbed_example_does_not_move_its_neighbours(attn, path):
     m = model(attn).eval()
     exs = examples()[:3]
     changed = [(list(reversed(exs[0][0])), exs[0][1])] + exs[1:]
-    before, after = packed_log_probs(m, exs), packed_log_probs(m, changed)
+    before, after = packed_log_probs(m, exs, path=path), packed_log_probs(m, changed, path=path)
     assert not torch.equal(before[0], after[0])
     for k in (1, 2):
         torch.testing.assert_close(before[k], after[k], rtol=0, atol=1e-6)
@@ -145,23 +149,32 @@ def test_perturbed_example_does_not_move_its_neighbours(attn):
              for b in (mb, mb2)]
     tail = mb["segments"][0] > 0
     assert (plain[0][tail] - plain[1][tail]).abs().max() > 1e-3
-    assert leaks(m, "position_ids") == 0.0 and choose_packing_path(m) == "position_ids"
+    assert leaks(m, path) == 0.0
 
 
-def step_results(m, microbatches, normalization):
+def test_the_probe_chooses_varlen_for_sdpa_and_sees_a_leak():
+    m = model("sdpa")
+    assert choose_packing_path(m) == "varlen" and m.config._attn_implementation == VARLEN_SDPA
+    assert choose_packing_path(model("eager")) == "position_ids"
+    assert leaks(model("sdpa"), "none") > 1e-3  # no position_ids path at all: the probe sees the leak
+
+
+def step_results(m, microbatches, normalization, path="position_ids"):
     m = copy.deepcopy(m)
-    stats = train_step(LogProbModule(m), microbatches, NORMALIZATIONS[normalization])
+    module = LogProbModule(m)
+    module.packing_path = path
+    stats = train_step(module, microbatches, NORMALIZATIONS[normalization])
     return stats, {n: p.grad for n, p in m.named_parameters()}
 
 
 @pytest.mark.parametrize("normalization", ["sum", "token", "sample"])
-@pytest.mark.parametrize("checkpointing", [False, True])
-def test_packed_loss_and_gradients_equal_unpacked(normalization, checkpointing):
-    m = model(checkpointing=checkpointing)
+@pytest.mark.parametrize("checkpointing, path", [(False, "position_ids"), (True, "position_ids"), (True, "varlen")])
+def test_packed_loss_and_gradients_equal_unpacked(normalization, checkpointing, path):
+    m = model("varlen" if path == "varlen" else "sdpa", checkpointing=checkpointing)
     exs = examples()
     # unpacked: three micro-batches of two (padded); packed: two rows of three examples each, sharing rows
     plain, grads = step_results(m, [collate(exs[i:i + 2], 0) for i in (0, 2, 4)], normalization)
-    packed, pgrads = step_results(m, [collate_packed(exs[:3]), collate_packed(exs[3:])], normalization)
+    packed, pgrads = step_results(m, [collate_packed(exs[:3]), collate_packed(exs[3:])], normalization, path)
     assert packed["response_tokens"] == plain["response_tokens"] and packed["padded_tokens"] == 0
     assert packed["loss"] == pytest.approx(plain["loss"], rel=1e-5)
     for name, g in grads.items():

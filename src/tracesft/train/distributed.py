@@ -70,13 +70,19 @@ class LogProbModule(nn.Module):
     def forward(self, input_ids, labels, response_mask, position_ids=None):
         from ..logprobs import get_response_log_probs
 
+        extra = None
+        if position_ids is not None and self.packing_path == "varlen":
+            from .packing import varlen_kwargs
+
+            extra = varlen_kwargs(position_ids)
         return get_response_log_probs(self.model, input_ids, labels, return_token_entropy=True,
                                       response_mask=response_mask, fused=self.fused, position_ids=position_ids,
-                                      attention_mask=self.packed_mask(position_ids))
+                                      attention_mask=self.packed_mask(position_ids), attention_kwargs=extra)
 
-    #: how a packed row's examples are kept apart: "position_ids" (transformers' own packed-sequence
-    #: support: a block-diagonal causal mask for sdpa/eager, varlen for flash attention) or "4d-mask"
-    #: (an explicit additive block-diagonal causal mask, for a model that ignores position_ids there)
+    #: how a packed row's examples are kept apart (:mod:`tracesft.train.packing`): "varlen" (sdpa per
+    #: example, from the row's boundaries), "position_ids" (transformers' own packed-sequence support:
+    #: a block-diagonal causal mask for sdpa/eager, varlen for flash attention) or "4d-mask" (an
+    #: explicit block-diagonal causal mask, for a model that ignores position_ids there)
     packing_path = "position_ids"
 
     def packed_mask(self, position_ids):
