@@ -52,3 +52,14 @@ def test_counts_reach_the_summary(setup_dir, tmp_path):
     assert over["policy"] == "drop" and over["n_over_max_length"] > 0 and over["n_dropped"] == over["n_over_max_length"]
     assert {"n_would_lose_think", "n_would_lose_answer"} <= over.keys()
     assert summary["n_train"] == json.loads((tmp_path / "run" / "summary.json").read_text())["n_train"]
+
+
+def test_a_run_from_before_the_policy_resumes_truncating(tmp_path):
+    from tracesft.cli import _predates_overlength
+
+    (tmp_path / "config.yaml").write_text("model: m\nmax_length: 96\n")
+    assert _predates_overlength(tmp_path)  # --resume adds overlength=truncate (what such runs did)
+    (tmp_path / "config.yaml").write_text("model: m\noverlength: auto\n")
+    assert not _predates_overlength(tmp_path)
+    (tmp_path / "config.yaml").write_text("model: [unclosed\n")
+    assert not _predates_overlength(tmp_path)  # load_config reports it, naming the checkpoint's copy
