@@ -96,11 +96,12 @@ lint: setup
 
 # Benchmarks: one harness (benchmarks/harness.py); each writes benchmarks/results/NAME-DATE.json.
 # BENCH_ARGS passes options on, e.g. make bench-logprobs BENCH_ARGS=--quick (a smoke run).
-.PHONY: bench-logprobs bench-memory bench-profile bench-filter bench-grading bench-grading-accuracy
+.PHONY: bench-logprobs bench-memory bench-profile bench-filter bench-grading bench-grading-accuracy bench-packing
 bench:
 	@echo "make bench-TARGET [BENCH_ARGS=--quick]; results in benchmarks/results/ (docs/performance.md)"
 	@echo "  bench-logprobs          peak RSS and time of log-probs + entropy: full logits vs the fused head"
 	@echo "  bench-train             training tokens/s, peak RSS, final loss: tracesft vs TRL (builds .venv-bench)"
+	@echo "  bench-packing           long-tailed lengths: tracesft grouped vs packed, TRL default vs packed (.venv-bench)"
 	@echo "  bench-memory            peak RSS and tokens/s of fp32, checkpointing, bf16-mixed, LoRA vs the memory model"
 	@echo "  bench-profile           where one real optimizer step spends its time (phases + torch.profiler)"
 	@echo "  bench-eval              evaluation: HF generate vs vLLM, start-up, tokens/s, wall (in .venv-vllm)"
@@ -110,6 +111,9 @@ bench:
 
 bench-train: .venv-bench/.installed
 	.venv-bench/bin/python benchmarks/train_throughput.py $(BENCH_ARGS)
+
+bench-packing: .venv-bench/.installed
+	.venv-bench/bin/python benchmarks/packing.py $(BENCH_ARGS)
 
 # HF generate vs vLLM on the same models and prompts (DEMO_MODEL=runs/demo-*/train/final for a trained one).
 bench-eval: setup-vllm

@@ -2,6 +2,7 @@
 
     python benchmarks/logprobs.py [--tokens 512 2048 4096] [--repeats 2] [--rounds 1]
     python benchmarks/logprobs.py --quick       # a smoke run: N=256, one repeat
+    python benchmarks/logprobs.py --baseline OLD/src   # also the fused head of another source tree
 
 Each (path, N) case runs in a fresh subprocess (benchmarks/harness.py; --rounds rounds,
 alternating; medians over rounds). Inputs: hidden (N, 896) and the output weight
@@ -60,6 +61,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, nargs="+", default=[512, 2048, 4096])
     ap.add_argument("--repeats", type=int, default=2, help="timed repeats within a process (the best is kept)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: N=256, one repeat")
+    ap.add_argument("--baseline", metavar="SRC", help="also run the fused head of another tracesft source tree (its "
+                    "src/), as 'fused-baseline': a before/after in one run")
     harness.add_arguments(ap, rounds=1)
     ap.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -68,8 +71,11 @@ def main() -> None:
         return
     if args.quick:
         args.tokens, args.repeats = [256], 1
-    cases = [harness.Case(f"{path} N={n}", [__file__, "--case", path, str(n), "--repeats", str(args.repeats)])
-             for n in args.tokens for path in ("plain", "fused")]
+    paths = ("plain", "fused") + (("fused-baseline",) if args.baseline else ())
+    cases = [harness.Case(f"{path} N={n}", [__file__, "--case", path.split("-")[0], str(n), "--repeats",
+                                            str(args.repeats)],
+                          env={"PYTHONPATH": args.baseline} if path == "fused-baseline" else {})
+             for n in args.tokens for path in paths]
     params = {k: v for k, v in vars(args).items() if k not in ("case", "results", "no_save")}
     result = harness.run(cases, rounds=args.rounds, params={**params, "hidden": HIDDEN, "vocab": VOCAB})
 
@@ -88,6 +94,11 @@ def main() -> None:
         pl, fl = pm - grad_w, fm - grad_w
         print(f"{n:>5} | {pm / gb:>9.2f}Gi {fm / gb:>9.2f}Gi {fm / pm:>6.1%} | {ps:>7.2f} "
               f"{fs:>7.2f} {fs / ps:>5.2f}x | {pl / gb:>9.2f}Gi {fl / gb:>9.2f}Gi {fl / pl:>6.1%}")
+        if args.baseline:
+            bs = harness.median(result, f"fused-baseline N={n}", "seconds")
+            bm = harness.median(result, f"fused-baseline N={n}", "peak_rss_increase")
+            print(f"{'':>5}   baseline fused: {bs:.2f} s ({bs / ps:.2f}x plain), peak+ {bm / gb:.2f}Gi "
+                  f"({bm / pm:.1%} of plain)")
     harness.finish("logprobs", result, args)
 
 

@@ -6,7 +6,7 @@ import torch
 
 from tracesft import compute_entropy, get_response_log_probs
 from tracesft.demo.models import tiny_qwen2
-from tracesft.fused_logprobs import auto_chunk_size, fused_linear_log_probs
+from tracesft.fused_logprobs import auto_chunk_size, fused_linear_log_probs, vocab_chunk_size
 from tracesft.logprobs import log_probs_from_logits
 
 
@@ -157,7 +157,8 @@ def test_fused_bf16_within_documented_tolerance():
     _assert_grads_close(g_fused, g_ref, rtol=5e-2)
 
 
-def test_fused_linear_with_bias_and_direct_reference():
+@pytest.mark.parametrize("vocab_chunk", [None, 1, 6, 31])  # the backward's vocabulary slices: default, 1 row, uneven
+def test_fused_linear_with_bias_and_direct_reference(vocab_chunk):
     g = torch.Generator().manual_seed(0)
     h = torch.randn(23, 8, generator=g, dtype=torch.float64, requires_grad=True)
     w = torch.randn(31, 8, generator=g, dtype=torch.float64, requires_grad=True)
@@ -165,7 +166,7 @@ def test_fused_linear_with_bias_and_direct_reference():
     y = torch.randint(0, 31, (23,), generator=g)
     gw1, gw2 = torch.randn(23, generator=g, dtype=torch.float64), torch.randn(23, generator=g, dtype=torch.float64)
 
-    lp, ent = fused_linear_log_probs(h, w, y, b, return_entropy=True, chunk_size=4)
+    lp, ent = fused_linear_log_probs(h, w, y, b, return_entropy=True, chunk_size=4, vocab_chunk=vocab_chunk)
     (lp.double() @ gw1 + ent.double() @ gw2).backward()
     fused_grads = [t.grad.clone() for t in (h, w, b)]
     for t in (h, w, b):
@@ -187,7 +188,7 @@ def test_fused_gradcheck_small():
     y = torch.randint(0, 7, (5,), generator=g)
 
     def f(h, w):
-        lp, ent = fused_linear_log_probs(h, w, y, return_entropy=True, chunk_size=2)
+        lp, ent = fused_linear_log_probs(h, w, y, return_entropy=True, chunk_size=2, vocab_chunk=3)
         return lp.double(), ent.double()
 
     # The head computes in float32, so compare against finite differences loosely.
@@ -199,6 +200,9 @@ def test_auto_chunk_size_respects_budget():
     assert c >= 1
     assert 3 * 4 * 151_936 * c <= 256 * 2**20
     assert auto_chunk_size(10, budget_bytes=10) == 1
+    cols = vocab_chunk_size(2048, 151_936)
+    assert 2 * 4 * 2048 * cols <= 256 * 2**20 and cols >= 256
+    assert vocab_chunk_size(1, 151_936) == 151_936 and vocab_chunk_size(10**7, 151_936) == 256
 
 
 class _Softcapped(torch.nn.Module):

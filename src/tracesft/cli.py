@@ -268,6 +268,18 @@ def _launch_torchrun(nproc: int, argv: list[str]) -> int:
     return subprocess.call(cmd)
 
 
+def _predates_overlength(run_dir: Path) -> bool:
+    """Whether the run's config.yaml is a mapping without ``overlength`` (written before the key
+    existed); an unreadable one is left to load_config's error."""
+    from .train.run_dir import read_saved_config
+
+    try:
+        saved = read_saved_config(run_dir)
+    except UserInputError:
+        return False
+    return isinstance(saved, dict) and bool(saved) and "overlength" not in saved
+
+
 def _cmd_train(args) -> int:
     from .train import load_config, train
 
@@ -285,6 +297,8 @@ def _cmd_train(args) -> int:
         if not Path(config_path).is_file():
             raise UserInputError(f"--resume {run_dir}: no config.yaml there (is it a tracesft run directory?)")
         overrides.append(f"output_dir={run_dir}")
+        if not args.config and _predates_overlength(run_dir):
+            overrides.insert(0, "overlength=truncate")  # a run from before the policy: it truncated
     elif not args.config and not overrides:
         raise UserInputError("train needs --config FILE.yaml, or --set model=... --set train_data=... (or --resume "
                              "RUN_DIR); tracesft train --print-config shows every key")

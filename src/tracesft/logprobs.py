@@ -11,7 +11,7 @@ import warnings
 
 import torch
 
-__all__ = ["compute_entropy", "get_response_log_probs", "log_probs_from_logits"]
+__all__ = ["compute_entropy", "get_response_log_probs", "log_probs_from_logits", "block_causal_mask"]
 
 
 def compute_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -68,6 +68,8 @@ def get_response_log_probs(
     attention_mask: torch.Tensor | None = None,
     fused: bool = True,
     chunk_size: int | None = None,
+    position_ids: torch.Tensor | None = None,
+    attention_kwargs: dict | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-token log p(labels[t] | input_ids[:t+1]) under a causal LM (Hugging Face interface).
 
@@ -81,6 +83,12 @@ def get_response_log_probs(
         attention_mask: optional (batch, seq), passed to the model (not needed for right padding).
         fused: use the chunked head when the model allows it (default); False forces full logits.
         chunk_size: tokens per chunk of the fused head; default chosen from a memory budget.
+        position_ids: optional (batch, seq) int64, passed to the model (with ``use_cache=False``). For
+            rows of packed examples, positions restart at 0 with each example; transformers (>= 4.54)
+            then keeps attention inside each example (a block-diagonal causal mask for sdpa and eager,
+            varlen kernels for flash attention), but only without a KV cache, hence ``use_cache=False``.
+        attention_kwargs: optional keyword arguments the model passes on to its attention (the
+            example boundaries ``cu_seq_lens_q/k`` of a packed row, see :mod:`tracesft.train.packing`).
         with_grad: None (default) follows torch's grad mode, as any forward does: a graph is built
             when grad is enabled (training), none under ``torch.no_grad()``. False computes without a
             graph (scoring, as the seeds' ``with_grad=False``); True builds one even under no_grad.
@@ -91,7 +99,8 @@ def get_response_log_probs(
     if with_grad is not None:
         with torch.set_grad_enabled(with_grad):
             return get_response_log_probs(model, input_ids, labels, return_token_entropy, response_mask=response_mask,
-                                          attention_mask=attention_mask, fused=fused, chunk_size=chunk_size)
+                                          attention_mask=attention_mask, fused=fused, chunk_size=chunk_size,
+                                          position_ids=position_ids, attention_kwargs=attention_kwargs)
     _check_inputs(input_ids, labels, response_mask)
     if fused:
         from .fused_logprobs import fused_response_log_probs, fused_unsupported_reason
@@ -101,10 +110,14 @@ def get_response_log_probs(
             return fused_response_log_probs(
                 model, input_ids, labels, return_token_entropy,
                 response_mask=response_mask, attention_mask=attention_mask, chunk_size=chunk_size,
+                position_ids=position_ids, attention_kwargs=attention_kwargs,
             )
         _warn_fallback_once(type(model).__name__, reason)
 
     kwargs = {"attention_mask": attention_mask} if attention_mask is not None else {}
+    if position_ids is not None:  # a KV cache would switch off transformers' packed-sequence masking
+        kwargs.update(position_ids=position_ids, use_cache=False)
+    kwargs.update(attention_kwargs or {})
     logits = model(input_ids=input_ids, **kwargs).logits
     out = {"log_probs": log_probs_from_logits(logits, labels)}
     if return_token_entropy:
@@ -112,6 +125,20 @@ def get_response_log_probs(
     if response_mask is not None:
         out = {k: torch.where(response_mask, v, torch.zeros((), dtype=v.dtype)) for k, v in out.items()}
     return out
+
+
+def block_causal_mask(position_ids: torch.Tensor, dtype: torch.dtype, boolean: bool = False) -> torch.Tensor:
+    """The (batch, 1, seq, seq) causal mask of rows of packed examples (an example starts where its
+    position is 0): query i sees key j when j <= i and both belong to the same example. ``boolean``:
+    True where attention is allowed (sdpa); else additive, 0 or the dtype's minimum (eager)."""
+    starts = (position_ids == 0).cumsum(-1)
+    same = starts[:, :, None] == starts[:, None, :]
+    n = position_ids.shape[-1]
+    allowed = (same & torch.ones(n, n, dtype=torch.bool, device=position_ids.device).tril())[:, None]
+    if boolean:
+        return allowed
+    return torch.zeros(allowed.shape, dtype=dtype, device=position_ids.device).masked_fill_(
+        ~allowed, torch.finfo(dtype).min)
 
 
 _warned: set[tuple[str, str]] = set()

@@ -254,3 +254,21 @@ def test_inspect_counts_tokens_and_truncation(tmp_path, qwen_tok):
     prompt_tokens = [len(qwen_tok("x " * n)["input_ids"]) for n in (10, 100, 1000)]
     assert r["prompt_length"]["max"] == prompt_tokens[-1] and r["unit"] == "tokens"
     assert r["truncated_at"][256] == 1 and r["truncated_at"][4096] == 0
+
+
+def test_inspect_splits_reasoning_and_answer(tmp_path, qwen_tok):
+    from tracesft.data.inspect import format_inspection, inspect_data
+
+    think = "step " * 300  # about 300 tokens of reasoning
+    rows = [{"prompt": "Q", "response": f"{think}</think> <answer> {a} </answer>", "ground_truth": "1"}
+            for a in ("1", "word " * 400)] + [{"prompt": "Q", "response": "no tags", "ground_truth": "1"}]
+    r = inspect_data(write(tmp_path, [json.dumps(x) for x in rows]), qwen_tok, template="question_only")
+    n_think = len(qwen_tok(think + "</think>", add_special_tokens=False)["input_ids"])
+    assert r["with_think_end"] == 2 and r["think_length"]["max"] == n_think and 256 < n_think < 512
+    assert r["answer_length"]["max"] > 400
+    # at 256 both traces are cut inside the reasoning; at 512 only the long answer is over, cut inside it
+    assert r["cut_at"][256] == {"over": 2, "in_reasoning": 2, "in_answer": 0}
+    assert r["cut_at"][512] == {"over": 1, "in_reasoning": 0, "in_answer": 1}
+    assert r["cut_at"][1024]["over"] == 0
+    assert "cut inside the reasoning (</think> and the answer lost) / inside the answer: 256: 2/0, 512: 0/1" in \
+        format_inspection(r)

@@ -35,9 +35,23 @@ def _schemas(path: Path, split: str | None) -> tuple[Counter, dict]:
     return counts, mappings
 
 
+THINK_END = "</think>"
+
+
+def split_think(response: str) -> tuple[str, str]:
+    """(reasoning up to and including ``</think>``, the rest: the answer); no ``</think>``: ("", response)."""
+    at = response.find(THINK_END)
+    if at < 0:
+        return "", response
+    return response[:at + len(THINK_END)], response[at + len(THINK_END):]
+
+
 def inspect_data(path, tokenizer=None, template: str = "r1_zero", split: str | None = None) -> dict:
     """Rows, schemas and field mappings, answer and response coverage, prompt/response lengths
-    (tokens with ``tokenizer``, else characters) and how many examples each ``max_length`` would cut."""
+    (tokens with ``tokenizer``, else characters), the response split into reasoning (through
+    ``</think>``) and answer (the rest; the two parts tokenized apart, so their sum may differ from the
+    response's by a token at the seam), and for each ``max_length`` how many examples it would cut, and
+    where: inside the reasoning (``</think>`` and the answer lost) or inside the answer."""
     path = Path(path)
     examples = load_examples(path, split=split)
     counts, mappings = _schemas(path, split)
@@ -49,13 +63,24 @@ def inspect_data(path, tokenizer=None, template: str = "r1_zero", split: str | N
     prompts = render_prompts(tmpl, examples, tokenizer)
     rendered = iter(render_responses(tmpl, [e for e in examples if e.response is not None], tokenizer))
     responses = [next(rendered) if e.response is not None else "" for e in examples]
+    parts = [split_think(r) for r in responses]
+    thinks, answers = [t for t, _ in parts], [a for _, a in parts]
     if tokenizer is not None:
-        p_len = [len(ids) for ids in tokenizer(prompts)["input_ids"]] if prompts else []
-        r_len = [len(ids) for ids in tokenizer(responses, add_special_tokens=False)["input_ids"]] if prompts else []
+        def count(texts, **kw):
+            return [len(ids) for ids in tokenizer(texts, **kw)["input_ids"]] if texts else []
+
+        p_len, r_len = count(prompts), count(responses, add_special_tokens=False)
+        t_len, a_len = count(thinks, add_special_tokens=False), count(answers, add_special_tokens=False)
         unit = "tokens"
     else:
         p_len, r_len, unit = [len(p) for p in prompts], [len(r) for r in responses], "characters"
+        t_len, a_len = [len(t) for t in thinks], [len(a) for a in answers]
     total = [a + b for a, b in zip(p_len, r_len)]
+    with_think = [k for k, t in enumerate(thinks) if t]
+    cut = {L: {"over": sum(t > L for t in total),
+               "in_reasoning": sum(total[k] > L and p_len[k] + t_len[k] > L for k in with_think),
+               "in_answer": sum(total[k] > L and p_len[k] + t_len[k] <= L for k in with_think)}
+           for L in MAX_LENGTHS}
     n = len(examples)
     cover_99 = _percentiles(total).get("p99")
     return {
@@ -64,8 +89,11 @@ def inspect_data(path, tokenizer=None, template: str = "r1_zero", split: str | N
         "with_response": sum(e.response is not None for e in examples),
         "unit": unit, "template": template,
         "prompt_length": _percentiles(p_len), "response_length": _percentiles(r_len),
-        "total_length": _percentiles(total),
-        "truncated_at": {L: sum(t > L for t in total) for L in MAX_LENGTHS},
+        "think_length": _percentiles([t_len[k] for k in with_think]),
+        "answer_length": _percentiles([a_len[k] for k in with_think]),
+        "total_length": _percentiles(total), "with_think_end": len(with_think),
+        "truncated_at": {L: c["over"] for L, c in cut.items()},
+        "cut_at": cut,
         "max_length_for_99_percent": cover_99,
     }
 
@@ -80,12 +108,21 @@ def format_inspection(r: dict) -> str:
                  f"response: {r['with_response']} ({r['with_response'] / n:.1%})")
     lines.append(f"  lengths in {r['unit']} (prompt with the {r['template']} template):")
     lines.append(f"    {'':<10}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}")
-    for key in ("prompt_length", "response_length", "total_length"):
-        p = r[key]
+    for key in ("prompt_length", "response_length", "think_length", "answer_length", "total_length"):
+        p = r.get(key)
         if p:
             lines.append(f"    {key.split('_')[0]:<10}{p['p50']:>8}{p['p90']:>8}{p['p99']:>8}{p['max']:>8}")
+    if r.get("with_think_end"):
+        lines.append(f"    (think: the response through </think>, answer: the rest; {r['with_think_end']} responses "
+                     "hold </think>)")
     cut = ", ".join(f"{L}: {c} ({c / n:.1%})" for L, c in r["truncated_at"].items())
     lines.append(f"  examples longer than max_length ({r['unit']}): {cut}")
+    if r.get("with_think_end"):
+        where = ", ".join(f"{L}: {c['in_reasoning']}/{c['in_answer']}" for L, c in r["cut_at"].items()
+                          if c["over"])
+        if where:
+            lines.append(f"  of those with </think>, cut inside the reasoning (</think> and the answer lost) / inside "
+                         f"the answer: {where}")
     if r["max_length_for_99_percent"] is not None:
         lines.append(f"  max_length covering 99% of the examples: {r['max_length_for_99_percent']} {r['unit']}")
     return "\n".join(lines)

@@ -33,6 +33,7 @@ from .optim import build_optimizer
 from .schedule import build_scheduler
 
 __all__ = ["Components", "build_components", "build_model", "select_examples", "resolve_run_format", "build_train_data",
+           "resolve_overlength",
            "build_eval_set", "build_eval_sources", "build_evaluator_for", "build_metrics"]
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,16 @@ def resolve_add_eos(add_eos: str, template: str, tokenizer) -> bool:
     return True
 
 
+def resolve_overlength(overlength: str, template: str, responses: list[str]) -> str:
+    """``auto``: ``drop`` when the template or a response holds an answer block or a ``</think>`` (a cut
+    at max_length would teach reasoning without its conclusion), else ``truncate``; others as set."""
+    if overlength != "auto":
+        return overlength
+    if "<answer>" in template or any("</answer>" in r or "</think>" in r for r in responses):
+        return "drop"
+    return "truncate"
+
+
 def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.DistInfo,
                      progress: bool, filter_reward: str | None = None) -> TrainData:
     """Optionally filter (with ``filter_reward``, default ``cfg.reward``) and convert to R1-Zero, then
@@ -186,16 +197,25 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
     weights = [e.weight for e in examples]
     sources = cfg.train_sources()
     if template == CHAT or any(src.template for src in sources):
+        # conversations: cut at max_length (the over-length policy covers prompt/response records)
+        overlength = "truncate"
         sequences, origins, seq_eos = _train_sequences(cfg, sources, examples, tokenizer, report)
         ts = build_segment_train_set(sequences, tokenizer, cfg.max_length, add_eos=seq_eos,
                                      weights=[examples[i].weight for i in origins])
+        ts.n_overlength = ts.n_truncated
         trained_origins = [origins[i] for i in ts.kept]
     else:
-        ts = build_train_set(render_prompts(template, examples, tokenizer, cfg.system_prompt),
-                             render_responses(template, examples, tokenizer, cfg.system_prompt), tokenizer,
-                             cfg.max_length, add_eos=add_eos, weights=weights)
+        prompts = render_prompts(template, examples, tokenizer, cfg.system_prompt)
+        responses = render_responses(template, examples, tokenizer, cfg.system_prompt)
+        overlength = resolve_overlength(cfg.overlength, template, responses)
+        ts = build_train_set(prompts, responses, tokenizer, cfg.max_length, add_eos=add_eos, overlength=overlength,
+                             sources=[e.meta.get("source") for e in examples], weights=weights)
         trained_origins = ts.kept
-    report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts))
+    report.update(n_truncated=ts.n_truncated, n_dropped_too_long=ts.n_dropped, n_train=len(ts),
+                  overlength={"policy": overlength, "n_over_max_length": ts.n_overlength,
+                              "n_dropped": ts.n_dropped_overlength, "n_truncated": ts.n_truncated,
+                              **{f"n_{'lost' if overlength == 'truncate' else 'would_lose'}_{m.strip('</>')}": n
+                                 for m, n in ts.lost.items()}})
     if "mixture" in report:
         for k, row in enumerate(report["mixture"]):
             row["kept"] = sum(e.meta.get(SOURCE_KEY) == k for e in examples)
@@ -207,16 +227,31 @@ def build_train_data(cfg, examples: list, report: dict, tokenizer, info: dist_.D
                              "sum": sum(weights)}
         log.info("weights: %d of %d examples weighted (%d at 0, out of the loss); weights sum to %g",
                  report["weights"]["n_weighted"], len(weights), report["weights"]["n_zero"], sum(weights))
-    log.info("train set: %d examples, %d truncated at max_length=%d, %d dropped (prompt fills max_length)",
-             len(ts), ts.n_truncated, cfg.max_length, ts.n_dropped)
+    detail = ""
+    if ts.n_overlength and ts.lost:
+        verb = "lost" if overlength == "truncate" else "would have lost"
+        detail = (f": {ts.n_dropped_overlength} dropped, {ts.n_truncated} truncated; {verb} </think>: "
+                  f"{ts.lost['</think>']}, </answer>: {ts.lost['</answer>']}")
+    log.info("train set: %d examples, %d over max_length=%d (overlength %s%s), %d dropped (prompt fills max_length or "
+             "empty response)", len(ts), ts.n_overlength, cfg.max_length, overlength, detail, ts.n_dropped)
     if not len(ts):
-        raise UserInputError(f"every example's prompt fills max_length={cfg.max_length}; raise max_length")
+        raise UserInputError(f"no training example fits max_length={cfg.max_length} (overlength {overlength}); "
+                             "raise max_length")
     data = TrainData(ts, micro_batch_size=cfg.micro_batch_size, accumulation=cfg.gradient_accumulation_steps,
                      world_size=info.world_size, rank=info.rank, seed=cfg.seed, group_by_length=cfg.group_by_length,
-                     pad_id=_pad_id(tokenizer))
+                     pad_id=_pad_id(tokenizer), packing=cfg.packing,
+                     max_tokens=cfg.packing_budget if cfg.packing else None)
     if data.steps_per_epoch() == 0:
-        raise UserInputError(f"{len(ts)} examples do not fill one global batch of {cfg.micro_batch_size} x "
+        what = f"{cfg.packing_budget}-token packed micro-batches" if cfg.packing else str(cfg.micro_batch_size)
+        raise UserInputError(f"{len(ts)} examples do not fill one global batch of {what} x "
                              f"{cfg.gradient_accumulation_steps} x {info.world_size} ranks")
+    if cfg.packing:
+        bins = [mb for step in data.plan(0) for mb in step]
+        fill = sum(ts.lengths[i] for mb in bins for i in mb) / max(1, len(bins) * cfg.packing_budget)
+        report["packing"] = {"max_tokens_per_micro_batch": cfg.packing_budget, "micro_batches_per_epoch": len(bins),
+                             "fill": round(fill, 4)}
+        log.info("packing: %d examples in %d micro-batches of <= %d tokens (%.1f%% full), %d optimizer steps per "
+                 "epoch", len(ts), len(bins), cfg.packing_budget, 100 * fill, data.steps_per_epoch())
     return data
 
 
@@ -316,7 +351,12 @@ def build_components(cfg, info: dist_.DistInfo, checkpoint: ckpt.Checkpoint | No
     if checkpoint is not None:
         ckpt.apply_weights(checkpoint, model)
     tied = tied_parameter_names(model)
-    module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs)
+    packing_path = None
+    if cfg.packing:
+        from .packing import choose_packing_path
+
+        packing_path = choose_packing_path(model)  # logs the path; every rank probes its own copy
+    module = dist_.wrap_for_training(model, cfg.parallel, info, cfg.fused_logprobs, packing_path=packing_path)
     examples, held_out, report = select_examples(cfg)
     cfg, filter_reward = resolve_run_format(cfg, examples + held_out, report)
     data = build_train_data(cfg, examples, report, tokenizer, info, progress=cfg.progress and info.is_main,

@@ -39,6 +39,7 @@ CHOICES = {
     "add_eos": ("auto", "true", "false"),
     "loss_on": LOSS_ON,
     "history_thinking": HISTORY_THINKING,
+    "overlength": ("auto", "drop", "truncate", "error"),
 }
 
 
@@ -81,12 +82,20 @@ class TrainConfig:
     to_r1_zero: bool = False
     subset: int | None = None  #: train on a seeded random sample of N examples (null or "full": all)
     test_size: float = 0.0  #: without eval_data: hold out this fraction (< 1) or count (>= 1) of train_data
-    max_length: int = 1024  #: prompt+response tokens; longer ones are truncated (counted)
+    max_length: int = 1024  #: prompt+response tokens; longer examples follow overlength (counted)
+    #: an example over max_length: drop | truncate (cut from the right, kept) | error | auto (drop when the
+    #: template or the responses hold an answer block or </think>, which a cut would lose; else truncate)
+    overlength: str = "auto"
     #: append the tokenizer's EOS to each response, trained in the loss, so the model learns to stop:
     #: auto (every text template, r1_zero included; not chat, whose end-of-turn token already ends the
     #: response) | true (also chat) | false
     add_eos: str = "auto"
     group_by_length: bool = True  #: sort within shuffled buckets to cut padding
+    #: pack whole examples (best-fit decreasing) into one row per micro-batch of at most
+    #: max_tokens_per_micro_batch tokens, attention kept inside each example; micro_batch_size is unused
+    packing: bool = False
+    #: packing: tokens per micro-batch (null: micro_batch_size x max_length); at least max_length
+    max_tokens_per_micro_batch: int | None = None
     # hardware
     device: str = "cpu"  #: cpu | cuda | cuda:N (under torchrun, cuda puts rank r on cuda:r)
     dtype: str = "float32"  #: float32 | bfloat16 (bfloat16 alone means precision bf16-pure)
@@ -171,6 +180,12 @@ class TrainConfig:
         for key in ("eval_every", "checkpoint_every", "warmup_steps"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if self.max_tokens_per_micro_batch is not None:
+            if not self.packing:
+                raise ConfigError("max_tokens_per_micro_batch: set, but packing is false (set packing: true)")
+            if self.max_tokens_per_micro_batch < self.max_length:
+                raise ConfigError(f"max_tokens_per_micro_batch: {self.max_tokens_per_micro_batch} is below max_length="
+                                  f"{self.max_length} (an example of max_length tokens must fit one micro-batch)")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads: must be >= 1 or null, got {self.threads}")
         if self.subset is not None and self.subset < 1:
@@ -276,6 +291,11 @@ class TrainConfig:
         if spec is not None and self.parallel == "fsdp":
             raise ConfigError("lora with parallel fsdp: not supported (FSDP2 would shard the frozen base with the "
                               "adapters); use parallel: ddp, which for LoRA only all-reduces the adapters' gradients")
+
+    @property
+    def packing_budget(self) -> int:
+        """Tokens per packed micro-batch: max_tokens_per_micro_batch, else micro_batch_size x max_length."""
+        return self.max_tokens_per_micro_batch or self.micro_batch_size * self.max_length
 
     @property
     def has_eval(self) -> bool:

@@ -67,16 +67,40 @@ class LogProbModule(nn.Module):
         self.model = model
         self.fused = fused
 
-    def forward(self, input_ids, labels, response_mask):
+    def forward(self, input_ids, labels, response_mask, position_ids=None):
         from ..logprobs import get_response_log_probs
 
+        extra = None
+        if position_ids is not None and self.packing_path == "varlen":
+            from .packing import varlen_kwargs
+
+            extra = varlen_kwargs(position_ids)
         return get_response_log_probs(self.model, input_ids, labels, return_token_entropy=True,
-                                      response_mask=response_mask, fused=self.fused)
+                                      response_mask=response_mask, fused=self.fused, position_ids=position_ids,
+                                      attention_mask=self.packed_mask(position_ids), attention_kwargs=extra)
+
+    #: how a packed row's examples are kept apart (:mod:`tracesft.train.packing`): "varlen" (sdpa per
+    #: example, from the row's boundaries), "position_ids" (transformers' own packed-sequence support:
+    #: a block-diagonal causal mask for sdpa/eager, varlen for flash attention) or "4d-mask" (an
+    #: explicit block-diagonal causal mask, for a model that ignores position_ids there)
+    packing_path = "position_ids"
+
+    def packed_mask(self, position_ids):
+        if position_ids is None or self.packing_path != "4d-mask":
+            return None
+        from ..logprobs import block_causal_mask
+
+        sdpa = getattr(getattr(self.model, "config", None), "_attn_implementation", None) == "sdpa"
+        return block_causal_mask(position_ids, next(self.model.parameters()).dtype, boolean=sdpa)
 
 
-def wrap_for_training(model: nn.Module, parallel: str, info: DistInfo, fused: bool = True) -> nn.Module:
-    """LogProbModule around the model; under several processes wrapped in DDP or sharded with FSDP2."""
+def wrap_for_training(model: nn.Module, parallel: str, info: DistInfo, fused: bool = True,
+                      packing_path: str | None = None) -> nn.Module:
+    """LogProbModule around the model; under several processes wrapped in DDP or sharded with FSDP2.
+    ``packing_path``: how packed rows keep examples apart (:mod:`tracesft.train.packing`)."""
     module = LogProbModule(model, fused)
+    if packing_path is not None:
+        module.packing_path = packing_path
     if not info.enabled:
         return module
     if parallel == "fsdp":

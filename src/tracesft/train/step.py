@@ -19,7 +19,8 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
 
     ``module(input_ids, labels, response_mask)`` returns ``{"log_probs", "token_entropy"}``
     (:class:`tracesft.train.distributed.LogProbModule`, possibly wrapped in DDP/FSDP).
-    ``microbatches`` are :func:`tracesft.train.batching.collate` dicts. The step's token and
+    ``microbatches`` are :func:`tracesft.train.batching.collate` dicts (or ``collate_packed``: their
+    ``position_ids`` go to the model, their ``segments`` to ``weight_fn``). The step's token and
     sequence counts are summed over ranks once (``reduce_sum``, identity by default; weighted by a
     micro-batch's ``loss_weight`` when it has one), then each micro-batch's loss is
     ``-sum(weight_fn(mask * loss_weight, totals) * log_probs) * world_size`` (the factor
@@ -41,11 +42,13 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
         input_ids, labels, mask = (mb[k].to(device, non_blocking=True)
                                    for k in ("input_ids", "labels", "response_mask"))
         loss_mask = weighted[m].to(device, non_blocking=True) if "loss_weight" in mb else mask
+        packed = {"position_ids": mb["position_ids"].to(device, non_blocking=True)} if "position_ids" in mb else {}
+        segments = {"segments": mb["segments"].to(device, non_blocking=True)} if "segments" in mb else {}
         autocast = torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None)
         with gradient_sync(module, enabled=m == len(microbatches) - 1):
             with autocast:
-                out = module(input_ids, labels, mask)
-            weights = weight_fn(loss_mask, totals, normalize_constant)
+                out = module(input_ids, labels, mask, **packed)
+            weights = weight_fn(loss_mask, totals, normalize_constant, **segments)
             loss = -(out["log_probs"].float() * weights).sum() * world_size
             loss.backward()
         loss_sum += float(loss.detach())
@@ -64,14 +67,21 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
 
 
 def _weighted_mask(mb: dict):
-    """The response mask times each sequence's ``loss_weight`` (the record's weight), when it has one."""
+    """The response mask times each sequence's ``loss_weight`` (the record's weight), when it has one
+    (per sequence (b,), or per position (1, T) in a packed row)."""
     if "loss_weight" not in mb:
         return mb["response_mask"]
-    return mb["response_mask"] * mb["loss_weight"][:, None]
+    w = mb["loss_weight"]
+    return mb["response_mask"] * (w[:, None] if w.dim() == 1 else w)
 
 
 def _sequence_weight(mb: dict) -> float:
-    return float(mb["loss_weight"].sum()) if "loss_weight" in mb else float(mb["response_mask"].shape[0])
+    """The micro-batch's sequences, each counted as its weight (a packed row holds several)."""
+    if "sequence_weight" in mb:
+        return float(mb["sequence_weight"])
+    if "loss_weight" in mb:
+        return float(mb["loss_weight"].sum())
+    return float(mb.get("n_sequences", mb["response_mask"].shape[0]))
 
 
 def is_oom(e: BaseException) -> bool:
