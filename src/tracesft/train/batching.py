@@ -87,7 +87,7 @@ def build_train_set(prompts: list[str], responses: list[str], tokenizer, max_len
     o_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
     if add_eos:
         o_ids = with_eos(o_ids, tokenizer)
-    ids, n_prompt, kept_weights, kept = [], [], [], [], []
+    ids, n_prompt, kept_weights, kept = [], [], [], []
     truncated = dropped = over = dropped_over = 0
     lost = dict.fromkeys(END_MARKERS, 0)
     for k, (pi, oi) in enumerate(zip(p_ids, o_ids)):
