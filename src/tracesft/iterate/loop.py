@@ -352,8 +352,11 @@ def run_iterate(config: IterateConfig, out: str | None = None, resume: bool = Fa
     from ..outputs import check_output, claim_dir
     from ..train.run_dir import RunLock
 
+    from ..train.threads import apply_threads
+
     t_wall = time.perf_counter()
     _check(config)
+    apply_threads(config.train.threads)  # sampling and evaluation too, not only each round's training
     out_dir = Path(out or config.train.output_dir)
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, output_dir=str(out_dir)))
     check_output(out_dir, [config.train.model, config.train.train_data, config.train.eval_data], directory=True)
