@@ -367,8 +367,9 @@ def _cmd_report(args) -> int:
 def _cmd_demo(args) -> int:
     from .demo.run import run_demo, run_demo_sweep
 
-    if args.sweep and (args.real or args.iterate):
-        raise UserInputError("--sweep with --real or --iterate: choose one")
+    for other in ("real", "iterate"):
+        if args.sweep and getattr(args, other):
+            raise UserInputError(f"--sweep and --{other}: choose one")
     if args.iterate:
         from .demo.iterate import run_demo_iterate
 

@@ -43,14 +43,17 @@ class IterateDemoSize:
     seed_lr: float = 2e-3
     round_lr: float = 2e-3
     max_new_tokens: int = 100
+    #: the seed set is ``n_seed`` copies of this many problems, and the loop's questions are those
+    #: problems (the fast smoke run: a tiny model memorises a few traces in seconds); 0: all distinct
+    repeated_problems: int = 0
 
 
 # Measured on 2 shared CPU cores: see docs/iterate.md.
 ITERATE = IterateDemoSize(n_seed=1000, seed_steps=400, n_questions=2000, n_eval=200, rounds=3, samples_per_prompt=4,
                           keep_per_prompt=1, round_steps=150)
-ITERATE_FAST = IterateDemoSize(n_seed=64, seed_steps=4, n_questions=16, n_eval=8, rounds=2, samples_per_prompt=2,
-                               keep_per_prompt=1, round_steps=2, temperature=1.5, hidden=32, layers=1,
-                               micro_batch_size=4, max_new_tokens=24)
+ITERATE_FAST = IterateDemoSize(n_seed=32, seed_steps=100, n_questions=4, n_eval=4, rounds=2, samples_per_prompt=2,
+                               keep_per_prompt=1, round_steps=2, hidden=64, layers=1, micro_batch_size=8,
+                               seed_lr=1e-2, max_new_tokens=72, repeated_problems=4)
 
 
 def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, real: bool = False,
@@ -61,7 +64,7 @@ def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, 
 
         raise UserInputError("demo --iterate --real is not built yet: run tracesft demo --iterate (the tiny model)")
     from ..iterate.config import load_iterate_config
-    from ..iterate.loop import iterate_table, run_iterate
+    from ..iterate.loop import run_iterate
     from ..train import train
     from .run import DemoSize, _write_model, new_demo_dir, stopped
 
@@ -73,6 +76,9 @@ def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, 
     seed_rows = records[:size.n_seed]
     question_rows = records[size.n_seed:size.n_seed + size.n_questions]
     eval_rows = records[size.n_seed + size.n_questions:]
+    if size.repeated_problems:
+        question_rows = eval_rows = records[:size.repeated_problems]
+        seed_rows = [question_rows[i % size.repeated_problems] for i in range(size.n_seed)]
     write_jsonl(run_dir / "seed.jsonl", [{k: r[k] for k in ("prompt", "response", "ground_truth")} for r in seed_rows])
     write_jsonl(run_dir / "questions.jsonl", [{"prompt": r["prompt"], "ground_truth": r["ground_truth"]}
                                               for r in question_rows])
@@ -119,8 +125,6 @@ def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, 
               "samples_per_prompt": size.samples_per_prompt, "table": rows,
               "wall_seconds": time.perf_counter() - t0, "fast": fast}
     write_text_atomic(run_dir / "summary.json", json.dumps(result, indent=2) + "\n")
-    print()
-    print(iterate_table(rows))
     print(f"held-out accuracy {acc[0]:.1%} (seed model) -> {acc[-1]:.1%} after {size.rounds} rounds "
           f"({result['gain_points']:+.1f} points), {result['wall_seconds']:.0f} s of wall time; plot "
           f"{run_dir / 'iterate' / 'iterate.png'}")
