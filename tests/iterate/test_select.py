@@ -49,3 +49,11 @@ def test_verdicts_of_failures_and_solve_counts():
 def test_keep_per_prompt_below_one_is_refused():
     with pytest.raises(ValueError, match="keep_per_prompt"):
         select_kept([rec(0, 0, "a")], keep_per_prompt=0, prefer="shortest", seed=0)
+
+
+def test_hinted_question_fills_both_fields_in_one_pass():
+    from tracesft.iterate.loop import hinted_question
+
+    assert hinted_question("{question}\n(The correct answer is {answer}.)", "Is {answer} 2?", ["5", "6"]) == \
+        "Is {answer} 2?\n(The correct answer is 5.)"
+    assert hinted_question("Answer {answer}. {question}", "q", 7) == "Answer 7. q"

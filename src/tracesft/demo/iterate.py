@@ -49,8 +49,8 @@ class IterateDemoSize:
 
 
 # Measured on 2 shared CPU cores: see docs/iterate.md.
-ITERATE = IterateDemoSize(n_seed=1000, seed_steps=400, n_questions=2000, n_eval=200, rounds=3, samples_per_prompt=4,
-                          keep_per_prompt=1, round_steps=150)
+ITERATE = IterateDemoSize(n_seed=1000, seed_steps=500, n_questions=2500, n_eval=200, rounds=3, samples_per_prompt=4,
+                          keep_per_prompt=1, round_steps=150, temperature=0.5)
 ITERATE_FAST = IterateDemoSize(n_seed=32, seed_steps=100, n_questions=4, n_eval=4, rounds=2, samples_per_prompt=2,
                                keep_per_prompt=1, round_steps=2, hidden=64, layers=1, micro_batch_size=8,
                                seed_lr=1e-2, max_new_tokens=72, repeated_problems=4)
@@ -104,7 +104,7 @@ def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, 
             return run_dir
     config = {"model": str(run_dir / "seed" / "final"), "train_data": str(run_dir / "questions.jsonl"),
               "eval_data": str(run_dir / "eval.jsonl"), "eval_n": size.n_eval, "eval_batch_size": 100,
-              "eval_max_new_tokens": size.max_new_tokens, "lr": size.round_lr, "warmup_steps": 5,
+              "eval_max_new_tokens": size.max_new_tokens, "lr": size.round_lr, "warmup_steps": 10,
               "max_steps": size.round_steps, "plots": not fast, **common,
               "iterate": {"rounds": size.rounds, "samples_per_prompt": size.samples_per_prompt,
                           "temperature": size.temperature, "keep_per_prompt": size.keep_per_prompt,

@@ -209,11 +209,12 @@ def _records(directory: Path) -> list[dict]:
 
 
 def hinted_question(template: str, question: str, answer) -> str:
-    """The question with its answer as a hint (STaR's rationalisation prompt)."""
-    truth = answer[0] if isinstance(answer, list) else answer
-    return template.replace("{question}", question, 1).replace("{answer}", str(truth), 1) \
-        if template.index("{question}") < template.index("{answer}") else \
-        template.replace("{answer}", str(truth), 1).replace("{question}", question, 1)
+    """The question with its answer as a hint (STaR's rationalisation prompt); one pass, so braces in
+    the question are left as they are."""
+    import re
+
+    truth = str(answer[0] if isinstance(answer, list) else answer)
+    return re.sub(r"\{(question|answer)\}", lambda m: question if m.group(1) == "question" else truth, template)
 
 
 def _unsolved(records: list[dict]) -> list[int]:
@@ -246,9 +247,8 @@ def _keep(config: IterateConfig, round_n: int, questions: list, originals: list,
     if not traces:
         _print_solve_rates(round_n, counts, it.samples_per_prompt)
         raise TrainingError(f"round {round_n} kept nothing: no sample of the {len(questions)} questions is correct "
-                            f"({len(records)} samples; see {round_dir / 'samples.jsonl'} for each one's why); a "
-                            "weaker grader match, more samples_per_prompt, a higher temperature or a stronger "
-                            "starting model would help")
+                            f"({len(records)} samples; see {round_dir / 'samples.jsonl'} for each one's why): "
+                            "more samples_per_prompt, another temperature or a stronger starting model may help")
     write_jsonl(round_dir / "kept.jsonl", traces)
     mixed = []
     if it.mix_original and originals:
@@ -351,7 +351,6 @@ def run_iterate(config: IterateConfig, out: str | None = None, resume: bool = Fa
     """
     from ..outputs import check_output, claim_dir
     from ..train.run_dir import RunLock
-
     from ..train.threads import apply_threads
 
     t_wall = time.perf_counter()
