@@ -42,7 +42,7 @@ def build_iterate_dir(root: Path, seed_steps: int = 40) -> Path:
     train(TrainConfig(model=str(root / "model"), train_data=str(root / "seed.jsonl"),
                       template=str(root / "template.txt"), reward="r1_zero", max_length=48, micro_batch_size=8,
                       lr=2e-2, lr_schedule="constant", max_steps=seed_steps, output_dir=str(root / "seed"),
-                      progress=False, plots=False).validate())
+                      progress=False, plots=False, threads=1).validate())
     return root
 
 

@@ -46,6 +46,7 @@ class IterateDemoSize:
     #: the seed set is ``n_seed`` copies of this many problems, and the loop's questions are those
     #: problems (the fast smoke run: a tiny model memorises a few traces in seconds); 0: all distinct
     repeated_problems: int = 0
+    threads: int | None = None  #: CPU threads (null: the cores); 1 for a model this tiny (a second thread only spins)
 
 
 # Measured on 2 shared CPU cores: see docs/iterate.md.
@@ -53,7 +54,7 @@ ITERATE = IterateDemoSize(n_seed=1000, seed_steps=500, n_questions=2500, n_eval=
                           keep_per_prompt=1, round_steps=150, temperature=0.5)
 ITERATE_FAST = IterateDemoSize(n_seed=32, seed_steps=100, n_questions=4, n_eval=4, rounds=2, samples_per_prompt=2,
                                keep_per_prompt=1, round_steps=2, hidden=64, layers=1, micro_batch_size=8,
-                               seed_lr=1e-2, max_new_tokens=72, repeated_problems=4)
+                               seed_lr=1e-2, max_new_tokens=72, repeated_problems=4, threads=1)
 
 
 def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, real: bool = False,
@@ -91,7 +92,7 @@ def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, 
     model_dir = _write_model(run_dir, model_size, seed, records[:2000], label="[2/3] ")
     common = {"template": str(run_dir / "template.txt"), "reward": "r1_zero", "max_length": 128,
               "micro_batch_size": size.micro_batch_size, "loss_normalization": "token", "lr_schedule": "cosine",
-              "min_lr_ratio": 0.05, "seed": seed, "checkpoint_every": 0, "keep_last": 1, "progress": True,
+              "min_lr_ratio": 0.05, "seed": seed, "checkpoint_every": 0, "keep_last": 1, "progress": True, "threads": size.threads,
               "eval_backend": eval_backend}
     if not (run_dir / "seed" / "summary.json").is_file():
         from ..train import TrainConfig
