@@ -321,10 +321,12 @@ def _cmd_iterate(args) -> int:
     config_path = args.config
     if config_path is None:
         if not (args.resume and args.out):
-            raise UserInputError("iterate needs --config FILE.yaml (or --resume --out DIR, which reads DIR/iterate.yaml)")
+            raise UserInputError("iterate needs --config FILE.yaml (or --resume --out DIR, which reads "
+                                 "DIR/iterate.yaml)")
         config_path = str(Path(args.out) / "iterate.yaml")
         if not Path(config_path).is_file():
-            raise UserInputError(f"--resume --out {args.out}: no iterate.yaml there (is it a tracesft iterate directory?)")
+            raise UserInputError(f"--resume --out {args.out}: no iterate.yaml there (is it a tracesft iterate "
+                                 "directory?)")
     config = load_iterate_config(config_path, overrides)
     summary = run_iterate(config, args.out, resume=args.resume)
     if "interrupted" in summary:
@@ -576,8 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--real", action="store_true",
                    help="instead: SmolLM2-135M-Instruct (a real pretrained model) on word problems, <= 15 min")
     m.add_argument("--iterate", action="store_true",
-                   help="instead: expert iteration (tracesft iterate) from a weak seed model, three rounds, ~10 min "
-                        "(with --real: on SmolLM2-135M-Instruct)")
+                   help="instead: expert iteration (tracesft iterate) from a weak seed model, three rounds, ~10 CPU "
+                        "minutes (not built with --real)")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
     m.add_argument("--seed", type=_SEED, default=0)
     m.add_argument("--eval-backend", choices=list(EVALUATORS), default="hf",

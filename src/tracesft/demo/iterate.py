@@ -92,20 +92,21 @@ def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, 
     model_dir = _write_model(run_dir, model_size, seed, records[:2000], label="[2/3] ")
     common = {"template": str(run_dir / "template.txt"), "reward": "r1_zero", "max_length": 128,
               "micro_batch_size": size.micro_batch_size, "loss_normalization": "token", "lr_schedule": "cosine",
-              "min_lr_ratio": 0.05, "seed": seed, "checkpoint_every": 0, "keep_last": 1, "progress": True, "threads": size.threads,
-              "eval_backend": eval_backend}
+              "min_lr_ratio": 0.05, "seed": seed, "checkpoint_every": 0, "keep_last": 1, "progress": True,
+              "threads": size.threads, "eval_backend": eval_backend}
     if not (run_dir / "seed" / "summary.json").is_file():
         from ..train import TrainConfig
 
         seed_cfg = TrainConfig(model=str(model_dir), train_data=str(run_dir / "seed.jsonl"),
                                output_dir=str(run_dir / "seed"), lr=size.seed_lr, warmup_steps=min(30, size.seed_steps),
                                max_steps=size.seed_steps, plots=False, **common).validate()
-        print(f"      fine-tuning the seed model: {size.seed_steps} steps of {size.micro_batch_size} on the seed traces")
+        print(f"      fine-tuning the seed model: {size.seed_steps} steps of {size.micro_batch_size} on the seed "
+              "traces")
         if stopped(train(seed_cfg), run_dir):
             return run_dir
     config = {"model": str(run_dir / "seed" / "final"), "train_data": str(run_dir / "questions.jsonl"),
               "eval_data": str(run_dir / "eval.jsonl"), "eval_n": size.n_eval, "eval_batch_size": 100,
-              "eval_max_new_tokens": size.max_new_tokens, "lr": size.round_lr, "warmup_steps": 10,
+              "eval_max_new_tokens": size.max_new_tokens, "lr": size.round_lr, "warmup_steps": min(10, size.round_steps // 2),
               "max_steps": size.round_steps, "plots": not fast, **common,
               "iterate": {"rounds": size.rounds, "samples_per_prompt": size.samples_per_prompt,
                           "temperature": size.temperature, "keep_per_prompt": size.keep_per_prompt,

@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import time
+from functools import partial
 from pathlib import Path
 
 from ..errors import ConfigError, TrainingError, UserInputError
@@ -217,6 +218,19 @@ def hinted_question(template: str, question: str, answer) -> str:
     return re.sub(r"\{(question|answer)\}", lambda m: question if m.group(1) == "question" else truth, template)
 
 
+def _rationalize(config: IterateConfig, cfg, model_path: str, round_n: int, questions: list, round_dir: Path) -> dict:
+    """STaR: the questions no sample solved, sampled again with the answer as a hint."""
+    from ..data import Example
+
+    unsolved = _unsolved(_records(round_dir / "samples"))
+    hint = config.iterate.hint_template
+    hinted = [Example(hinted_question(hint, questions[q].prompt, questions[q].ground_truth), None,
+                      questions[q].ground_truth) for q in unsolved]
+    info = _sample(config, cfg, model_path, round_n, hinted, round_dir / "rationalize", salt=1, indices=unsolved) \
+        if hinted else {}
+    return {"questions": len(unsolved), **info}
+
+
 def _unsolved(records: list[dict]) -> list[int]:
     return [q for q, (c, _) in solve_counts(records).items() if c == 0]
 
@@ -269,7 +283,7 @@ def _keep(config: IterateConfig, round_n: int, questions: list, originals: list,
 
 def _print_solve_rates(round_n: int, counts: dict, k: int, limit: int = 20) -> None:
     hist = [0] * (k + 1)
-    for c, n in counts.values():
+    for c, _ in counts.values():
         hist[min(c, k)] += 1
     print(f"round {round_n}: questions by correct samples (of {k}): "
           + ", ".join(f"{c}: {n}" for c, n in enumerate(hist)), flush=True)
@@ -289,8 +303,8 @@ def _sft_config(cfg, model_path: str, round_dir: Path):
 
 
 def _train(cfg, model_path: str, round_dir: Path) -> dict | None:
-    from ..train import train
     from ..train import checkpoint as ckpt
+    from ..train import train
 
     scfg = _sft_config(cfg, model_path, round_dir)
     summary_path = round_dir / "sft" / "summary.json"
@@ -382,7 +396,7 @@ def _loop(config: IterateConfig, out: Path, quiet: bool, t_wall: float) -> dict:
     base = cfg.model
     r0 = out / "round-0"
     say(f"iterate: round 0: evaluating the starting model {base}")
-    ev = _phase(r0, "eval", lambda: _evaluate(cfg, base, held_out, r0 / "eval"))
+    ev = _phase(r0, "eval", partial(_evaluate, cfg, base, held_out, r0 / "eval"))
     rows.append(_row(0, {"eval": ev}))
     say(iterate_table(rows))
     progress("running")
@@ -393,32 +407,23 @@ def _loop(config: IterateConfig, out: Path, quiet: bool, t_wall: float) -> dict:
         phases = {}
         say(f"iterate: round {n}: sampling {it.samples_per_prompt} responses for each of {len(questions)} questions "
             f"from {start}")
-        phases["sample"] = _phase(rd, "sample", lambda: _sample(config, cfg, start, n, questions, rd / "samples"))
+        phases["sample"] = _phase(rd, "sample", partial(_sample, config, cfg, start, n, questions, rd / "samples"))
         if it.rationalize:
-            def star():
-                from ..data import Example
-
-                unsolved = _unsolved(_records(rd / "samples"))
-                hinted = [Example(hinted_question(it.hint_template, questions[q].prompt, questions[q].ground_truth),
-                                  None, questions[q].ground_truth) for q in unsolved]
-                info = _sample(config, cfg, start, n, hinted, rd / "rationalize", salt=1, indices=unsolved) \
-                    if hinted else {}
-                return {"questions": len(unsolved), **info}
-            phases["rationalize"] = _phase(rd, "rationalize", star)
-        phases["keep"] = _phase(rd, "keep", lambda: _keep(config, n, questions, originals, rd))
+            phases["rationalize"] = _phase(rd, "rationalize", partial(_rationalize, config, cfg, start, n, questions,
+                                                                      rd))
+        phases["keep"] = _phase(rd, "keep", partial(_keep, config, n, questions, originals, rd))
         k = phases["keep"]
         say(f"iterate: round {n}: {k['solved']} of {k['questions']} questions solved at least once "
             f"({k['coverage']:.1%}); kept {k['kept']}" + (f" + {k['kept_rationalized']} rationalized"
                                                           if it.rationalize else "")
             + (f", + {k['mixed_original']} original traces" if k["mixed_original"] else "")
             + f"; fine-tuning {start}")
-        phases["train"] = _phase(rd, "train", lambda: _train(cfg, start, rd))
+        phases["train"] = _phase(rd, "train", partial(_train, cfg, start, rd))
         if phases["train"] is None:
             progress("stopped")
             say(f"iterate stopped in round {n}'s training; continue with: tracesft iterate --resume --out {out}")
             return {"interrupted": True, "round": n, "out": str(out)}
-        model = str(rd / "sft" / "final")
-        phases["eval"] = _phase(rd, "eval", lambda: _evaluate(cfg, model, held_out, rd / "eval"))
+        phases["eval"] = _phase(rd, "eval", partial(_evaluate, cfg, str(rd / "sft" / "final"), held_out, rd / "eval"))
         rows.append(_row(n, phases))
         say(iterate_table(rows))
         progress("running")

@@ -19,7 +19,8 @@ from .normalization import NORMALIZATIONS
 from .optim import OPTIMIZERS
 from .schedule import SCHEDULES
 
-__all__ = ["TrainConfig", "load_config", "config_from_values", "read_config_file", "apply_overrides", "save_config", "ConfigError", "CHOICES"]
+__all__ = ["TrainConfig", "load_config", "config_from_values", "read_config_file", "apply_overrides", "save_config",
+           "ConfigError", "CHOICES"]
 
 MAX_SEED = 2**63 - 1  #: torch seeds are 64-bit integers
 
