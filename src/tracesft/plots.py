@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import DataError, MissingExtraError, UserInputError
 
-__all__ = ["plot_run", "plot_sweep"]
+__all__ = ["plot_run", "plot_sweep", "plot_iterate"]
 
 
 def _series(rows, kind, key):
@@ -58,6 +58,35 @@ def plot_sweep(rows: list[dict], out) -> Path:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_iterate(rows: list[dict], out) -> Path:
+    """iterate.png of ``tracesft iterate``: held-out accuracy (and pass@k) and training-question
+    coverage (solved by at least one of K samples) against the round (0: the starting model)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rounds = [r["round"] for r in rows]
+    ax.plot(rounds, [r["accuracy"] for r in rows], marker="o", label="held-out accuracy")
+    pass_keys = sorted({k for r in rows for k in r if k.startswith("pass@") and k != "pass@1"})
+    for k in pass_keys[-1:]:
+        ax.plot(rounds, [r.get(k) for r in rows], marker="^", linestyle=":", label=f"held-out {k}")
+    cov = [(r["round"], r["coverage"]) for r in rows if r.get("coverage") is not None]
+    if cov:
+        ax.plot([c[0] for c in cov], [c[1] for c in cov], marker="s", linestyle="--",
+                label="coverage (training questions solved)")
+    for r in rows:
+        ax.annotate(f"{r['accuracy']:.0%}", (r["round"], r["accuracy"]), textcoords="offset points", xytext=(4, -10),
+                    fontsize=7)
+    ax.set_xticks(rounds)
+    ax.set_xlabel("round")
+    ax.set_ylabel("share")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

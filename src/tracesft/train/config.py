@@ -21,7 +21,8 @@ from .normalization import NORMALIZATIONS
 from .optim import OPTIMIZERS
 from .schedule import SCHEDULES
 
-__all__ = ["TrainConfig", "load_config", "apply_overrides", "save_config", "ConfigError", "CHOICES"]
+__all__ = ["TrainConfig", "load_config", "config_from_values", "read_config_file", "apply_overrides", "save_config",
+           "ConfigError", "CHOICES"]
 
 MAX_SEED = 2**63 - 1  #: torch seeds are 64-bit integers
 
@@ -447,23 +448,31 @@ def _yaml_load(text: str):
 def load_config(path: str | None, overrides: list[str] | None = None, require: bool = True) -> TrainConfig:
     """Load YAML (or start from defaults when path is None), apply overrides, validate
     (``require``: see :meth:`TrainConfig.validate`)."""
+    return config_from_values(read_config_file(path) if path is not None else {}, overrides, require)
+
+
+def read_config_file(path) -> dict:
+    """A YAML config file as a mapping (duplicate keys refused); one line for what is not one."""
     import yaml
 
-    values: dict = {}
-    if path is not None:
-        from ..data.sources import read_bounded_text
+    from ..data.sources import read_bounded_text
 
-        try:
-            loaded = _yaml_load(read_bounded_text(path, "config"))
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
-        except (yaml.YAMLError, RecursionError) as e:
-            raise ConfigError(f"{path}: invalid YAML ({_first_line(e)})") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the config must be a mapping of keys to values")
-        values = loaded
+    try:
+        loaded = _yaml_load(read_bounded_text(path, "config"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except (yaml.YAMLError, RecursionError) as e:
+        raise ConfigError(f"{path}: invalid YAML ({_first_line(e)})") from None
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of keys to values")
+    return loaded
+
+
+def config_from_values(values: dict, overrides: list[str] | None = None, require: bool = True) -> TrainConfig:
+    """A validated config from a mapping of keys (a YAML already read: ``tracesft iterate``'s file
+    holds these keys beside its own section), with ``overrides`` applied."""
     values = apply_overrides(values, overrides or [])
     for key in values:
         if key not in _KEYS:
