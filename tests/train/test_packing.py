@@ -181,6 +181,25 @@ def test_packed_loss_and_gradients_equal_unpacked(normalization, checkpointing, 
         torch.testing.assert_close(pgrads[name], g, rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.parametrize("normalization", ["token", "sample"])
+def test_packed_rows_keep_spans_and_record_weights(normalization):
+    """Chat spans (several trained turns) and per-record weights survive packing: same loss and
+    gradients as the padded micro-batches of the same examples."""
+    m = model("sdpa")
+    spans = [[(3, 5), (7, 9)], None, [(2, 5)], None, [(6, 7)], [(1, 4), (6, 12)]]
+    weights = [2.0, 1.0, 0.0, 0.5, 1.0, 3.0]
+    exs = [(ids, n_p, sp, w) for (ids, n_p), sp, w in zip(examples(), spans, weights)]
+    plain, grads = step_results(m, [collate(exs[i:i + 2], 0) for i in (0, 2, 4)], normalization)
+    packed, pgrads = step_results(m, [collate_packed(exs[:3]), collate_packed(exs[3:])], normalization)
+    assert packed["response_tokens"] == plain["response_tokens"]
+    assert packed["loss"] == pytest.approx(plain["loss"], rel=1e-5)
+    for name, g in grads.items():
+        torch.testing.assert_close(pgrads[name], g, rtol=1e-4, atol=1e-6, msg=name)
+    row = collate_packed(exs[:2])
+    assert row["response_mask"][0].nonzero().flatten().tolist() == [2, 3, 6, 7] + list(range(12, 21))
+    assert row["sequence_weight"] == 3.0 and row["loss_weight"][0, 0] == 2.0 and row["loss_weight"][0, -1] == 1.0
+
+
 def test_sample_normalisation_weighs_each_example_by_its_own_tokens():
     """Two examples in one row, 1 and 4 response tokens: each gets weight 1/(own tokens x sequences)."""
     mb = collate_packed([([1, 2, 3], 2), ([4, 5, 6, 7, 8, 9], 2)])
