@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..train.config import TrainConfig, config_from_values, read_config_file
+from ..train.config import TrainConfig, coerce_to_hint, config_from_values, read_config_file
 
 __all__ = ["IterateSettings", "IterateConfig", "load_iterate_config", "PREFER", "INIT", "DEFAULT_HINT"]
 
@@ -72,33 +72,7 @@ _KEYS = [f.name for f in fields(IterateSettings)]
 
 
 def _coerce(key: str, value):
-    hint = _HINTS[key]
-    args = typing.get_args(hint)
-    base = next((a for a in args if a is not type(None)), hint) if args else hint
-    if value is None or (isinstance(value, str) and value.lower() in ("null", "none")):
-        if type(None) in args:
-            return None
-        raise ConfigError(f"iterate.{key}: must not be null")
-    try:
-        if base is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                return value.lower() == "true"
-            raise ValueError
-        if base is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if base is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if not isinstance(value, str):
-            raise ValueError
-        return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"iterate.{key}: expected {base.__name__}, got {value!r}") from None
+    return coerce_to_hint(f"iterate.{key}", _HINTS[key], value)
 
 
 @dataclass

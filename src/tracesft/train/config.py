@@ -338,14 +338,19 @@ def _coerce(key: str, value):
         return [{"path": src.path, "split": src.split} for src in parse_eval_sources(value)]
     if type(value) in (str, bool) and value in _WORDS.get(key, {}):
         return _WORDS[key][value]
-    hint = _HINTS[key]
+    return coerce_to_hint(key, _HINTS[key], value)
+
+
+def coerce_to_hint(label: str, hint, value):
+    """``value`` (from YAML or ``--set``) as the type ``hint`` names; a ConfigError naming ``label``
+    when it is not one (also used for the ``iterate:`` section's keys)."""
     args = typing.get_args(hint)
     optional = type(None) in args
     base = next((a for a in args if a is not type(None)), hint) if args else hint
     if value is None or (isinstance(value, str) and value.lower() in ("null", "none") and optional):
         if optional:
             return None
-        raise ConfigError(f"{key}: must not be null")
+        raise ConfigError(f"{label}: must not be null")
     try:
         if base is bool:
             if isinstance(value, bool):
@@ -378,7 +383,7 @@ def _coerce(key: str, value):
                 return value  # validated by the key's own spec
             raise ValueError
     except (TypeError, ValueError):
-        raise ConfigError(f"{key}: expected {getattr(base, '__name__', base)}, got {value!r}") from None
+        raise ConfigError(f"{label}: expected {getattr(base, '__name__', base)}, got {value!r}") from None
     return value
 
 
