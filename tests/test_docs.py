@@ -249,17 +249,21 @@ def test_every_docs_page_is_in_the_index():
 
 # --- the config reference ------------------------------------------------------------------------
 
-def _config_reference():
-    spec = importlib.util.spec_from_file_location("config_reference", ROOT / "tools" / "config_reference.py")
+def _tool(name: str):
+    """tools/NAME.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def _config_reference():
+    return _tool("config_reference")
+
+
 def test_config_reference_is_current():
-    tool = _config_reference()
-    text = tool.DOC.read_text(encoding="utf-8")
-    assert text == tool.replace_between_markers(text, tool.render()), (
+    text, new = _config_reference().TABLE.current()
+    assert text == new, (
         "docs/training.md: the config reference differs from TrainConfig; "
         "regenerate it with: python tools/config_reference.py")
 
@@ -297,9 +301,6 @@ def test_readme_lists_every_command():
 
 
 def test_grading_rule_tables_are_current():
-    spec = importlib.util.spec_from_file_location("grading_rules", ROOT / "tools" / "grading_rules.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    text = tool.DOC.read_text(encoding="utf-8")
-    assert text == tool.replace_between_markers(text, tool.render()), (
+    text, new = _tool("grading_rules").TABLE.current()
+    assert text == new, (
         "docs/grading.md: the rule tables differ from the code; regenerate them with: python tools/grading_rules.py")

@@ -12,11 +12,12 @@ sentence readers of the final paragraph (``rules.SENTENCE_READERS``) and the com
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_docs import ROOT, GeneratedTable  # noqa: E402
+
 DOC = ROOT / "docs" / "grading.md"
 START = "<!-- grading-rules:start -->"
 END = "<!-- grading-rules:end -->"
@@ -61,31 +62,9 @@ def render() -> str:
     return "\n".join(out) + "\n"
 
 
-def replace_between_markers(text: str, table: str) -> str:
-    if START not in text or END not in text:
-        raise SystemExit(f"grading_rules: {DOC} lacks the markers {START} / {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{table}{END}{tail}"
 
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="exit 1 when the docs tables are out of date")
-    args = p.parse_args(argv)
-    text = DOC.read_text(encoding="utf-8")
-    new = replace_between_markers(text, render())
-    if args.check:
-        if new != text:
-            print(f"{DOC.relative_to(ROOT)}: the rule tables are out of date; run: python tools/grading_rules.py",
-                  file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        DOC.write_text(new, encoding="utf-8")
-        print(f"wrote the rule tables into {DOC.relative_to(ROOT)}")
-    return 0
+TABLE = GeneratedTable("grading_rules", DOC, START, END, render)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(TABLE.main(description=__doc__.splitlines()[0]))
