@@ -157,3 +157,22 @@ def test_atomic_files_get_the_mode_a_plain_open_gives(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == (tmp_path / "b.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_json_files_hold_no_nan_literal(tmp_path):
+    """JSON has no NaN or infinity: a non-finite metric is written as null in summaries and in
+    metrics.jsonl (Python's json would write the literal NaN, which JSON.parse and jq reject)."""
+    from tracesft.outputs import json_text, write_json_atomic
+    from tracesft.train.metrics import MetricsLog
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON literal {c}"))
+
+    value = {"loss": float("nan"), "rows": [float("inf"), -float("inf"), 1.5], "n": 2}
+    assert strict(json_text(value)) == {"loss": None, "rows": [None, None, 1.5], "n": 2}
+    write_json_atomic(tmp_path / "summary.json", value)
+    assert strict((tmp_path / "summary.json").read_text())["loss"] is None
+    log = MetricsLog(tmp_path)
+    log.write({"kind": "train", "step": 1, "loss": float("nan")})
+    assert strict((tmp_path / "metrics.jsonl").read_text().splitlines()[-1]) == {"kind": "train", "step": 1,
+                                                                                "loss": None}

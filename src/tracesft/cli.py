@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from pathlib import Path
 
 from .errors import TracesftError, UserInputError
-from .outputs import check_output, write_text_atomic
+from .outputs import check_output, write_json_atomic
 
 log = logging.getLogger("tracesft")
 
@@ -28,6 +27,7 @@ def _cmd_filter(args) -> int:
     from tqdm.auto import tqdm
 
     from .data import FilterReport, filter_correct, to_r1_zero_response, write_jsonl
+    from .data.filtering import kept_record
     from .data.formats import format_hint, resolve_format
     from .data.loaders import iter_examples
     from .grading import get_reward
@@ -72,11 +72,10 @@ def _cmd_filter(args) -> int:
                 bar.write(line, file=sys.stdout)
             bar.update(len(chunk))
             for ex in kept:
-                response = ex.response
+                response = None
                 if args.to_r1_zero:
                     response = to_r1_zero_response(ex.response, ex.meta.get("extracted_answer", ""))
-                meta = {k: v for k, v in ex.meta.items() if k not in ("prompt", "response", "ground_truth")}
-                yield {"prompt": ex.prompt, "response": response, "ground_truth": ex.ground_truth, **meta}
+                yield kept_record(ex, response)
 
     from .outputs import OutputLock, terminate_as_interrupt
 
@@ -88,7 +87,7 @@ def _cmd_filter(args) -> int:
     summary = report.to_dict()
     summary.update({"input": str(args.input), "output": str(out), "reward": reward_name,
                     "skipped_invalid_lines": [{"line": s.line, "reason": s.reason} for s in skipped]})
-    write_text_atomic(report_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomic(report_path, summary, ensure_ascii=False)
     for line in report.lines():
         print(line)
     if skipped:
@@ -128,7 +127,7 @@ def _cmd_data_inspect(args) -> int:
         report = inspect_data(args.path, tokenizer, template=args.template, split=args.split)
         print(format_inspection(report))
     if args.json:
-        write_text_atomic(Path(args.json), json.dumps(report, indent=2) + "\n")
+        write_json_atomic(Path(args.json), report)
     return 1 if report.get("differing") else 0
 
 
@@ -236,7 +235,7 @@ def _cmd_eval(args) -> int:
     summary = {"model": args.model, "data": str(args.data), "backend": args.backend, "reward": reward_name,
                "temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
                "max_new_tokens": args.max_new_tokens, **result["summary"]}
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "summary.json", summary)
     print(summary_table(result["summary"], f"eval of {args.model} on {args.data} ({args.backend})"))
     records = result["records"]
     if reward_name == "r1_zero" and records and not any(r["reward"].get("format_reward") for r in records):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -67,6 +68,32 @@ def atomic_writer(path, mode: str = "w", encoding: str | None = "utf-8"):
 def write_text_atomic(path, text: str) -> None:
     with atomic_writer(path) as f:
         f.write(text)
+
+
+def _without_non_finite(value):
+    """``value`` with NaN and +-inf floats (which JSON cannot hold) replaced by None (null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _without_non_finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_non_finite(v) for v in value]
+    return value
+
+
+def json_text(value, indent: int | None = None, ensure_ascii: bool = True) -> str:
+    """``value`` as strict JSON (no newline added). JSON has no NaN or infinity: such a float (a
+    metric, a field passed through) is written as ``null``, the one form for them in every file
+    tracesft writes (Python's ``json`` would write the invalid literal ``NaN``)."""
+    try:
+        return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere
+        return json.dumps(_without_non_finite(value), indent=indent, ensure_ascii=ensure_ascii, allow_nan=False)
+
+
+def write_json_atomic(path, value, indent: int | None = 2, ensure_ascii: bool = True) -> None:
+    """``value`` as one strict JSON document (see :func:`json_text`), whole or not at all."""
+    write_text_atomic(path, json_text(value, indent=indent, ensure_ascii=ensure_ascii) + "\n")
 
 
 def _fsync_path(path: Path) -> None:

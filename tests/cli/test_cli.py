@@ -32,6 +32,45 @@ def test_filter_cli_writes_kept_and_report(tmp_path, capsys):
     assert "kept 1 of 2" in capsys.readouterr().out
 
 
+def test_filter_keeps_conversations_whole(tmp_path):
+    """A kept conversation with tool calls, earlier turns or reasoning_content is written as a chat
+    record that reads back to the same example; a plain one-turn chat record as prompt/response."""
+    from tracesft.data.loaders import iter_examples
+
+    call = {"type": "function", "function": {"name": "calc", "arguments": {"x": "2+2"}}, "id": "c1"}
+    rows = [
+        {"messages": [{"role": "system", "content": "brief"}, {"role": "user", "content": "2+3?"},
+                      {"role": "assistant", "content": "It is \\boxed{5}."}], "ground_truth": "5"},
+        {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "", "tool_calls": [call]},
+                      {"role": "tool", "content": "4", "tool_call_id": "c1"},
+                      {"role": "assistant", "content": "It is \\boxed{4}."}], "ground_truth": "4",
+         "tools": [{"type": "function", "function": {"name": "calc"}}]},
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+                      {"role": "user", "content": "1+1?"},
+                      {"role": "assistant", "content": "\\boxed{2}", "reasoning_content": "one and one"}],
+         "ground_truth": "2"},
+        {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "", "tool_calls": [call]},
+                      {"role": "tool", "content": "4", "tool_call_id": "c1"},
+                      {"role": "assistant", "content": "It is \\boxed{5}."}], "ground_truth": "4"},
+    ]
+    src, out = tmp_path / "in.jsonl", tmp_path / "kept.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["filter", str(src), "--out", str(out), "--reward", "free_form", "--quiet"]) == 0
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(kept) == 3 and "response" in kept[0] and kept[0]["system"] == "brief"
+    assert kept[1]["messages"][1]["tool_calls"][0]["function"]["name"] == "calc" and kept[1]["tools"]
+    assert kept[2]["messages"][-1]["reasoning_content"] == "one and one" and "context" not in kept[2]
+    before, after = list(iter_examples(str(src)))[:3], list(iter_examples(str(out)))
+    assert after[0].messages is None and [a.messages for a in before[1:]] == [b.messages for b in after[1:]]
+    for a, b in zip(before, after):
+        assert (a.prompt, a.response, a.ground_truth) == (b.prompt, b.response, b.ground_truth)
+        assert a.meta.get("system") == b.meta.get("system") and a.meta.get("context") == b.meta.get("context")
+    assert main(["filter", str(src), "--out", str(tmp_path / "r1.jsonl"), "--reward", "free_form",
+                 "--to-r1-zero", "--quiet"]) == 0
+    last = json.loads((tmp_path / "r1.jsonl").read_text().splitlines()[2])["messages"][-1]
+    assert last == {"role": "assistant", "content": "one and one\n\n\\boxed{2} </think> <answer> 2 </answer>"}
+
+
 @pytest.mark.slow
 def test_cli_bad_line_gives_one_line_error(tmp_path):
     src = tmp_path / "bad.jsonl"

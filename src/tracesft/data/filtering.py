@@ -11,7 +11,7 @@ from ..grading.rewards import grade_many, r1_zero_reward_fn
 from .loaders import Example
 
 __all__ = ["filter_correct", "FilterReport", "graded_text", "REASONS", "SUMMARY_KEY", "explain_line",
-           "to_r1_zero_response"]
+           "to_r1_zero_response", "kept_record"]
 
 # A record field (kept in the example's meta) with the model's own final-answer statement, separate
 # from the response it trains on: CHAMP's one-sentence summary turn.
@@ -175,5 +175,38 @@ def explain_line(example: Example, reason: str | None, grade) -> str:
 
 def to_r1_zero_response(solution: str, answer: str) -> str:
     """A free-form solution as an R1-Zero response: ``<solution> </think> <answer> <answer> </answer>``
-    (the prompt template ends with ``<think>``)."""
-    return f"{solution.strip()} </think> <answer> {answer.strip()} </answer>"
+    (the prompt template ends with ``<think>``). A solution that opens with its own ``<think> ...
+    </think>`` block has those tags removed first: its thinking and its reply both go before the one
+    ``</think>``."""
+    text = solution.strip()
+    if text.startswith("<think>") and "</think>" in text:
+        thinking, _, reply = text[len("<think>"):].partition("</think>")
+        text = "\n\n".join(p for p in (thinking.strip(), reply.strip()) if p)
+    return f"{text} </think> <answer> {answer.strip()} </answer>"
+
+
+def _holds_as_prompt_and_response(messages: list[dict]) -> bool:
+    """True when a conversation is [system], one user message and one plain assistant reply: the
+    prompt/response record (with ``system`` as a field) holds it whole."""
+    turns = [m for m in messages if m["role"] != "system"]
+    return ([m["role"] for m in turns] == ["user", "assistant"]
+            and not any(k in turns[1] for k in ("tool_calls", "reasoning_content")))
+
+
+def kept_record(example: Example, response: str | None = None) -> dict:
+    """The record ``tracesft filter`` writes for a kept example: ``prompt``/``response``/``ground_truth``
+    plus the example's meta, or, for a conversation that a prompt and a response cannot hold whole
+    (earlier turns, tool calls and results, ``reasoning_content``), the conversation itself as
+    ``messages`` (its final assistant message's content replaced by ``response`` when one is given,
+    e.g. by ``--to-r1-zero``, which writes the thinking inline). Read back, either gives the same
+    example."""
+    meta = {k: v for k, v in example.meta.items() if k not in ("prompt", "response", "ground_truth")}
+    if example.messages is None or _holds_as_prompt_and_response(example.messages):
+        return {"prompt": example.prompt, "response": example.response if response is None else response,
+                "ground_truth": example.ground_truth, **meta}
+    messages = [dict(m) for m in example.messages]
+    if response is not None and messages[-1]["role"] == "assistant":
+        messages[-1].pop("reasoning_content", None)
+        messages[-1]["content"] = response
+    meta = {k: v for k, v in meta.items() if k not in ("system", "context")}  # both are in the messages
+    return {"messages": messages, "ground_truth": example.ground_truth, **meta}

@@ -436,30 +436,15 @@ def load_examples(
                          require_ground_truth=require_ground_truth, truth_from_boxed=truth_from_boxed)[0]
 
 
-def _without_non_finite(value):
-    """``value`` with NaN and +-inf floats (which JSON cannot hold) replaced by None (null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _without_non_finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_without_non_finite(v) for v in value]
-    return value
-
-
 def write_jsonl(path, records) -> int:
     """Write dict records as JSONL (UTF-8, whole or not at all: see :func:`tracesft.outputs.atomic_writer`);
     returns the count. JSON has no NaN or infinity: such a value (in a field tracesft passes through,
     or a metric) is written as ``null``, the one form for them in every file tracesft writes."""
-    from ..outputs import atomic_writer
+    from ..outputs import atomic_writer, json_text
 
     n = 0
     with atomic_writer(path) as f:
         for r in records:
-            try:
-                line = json.dumps(r, ensure_ascii=False, allow_nan=False)
-            except ValueError:  # a non-finite float somewhere in the record
-                line = json.dumps(_without_non_finite(r), ensure_ascii=False, allow_nan=False)
-            f.write(line + "\n")
+            f.write(json_text(r, ensure_ascii=False) + "\n")
             n += 1
     return n

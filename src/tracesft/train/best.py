@@ -84,11 +84,11 @@ def write_best(run_dir: Path, model, state: dict, tokenizer, record: dict) -> Pa
     """Write ``RUN/best/`` whole (:func:`tracesft.outputs.atomic_dir`: a temporary directory, fsynced,
     renamed over the old one; what a kill leaves is tidied by the run's ``clean_stale`` at its next start)."""
     from ..models.lora import save_final
-    from ..outputs import atomic_dir
+    from ..outputs import atomic_dir, json_text
 
     final = Path(run_dir) / BEST_DIR
     with atomic_dir(final) as tmp:
         save_final(model, state, tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "best.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")  # inside the temp dir
+        (tmp / "best.json").write_text(json_text(record, indent=2) + "\n", encoding="utf-8")  # inside the temp dir
     return final

@@ -35,7 +35,7 @@ from ..errors import TrainingError, UserInputError
 from ..models.heads import tied_parameter_names
 from ..models.lora import load_adapter_state
 from ..models.unwrap import is_adapted
-from ..outputs import fsync_tree
+from ..outputs import fsync_tree, json_text
 from .state import TrainState, capture_rng, restore_rng
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "list_checkpoints", "read_checkpoint", "read_newest_whole",
@@ -96,7 +96,7 @@ def save_checkpoint(run_dir, state: TrainState, model, tokenizer, model_state: d
             import yaml
 
             (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        (tmp / "state.json").write_text(json.dumps({**extra, **state.to_dict(), "saved_at": time.time()}, indent=2),
+        (tmp / "state.json").write_text(json_text({**extra, **state.to_dict(), "saved_at": time.time()}, indent=2),
                                         encoding="utf-8")
         fsync_tree(tmp)
     except (OSError, RuntimeError) as e:

@@ -18,7 +18,7 @@ from ..errors import MissingExtraError, TrainingError
 from ..models.heads import without_tied
 from ..models.lora import adapter_state, base_name, merged_state_dict, save_final
 from ..models.unwrap import is_adapted
-from ..outputs import write_text_atomic
+from ..outputs import write_json_atomic
 from . import checkpoint as ckpt
 from . import distributed as dist_
 from .best import BestTracker, write_best
@@ -287,7 +287,7 @@ def _finish(cfg: TrainConfig, c: Components, state: TrainState, info: dist_.Dist
                                     "evaluations_without_improvement": best.since}
     if t_wall is not None:
         summary["wall_seconds"] = time.perf_counter() - t_wall
-    write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(run_dir / "summary.json", summary)
     if cfg.plots:
         from ..plots import plot_run
 

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import MissingExtraError
+from ..outputs import json_text
 
 __all__ = ["MetricsLog", "LOG_BACKENDS"]
 
@@ -76,7 +77,7 @@ class MetricsLog:
         if not self.enabled:
             return
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(json_text(row) + "\n")
         numbers = {f"{row.get('kind', 'train')}/{k}": v for k, v in row.items()
                    if isinstance(v, (int, float)) and k != "step"}
         if self.tb is not None:

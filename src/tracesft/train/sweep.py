@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserInputError
-from ..outputs import write_text_atomic
+from ..outputs import write_json_atomic
 from .config import ConfigError, TrainConfig, load_config
 
 __all__ = ["Cell", "parse_sizes", "FILTER_MODES", "run_sweep", "sweep_table"]
@@ -139,7 +139,7 @@ def run_sweep(config_path: str | None, overrides: list[str], sizes: list[int | N
                 return None
             rows.append(_row(cell, cfg, summary))
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "sweep.json", json.dumps(rows, indent=2) + "\n")
+    write_json_atomic(out / "sweep.json", rows)
     from ..plots import plot_sweep
 
     plot_sweep(rows, out / "accuracy_vs_size.png")
