@@ -146,6 +146,7 @@ def _module_patterns(obj, out: list, depth: int = 0) -> None:
 def collect(package: str = "tracesft.grading") -> dict[str, re.Pattern]:
     pkg = importlib.import_module(package)
     found: dict[str, re.Pattern] = {}
+    seen: set[tuple[str, int]] = set()  # one pattern compiled in several modules is probed once
     for info in pkgutil.iter_modules(pkg.__path__):
         mod = importlib.import_module(f"{package}.{info.name}")
         pats: list[re.Pattern] = []
@@ -154,7 +155,8 @@ def collect(package: str = "tracesft.grading") -> dict[str, re.Pattern]:
                 _module_patterns(value, pats)
         pats += _literal_patterns(Path(mod.__file__))
         for p in pats:
-            if isinstance(p.pattern, str):
+            if isinstance(p.pattern, str) and (p.pattern, p.flags) not in seen:
+                seen.add((p.pattern, p.flags))
                 found.setdefault(f"{info.name}:{p.pattern[:70]!r}/{p.flags}", p)
     return found
 

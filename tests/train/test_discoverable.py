@@ -70,8 +70,12 @@ def test_threads_applied_to_torch_and_tokenizers(monkeypatch):
         import os
 
         assert os.environ["RAYON_NUM_THREADS"] == "1"
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         assert apply_threads(None) == available_cores() == default_threads()
         assert default_threads(local_world_size=available_cores() + 5) == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the caller's setting wins in one process, not under torchrun
+        assert apply_threads(None) == 3 == torch.get_num_threads()
+        assert default_threads(local_world_size=2) == max(1, available_cores() // 2)
     finally:
         torch.set_num_threads(before)
     with pytest.raises(ConfigError, match="threads: must be >= 1"):

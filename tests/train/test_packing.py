@@ -252,9 +252,10 @@ def test_packed_two_ranks_equal_one_process(setup_dir, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5, msg=k)
 
 
-def test_real_model_packed_equals_unpacked_and_trains(smollm2, tmp_path):
-    """SmolLM2-135M-Instruct (Llama architecture, sdpa): the probe picks varlen, packed log-probs equal
-    unpacked ones, and a packed run trains (one step)."""
+def test_real_model_packed_equals_unpacked(smollm2):
+    """SmolLM2-135M-Instruct (Llama architecture, sdpa): the probe picks varlen and packed log-probs
+    equal unpacked ones. (A packed run on it trains and resumes bit-identically:
+    tests/models/test_model_import.py::test_real_model_round_trips_and_resumes_bit_identically.)"""
     from transformers import AutoModelForCausalLM
 
     m = AutoModelForCausalLM.from_pretrained(smollm2, dtype=torch.float32).eval()
@@ -263,12 +264,3 @@ def test_real_model_packed_equals_unpacked_and_trains(smollm2, tmp_path):
     exs = [(torch.randint(0, 49152, (n,), generator=g).tolist(), 4) for n in (17, 30, 9)]
     for got, want in zip(packed_log_probs(m, exs, path="varlen"), unpacked_log_probs(m, exs)):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-4)
-    rows = [{"messages": [{"role": "user", "content": f"What is {i} plus 2?"},
-                          {"role": "assistant", "content": f"{i} plus 2 is {i + 2}."}]} for i in range(8)]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    from tracesft.train import TrainConfig
-
-    summary = train(TrainConfig(model=str(smollm2), train_data=str(tmp_path / "train.jsonl"), template="chat",
-                                max_length=64, packing=True, max_tokens_per_micro_batch=128, max_steps=1,
-                                lr=1e-5, output_dir=str(tmp_path / "run"), plots=False, progress=False).validate())
-    assert summary["steps"] == 1 and summary["packing"]["micro_batches_per_epoch"] >= 2

@@ -42,7 +42,7 @@ class RealSize:
 
 
 REAL = RealSize()
-REAL_FAST = RealSize(n_train=16, n_eval=4, max_steps=2, micro_batch_size=4, eval_max_new_tokens=16)
+REAL_FAST = RealSize(n_train=16, n_eval=4, max_steps=2, micro_batch_size=2, eval_max_new_tokens=16)
 
 
 def natural_trace(p: Problem, wrong: int = 0) -> str:

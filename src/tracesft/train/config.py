@@ -108,8 +108,9 @@ class TrainConfig:
     lora: dict | None = None
     fused_logprobs: bool = True  #: chunked output head (no full-vocabulary logits)
     parallel: str = "ddp"  #: under torchrun: ddp (replicated) | fsdp (FSDP2 fully_shard)
-    #: CPU threads for torch and the tokenizers (null: the cores this process may use, shared among the
-    #: ranks on this machine); fewer than the cores when other processes are busy (see docs/performance.md)
+    #: CPU threads for torch and the tokenizers (null: OMP_NUM_THREADS if set, in one process; else the cores
+    #: this process may use, shared among the ranks on this machine); fewer than the cores when other
+    #: processes are busy (see docs/performance.md)
     threads: int | None = None
     # optimisation
     optimizer: str = "adamw"  #: adamw | sgd (momentum = adam_beta1); no weight decay on biases and norms

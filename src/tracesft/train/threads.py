@@ -1,6 +1,8 @@
 """How many CPU threads a process uses: torch's intra-op pool and the tokenizers' (Rust) pool.
 
-By default the cores this process may run on (``os.sched_getaffinity``: a container's or
+By default ``OMP_NUM_THREADS`` when the caller set it in a one-process run (the usual way to say it,
+which torch itself reads; torchrun sets it to 1 for its ranks, so under torchrun it is not read), else
+the cores this process may run on (``os.sched_getaffinity``: a container's or
 ``taskset``'s CPU set, not the machine's), divided among the ranks of this machine under torchrun.
 More threads than free cores make every matrix product wait for the slowest thread: with another
 process busy on a 2-core machine, a SmolLM2-135M forward pass took 3.2-4.3 s with 2 threads against
@@ -26,7 +28,11 @@ def available_cores() -> int:
 
 
 def default_threads(local_world_size: int = 1) -> int:
-    """The cores this process may use, shared among ``local_world_size`` ranks (at least 1)."""
+    """``OMP_NUM_THREADS`` if set to a positive number in a one-process run, else the cores this
+    process may use, shared among ``local_world_size`` ranks (at least 1)."""
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if local_world_size <= 1 and omp.isdigit() and int(omp) > 0:
+        return int(omp)
     return max(1, available_cores() // max(1, local_world_size))
 
 
