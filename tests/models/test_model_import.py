@@ -110,7 +110,8 @@ def test_real_model_round_trips_and_resumes_bit_identically(smollm2, tmp_path):
                             + "\n" for i in range(4)))
     cfg = dict(model=str(smollm2), train_data=str(data), template="chat", max_length=64, packing=True,
                max_tokens_per_micro_batch=128, max_steps=2, lr=1e-4, warmup_steps=0, checkpoint_every=1, keep_last=2,
-               plots=False, progress=False, seed=3, optimizer="sgd", adam_beta1=0.0)  # plain SGD: no optimizer state, 0.5 GB checkpoints
+               plots=False, progress=False, seed=3,
+               optimizer="sgd", adam_beta1=0.0)  # plain SGD: no optimizer state, 0.5 GB checkpoints
     ref = tmp_path / "ref"
     summary = train(TrainConfig(**cfg, output_dir=str(ref)).validate())
     assert summary["packing"]["micro_batches_per_epoch"] < 4  # the 4 conversations share rows
