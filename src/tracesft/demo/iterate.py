@@ -10,6 +10,11 @@
 
 The run directory's ``summary.json`` holds ``accuracy_per_round`` (round 0: the seed model); its
 path is the last line printed.
+
+``--real`` runs the same on SmolLM2-135M-Instruct (imported from its PyPI package, as
+``demo --real``), through its chat template and ``demo --real``'s system message, on word problems
+with worked solutions in the R1 format: a seed model fine-tuned on a few of them, then rounds on
+answer-only questions (:data:`REAL_ITERATE`, sized for 2 CPU cores).
 """
 
 from __future__ import annotations
