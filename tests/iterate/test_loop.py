@@ -68,6 +68,24 @@ def test_resume_of_a_finished_run_redoes_nothing_and_a_changed_config_is_refused
         run_iterate(config_from_mapping(values), str(out))
 
 
+def test_resume_of_a_run_saved_before_a_key_existed_takes_its_default(reference_run, tmp_path):
+    """A key added to the schema since the run was saved: at its default the run continues; set, it is
+    a change like any other."""
+    import shutil
+
+    src, _ = reference_run
+    out = tmp_path / "old"
+    shutil.copytree(src, out)
+    values = yaml.safe_load((out / "iterate.yaml").read_text())
+    del values["iterate"]["accumulate"]
+    (out / "iterate.yaml").write_text(yaml.safe_dump(values))
+    run_iterate(config_from_mapping(values), str(out), resume=True, quiet=True)
+    (out / "iterate.yaml").write_text(yaml.safe_dump(values))
+    with pytest.raises(UserInputError, match="iterate.accumulate False -> True"):
+        run_iterate(config_from_mapping({**values, "iterate": {**values["iterate"], "accumulate": True}}),
+                    str(out), resume=True)
+
+
 def test_a_round_that_keeps_nothing_stops_with_solve_rates(iterate_dir, tmp_path, capsys):
     values = iterate_values(iterate_dir)
     values["model"] = str(iterate_dir / "model")  # the untrained model: no sample is correct

@@ -71,13 +71,27 @@ def _prepare(config: IterateConfig, out: Path, resume: bool) -> None:
         except (UserInputError, yaml.YAMLError) as e:
             raise UserInputError(f"{saved_path}: not a readable config ({e})") from None
         new = _flat(config.to_dict())
-        changed = {k: (saved.get(k), new.get(k)) for k in sorted(set(saved) | set(new))
-                   if saved.get(k) != new.get(k) and k not in RESUME_SAFE}
+        defaults = _defaults()  # a key the saved config lacks (added since) had its default
+        changed = {k: (saved.get(k, defaults.get(k)), new.get(k)) for k in sorted(set(saved) | set(new))
+                   if saved.get(k, defaults.get(k)) != new.get(k) and k not in RESUME_SAFE}
         if changed:
             listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise UserInputError(f"--resume {out}: {listed} would not continue the same run; start a new run in "
                                  "another --out (only iterate.rounds and logging/checkpointing keys may change)")
     save_iterate_config(config, saved_path)
+
+
+def _defaults() -> dict:
+    """Every key's default, flat (``iterate.KEY`` for the loop's)."""
+    from ..train.config import TrainConfig
+    from .config import IterateSettings
+
+    def of(cls):
+        return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+
+    return _flat({**of(TrainConfig), "iterate": of(IterateSettings)})
 
 
 def _phase(round_dir: Path, name: str, run) -> dict | None:
