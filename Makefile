@@ -68,7 +68,8 @@ test-main: setup setup-browser
 	$(PY) -m pytest $(XDIST) --durations=10
 
 test-vllm: setup-vllm
-	$(VPY) -m pytest --vllm -m vllm tests/evaluate/test_vllm.py tests/evaluate/test_vllm_torchrun.py --durations=5
+	$(VPY) -m pytest --vllm -m vllm tests/evaluate/test_vllm.py tests/evaluate/test_vllm_torchrun.py \
+		tests/iterate/test_iterate_vllm.py --durations=5
 
 # The inner loop: the unmarked tier (no subprocess, second rank, real model, demo or vLLM), about a minute.
 # One process: its tests are short, and 2 xdist workers each pay the imports and collection again (measured

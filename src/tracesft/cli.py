@@ -617,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: SmolLM2-135M-Instruct (a real pretrained model) on word problems, <= 15 min")
     m.add_argument("--iterate", action="store_true",
                    help="instead: expert iteration (tracesft iterate) from a weak seed model, three rounds, ~10 CPU "
-                        "minutes (not built with --real)")
+                        "minutes (with --real: SmolLM2-135M-Instruct, two rounds)")
     m.add_argument("--out", default=None, help="run directory (default runs/demo-TIMESTAMP)")
     m.add_argument("--seed", type=_SEED, default=0)
     m.add_argument("--eval-backend", choices=list(EVALUATORS), default="hf",

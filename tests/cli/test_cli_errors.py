@@ -119,6 +119,8 @@ CASES = [
     ("inspect chat without a tokenizer", ["data", "inspect", "{d}/train.jsonl", "--template", "chat"],
      "template chat needs the model's tokenizer"),
     ("demo --sweep --real", ["demo", "--sweep", "--real"], "--sweep and --real: choose one"),
+    ("demo --iterate --real, --out a file", ["demo", "--iterate", "--real", "--out", "{d}/train.jsonl"],
+     "train.jsonl: exists and is not a directory"),
     ("config is /dev/zero", ["train", "--config", "/dev/zero"], "/dev/zero: config file larger than"),
     ("data is /dev/zero", ["filter", "/dev/zero", "--out", "{d}/o.jsonl"], "/dev/zero: not a regular file"),
     ("lora on a tied head", ["train", "--config", "{d}/train.yaml", "--set", "lora={target_modules: [lm_head]}",

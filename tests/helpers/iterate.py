@@ -19,10 +19,10 @@ def _write(path: Path, rows) -> None:
             f.write(json.dumps(r) + "\n")
 
 
-def build_iterate_dir(root: Path, seed_steps: int = 40) -> Path:
+def build_iterate_dir(root: Path, seed_steps: int = 40, **model) -> Path:
     """root/model (tiny Qwen2 + BPE tokenizer), root/seed (fine-tuned to answer ' X </think> <answer> 3
     </answer>' with a random filler X), questions.jsonl (8: answers 3, except 4 for questions 0 and 4),
-    eval.jsonl (4), template.txt, seed.jsonl."""
+    eval.jsonl (4), template.txt, seed.jsonl. ``model``: tiny_qwen2 keywords (heads, ...)."""
     from tracesft.demo.models import tiny_qwen2
     from tracesft.demo.tokenizer import train_bpe_tokenizer
     from tracesft.train import TrainConfig, train
@@ -37,7 +37,8 @@ def build_iterate_dir(root: Path, seed_steps: int = 40) -> Path:
     (root / "template.txt").write_text(TEMPLATE)
     tok = train_bpe_tokenizer([TEMPLATE.replace("{question}", r["prompt"]) + r["response"] for r in seed_rows],
                               vocab_size=300)
-    tiny_qwen2(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, seed=0).save_pretrained(root / "model")
+    tiny = tiny_qwen2(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, seed=0, **model)
+    tiny.save_pretrained(root / "model")
     tok.save_pretrained(root / "model")
     train(TrainConfig(model=str(root / "model"), train_data=str(root / "seed.jsonl"),
                       template=str(root / "template.txt"), reward="r1_zero", max_length=48, micro_batch_size=8,

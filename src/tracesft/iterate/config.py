@@ -38,6 +38,9 @@ class IterateSettings:
     init: str = "previous"  #: each round fine-tunes from: base (ReST-EM: the starting model) | previous (last round's)
     #: share of train_data's own traces (its responses) mixed into each round's training set, in [0, 1]
     mix_original: float = 0.0
+    #: train each round on every trace kept so far (this round's and earlier rounds', duplicates of a
+    #: question's response dropped), not on this round's only (ReST-EM, STaR: false)
+    accumulate: bool = False
     #: STaR rationalisation: questions no sample solved are sampled again with the answer as a hint;
     #: correct rationales train with the hint removed (counted apart)
     rationalize: bool = False

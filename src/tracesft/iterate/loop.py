@@ -9,7 +9,7 @@ Layout of the output directory (``OUT``)::
     round-N/rationalize/    (rationalize: true) hinted samples of the questions no sample solved
     round-N/samples.jsonl   every sample with its grade and ``why`` (kept, duplicate, wrong_answer, ...)
     round-N/kept.jsonl      the kept responses (question without the hint, response, ground truth)
-    round-N/train.jsonl     what the round trains on: kept + the mixed-in original traces
+    round-N/train.jsonl     what the round trains on: kept (accumulate: every round's so far) + mixed-in originals
     round-N/sft/            the round's ``tracesft train`` run directory (final/ is the round's model)
     round-N/eval/           the round's evaluation
     round-N/done-PHASE.json a phase's marker, written atomically when it finished (its seconds, counts)
@@ -71,13 +71,27 @@ def _prepare(config: IterateConfig, out: Path, resume: bool) -> None:
         except (UserInputError, yaml.YAMLError) as e:
             raise UserInputError(f"{saved_path}: not a readable config ({e})") from None
         new = _flat(config.to_dict())
-        changed = {k: (saved.get(k), new.get(k)) for k in sorted(set(saved) | set(new))
-                   if saved.get(k) != new.get(k) and k not in RESUME_SAFE}
+        defaults = _defaults()  # a key the saved config lacks (added since) had its default
+        changed = {k: (saved.get(k, defaults.get(k)), new.get(k)) for k in sorted(set(saved) | set(new))
+                   if saved.get(k, defaults.get(k)) != new.get(k) and k not in RESUME_SAFE}
         if changed:
             listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise UserInputError(f"--resume {out}: {listed} would not continue the same run; start a new run in "
                                  "another --out (only iterate.rounds and logging/checkpointing keys may change)")
     save_iterate_config(config, saved_path)
+
+
+def _defaults() -> dict:
+    """Every key's default, flat (``iterate.KEY`` for the loop's)."""
+    from ..train.config import TrainConfig
+    from .config import IterateSettings
+
+    def of(cls):
+        return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+
+    return _flat({**of(TrainConfig), "iterate": of(IterateSettings)})
 
 
 def _phase(round_dir: Path, name: str, run) -> dict | None:
@@ -264,6 +278,7 @@ def _keep(config: IterateConfig, round_n: int, questions: list, originals: list,
                             f"({len(records)} samples; see {round_dir / 'samples.jsonl'} for each one's why): "
                             "more samples_per_prompt, another temperature or a stronger starting model may help")
     write_jsonl(round_dir / "kept.jsonl", traces)
+    trained = _accumulated(round_dir.parent, round_n, traces) if it.accumulate else traces
     mixed = []
     if it.mix_original and originals:
         n = round(it.mix_original * len(originals))
@@ -271,14 +286,30 @@ def _keep(config: IterateConfig, round_n: int, questions: list, originals: list,
         mixed = [{"prompt": originals[i].prompt, "response": originals[i].response,
                   "ground_truth": originals[i].ground_truth, "origin": "original",
                   "source": originals[i].meta.get("source")} for i in chosen]
-    write_jsonl(round_dir / "train.jsonl", traces + mixed)
+    write_jsonl(round_dir / "train.jsonl", trained + mixed)
     n_samples = len(records)
     return {"questions": len(questions), "samples": n_samples, "correct_samples": sum(c for c, _ in counts.values()),
             "solved": solved, "coverage": solved / len(questions),
             "avg@K": sum(c for c, _ in counts.values()) / max(1, n_samples),
             "kept": len(kept), "kept_rationalized": len(kept_hinted),
             "rationalize_questions": len({r["prompt_index"] for r in hinted}), "mixed_original": len(mixed),
-            "train_examples": len(traces) + len(mixed)}
+            "accumulated": len(trained), "train_examples": len(trained) + len(mixed)}
+
+
+def _accumulated(out: Path, round_n: int, traces: list[dict]) -> list[dict]:
+    """``accumulate``: the traces kept in rounds 1 .. round_n (earlier rounds' kept.jsonl, then
+    ``traces``), a question's response kept once (whitespace collapsed, as within a round)."""
+    from .select import dedup_key
+
+    earlier = [json.loads(line) for n in range(1, round_n)
+               for line in (out / f"round-{n}" / "kept.jsonl").read_text(encoding="utf-8").splitlines()]
+    seen, unique = set(), []
+    for t in earlier + traces:
+        key = (t["question_index"], dedup_key(t["response"]))
+        if key not in seen:
+            seen.add(key)
+            unique.append(t)
+    return unique
 
 
 def _print_solve_rates(round_n: int, counts: dict, k: int, limit: int = 20) -> None:
