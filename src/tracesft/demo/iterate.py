@@ -20,7 +20,6 @@ answer-only questions (:data:`REAL_ITERATE`, sized for 2 CPU cores).
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from ..data import write_jsonl
-from ..outputs import write_text_atomic
+from ..outputs import write_json_atomic, write_text_atomic
 from .task import DEMO_TEMPLATE, make_dataset
 
 
@@ -187,7 +186,7 @@ def _seed_then_iterate(run_dir: Path, model_dir: Path, common: dict, size, fast:
               "n_questions": size.n_questions, "n_eval": size.n_eval, "rounds": size.rounds,
               "samples_per_prompt": size.samples_per_prompt, "table": rows,
               "wall_seconds": time.perf_counter() - t0, "fast": fast, **({"model": model} if model else {})}
-    write_text_atomic(run_dir / "summary.json", json.dumps(result, indent=2) + "\n")
+    write_json_atomic(run_dir / "summary.json", result)
     print(f"held-out accuracy {acc[0]:.1%} (seed model) -> {acc[-1]:.1%} after {size.rounds} rounds "
           f"({result['gain_points']:+.1f} points), {result['wall_seconds']:.0f} s of wall time"
           + (f"; plot {run_dir / 'iterate' / 'iterate.png'}" if not fast else ""))

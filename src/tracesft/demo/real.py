@@ -16,14 +16,13 @@ epochs.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import Example, filter_correct, write_jsonl
-from ..outputs import write_text_atomic
+from ..outputs import write_json_atomic
 from .task import Problem, make_problem
 
 SYSTEM = ("Solve the math problem. Think step by step inside <think> </think>, then give only the final "
@@ -136,7 +135,7 @@ def run_demo_real(out: str | None = None, seed: int = 0, fast: bool = False, eva
         "n_eval": summary["eval_n_examples"], "n_train": len(kept), "train_steps": summary["steps"],
         "final_loss": summary["final_loss"], "wall_seconds": time.perf_counter() - t0, "fast": fast,
     }
-    write_text_atomic(run_dir / "summary.json", json.dumps(result, indent=2) + "\n")
+    write_json_atomic(run_dir / "summary.json", result)
     print(f"\n[4/4] {'':<18}{'before':>10}{'after':>10}")
     print(f"{'held-out accuracy':<24}{result['accuracy_before']:>10.1%}{result['accuracy_after']:>10.1%}")
     print(f"{'format rate':<24}{result['format_rate_before']:>10.1%}{result['format_rate_after']:>10.1%}")

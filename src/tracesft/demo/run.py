@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from ..data import Example, filter_correct, write_jsonl
-from ..outputs import write_text_atomic
+from ..outputs import write_json_atomic, write_text_atomic
 from .task import DEMO_TEMPLATE, make_dataset
 
 
@@ -88,7 +88,7 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
         "wall_seconds": time.perf_counter() - t0,
         "fast": fast,
     }
-    write_text_atomic(run_dir / "summary.json", json.dumps(result, indent=2) + "\n")
+    write_json_atomic(run_dir / "summary.json", result)
     _print_result(run_dir, result)
     return run_dir
 
@@ -258,7 +258,7 @@ def run_demo_sweep(out: str | None = None, seed: int = 0, fast: bool = False, si
         print(sweep_table(rows))
         print(f"plot: {run_dir / 'sweep' / 'accuracy_vs_size.png'}")
         habits = [dict(size=r["size"], filter=r["filter"], **carry_habit(Path(r["run_dir"]))) for r in rows]
-        write_text_atomic(run_dir / "sweep" / "carry_habit.json", json.dumps(habits, indent=2) + "\n")
+        write_json_atomic(run_dir / "sweep" / "carry_habit.json", habits)
         print("held-out problems that need a carry/borrow vs not, and how often the model repeats the teacher's slip:")
         print(f"{'size':>6} {'filter':>6} {'carry right':>12} {'no-carry right':>15} {'teacher slip':>13}")
         for h in habits:

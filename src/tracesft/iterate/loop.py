@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import ConfigError, TrainingError, UserInputError
-from ..outputs import write_text_atomic
+from ..outputs import json_text, write_json_atomic, write_text_atomic
 from .config import IterateConfig, save_iterate_config
 from .select import select_kept, solve_counts
 
@@ -106,7 +106,7 @@ def _phase(round_dir: Path, name: str, run) -> dict | None:
         return None
     info.setdefault("seconds", time.perf_counter() - t0)
     round_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(marker, json.dumps(info, indent=2) + "\n")
+    write_json_atomic(marker, info)
     return info
 
 
@@ -201,8 +201,8 @@ def _sample(config: IterateConfig, cfg, model_path: str, round_n: int, examples:
                     r["question"] = examples[i].prompt
                 gen = result["summary"].get("generation_seconds") or 0.0
                 write_text_atomic(directory / f"chunk-{c:05d}.json",
-                                  json.dumps({"generation_seconds": gen, "grading_seconds": max(0.0, total - gen),
-                                              "records": result["records"]}) + "\n")
+                                  json_text({"generation_seconds": gen, "grading_seconds": max(0.0, total - gen),
+                                             "records": result["records"]}) + "\n")
                 log.info("round %d: sampled questions %d-%d of %d", round_n, s + 1, min(s + size, len(examples)),
                          len(examples))
         finally:
@@ -364,7 +364,7 @@ def _evaluate(cfg, model_path: str, held_out: list, eval_dir: Path) -> dict:
     eval_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(eval_dir / "generations.jsonl", result["records"])
     summary = {"model": model_path, **result["summary"]}
-    write_text_atomic(eval_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(eval_dir / "summary.json", summary)
     return {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
 
 
@@ -422,7 +422,7 @@ def _loop(config: IterateConfig, out: Path, quiet: bool, t_wall: float) -> dict:
     rows: list[dict] = []
 
     def progress(status: str) -> None:
-        write_text_atomic(out / "iterate.json", json.dumps({"status": status, "rounds": rows}, indent=2) + "\n")
+        write_json_atomic(out / "iterate.json", {"status": status, "rounds": rows})
 
     base = cfg.model
     r0 = out / "round-0"
@@ -474,7 +474,7 @@ def _summary(config: IterateConfig, out: Path, rows: list[dict], wall: float) ->
                "kept_rationalized_per_round": [r.get("kept_rationalized") for r in rows[1:]],
                "final_model": str(out / f"round-{len(rows) - 1}" / "sft" / "final") if len(rows) > 1 else None,
                "table": rows, "wall_seconds_this_run": wall}
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "summary.json", summary)
     return summary
 
 
