@@ -27,11 +27,13 @@ constant, loss = the mean over the step's completion tokens in all four):
 - ``packed``: tracesft, ``packing: true``, ``max_tokens_per_micro_batch`` ``--max-tokens`` (4096) x
   ``--accumulation``.
 - ``trl-default``: TRL's SFTTrainer at its defaults (padded batches, its default ``nll`` loss
-  normalised by the step's completion tokens), with the same batch ``--micro-batch`` x
+  normalised by the step's completion tokens, gradient checkpointing on), with the same batch ``--micro-batch`` x
   ``--accumulation`` and ``max_length`` 4096 (its default 1024 would cut the long examples).
 - ``trl-packed``: TRL at its fastest settings for this loss on CPU: ``packing=True`` (best-fit
   decreasing, which turns on ``padding_free``: position_ids, no padding), one packed row of
-  ``max_length`` = ``--max-tokens`` per micro-batch, ``--accumulation`` micro-batches. (Its fused,
+  ``max_length`` = ``--max-tokens`` per micro-batch, ``--accumulation`` micro-batches,
+  ``gradient_checkpointing=False`` (TRL's SFTConfig turns it on by default; the stored run
+  ``packing-2026-12-01-214600.json`` still had it on). (Its fused,
   chunked LM head is always on in TRL 1.16; off GPU (no Triton) it scores every position, prompt
   included.)
 
@@ -142,7 +144,9 @@ def run_trl(workdir: Path, packed: bool) -> dict:
     rows = [json.loads(line) for line in (workdir / "data.jsonl").read_text().splitlines()]
     model = AutoModelForCausalLM.from_pretrained(workdir / "model")
     tok = AutoTokenizer.from_pretrained(workdir / "model")
-    batch = dict(per_device_train_batch_size=1, max_length=st["max_tokens"], packing=True) if packed else \
+    # TRL's own default is gradient_checkpointing=True (SFTConfig); at its fastest it is off, as in tracesft.
+    batch = dict(per_device_train_batch_size=1, max_length=st["max_tokens"], packing=True,
+                 gradient_checkpointing=False) if packed else \
         dict(per_device_train_batch_size=st["micro_batch"], max_length=st["max_length"])
     args = SFTConfig(output_dir=str(workdir / "trl_out"), gradient_accumulation_steps=st["accumulation"],
                      learning_rate=1e-4, lr_scheduler_type="constant", warmup_steps=0, num_train_epochs=1,
