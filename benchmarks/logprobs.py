@@ -4,6 +4,10 @@
     python benchmarks/logprobs.py --quick       # a smoke run: N=256, one repeat
     python benchmarks/logprobs.py --baseline OLD/src   # also the fused head of another source tree
 
+Paths: "plain" (full logits), "fused" (the chunked head; its backward recomputes the logits) and
+"fused-hint" (the chunked head told the loss weights w in the forward, ``grad_hint=w``, as training
+does: it forms the gradients in the forward, three matrix products in all instead of four).
+
 Each (path, N) case runs in a fresh subprocess (benchmarks/harness.py; --rounds rounds,
 alternating; medians over rounds). Inputs: hidden (N, 896) and the output weight
 (151,936, 896), both float32 and requiring grad, labels (N,). The step: log p(label) and entropy
@@ -27,6 +31,7 @@ HIDDEN, VOCAB = 896, 151_936
 def run_case(path: str, n: int, repeats: int) -> dict:
     import torch
 
+    from tracesft import fused_logprobs
     from tracesft.fused_logprobs import fused_linear_log_probs
     from tracesft.logprobs import compute_entropy, log_probs_from_logits
 
@@ -40,7 +45,9 @@ def run_case(path: str, n: int, repeats: int) -> dict:
     for _ in range(repeats):
         hidden.grad = weight.grad = None
         t0 = time.perf_counter()
-        if path == "fused":
+        if path == "fused-hint":
+            lp, ent = fused_linear_log_probs(hidden, weight, labels, return_entropy=True, grad_hint=w)
+        elif path.startswith("fused"):
             lp, ent = fused_linear_log_probs(hidden, weight, labels, return_entropy=True)
         else:
             logits = hidden @ weight.t()
@@ -50,10 +57,15 @@ def run_case(path: str, n: int, repeats: int) -> dict:
         (lp * w).sum().backward()
         times.append(time.perf_counter() - t0)
         del lp, ent
-        if path != "fused":
+        if path == "plain":
             del logits
     peak = harness.peak_rss_self()
-    return {"path": path, "n": n, "peak_rss_increase": peak - base, "seconds": min(times), "entropy": entropy_mean}
+    out = {"path": path, "n": n, "peak_rss_increase": peak - base, "seconds": min(times), "entropy": entropy_mean}
+    if path.startswith("fused") and hasattr(fused_logprobs, "_block_rows"):  # the sizes chosen (not in a baseline)
+        out.update(chunk_rows=fused_logprobs.auto_chunk_size(VOCAB, n_tokens=n),
+                   block_rows=fused_logprobs._block_rows(VOCAB, hidden.device),
+                   last_level_cache=fused_logprobs._last_level_cache_bytes())
+    return out
 
 
 def main() -> None:
@@ -71,8 +83,8 @@ def main() -> None:
         return
     if args.quick:
         args.tokens, args.repeats = [256], 1
-    paths = ("plain", "fused") + (("fused-baseline",) if args.baseline else ())
-    cases = [harness.Case(f"{path} N={n}", [__file__, "--case", path.split("-")[0], str(n), "--repeats",
+    paths = ("plain", "fused", "fused-hint") + (("fused-baseline",) if args.baseline else ())
+    cases = [harness.Case(f"{path} N={n}", [__file__, "--case", path, str(n), "--repeats",
                                             str(args.repeats)],
                           env={"PYTHONPATH": args.baseline} if path == "fused-baseline" else {})
              for n in args.tokens for path in paths]
@@ -94,6 +106,10 @@ def main() -> None:
         pl, fl = pm - grad_w, fm - grad_w
         print(f"{n:>5} | {pm / gb:>9.2f}Gi {fm / gb:>9.2f}Gi {fm / pm:>6.1%} | {ps:>7.2f} "
               f"{fs:>7.2f} {fs / ps:>5.2f}x | {pl / gb:>9.2f}Gi {fl / gb:>9.2f}Gi {fl / pl:>6.1%}")
+        hs = harness.median(result, f"fused-hint N={n}", "seconds")
+        hm = harness.median(result, f"fused-hint N={n}", "peak_rss_increase")
+        print(f"{'':>5}   fused, loss weights given (grad_hint): {hs:.2f} s ({hs / ps:.2f}x plain), peak+ "
+              f"{hm / gb:.2f}Gi ({hm / pm:.1%} of plain)")
         if args.baseline:
             bs = harness.median(result, f"fused-baseline N={n}", "seconds")
             bm = harness.median(result, f"fused-baseline N={n}", "peak_rss_increase")

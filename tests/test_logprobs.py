@@ -198,9 +198,10 @@ def test_fused_gradcheck_small():
 def test_auto_chunk_size_respects_budget():
     c = auto_chunk_size(151_936, budget_bytes=256 * 2**20)
     assert c >= 1
-    assert 3 * 4 * 151_936 * c <= 256 * 2**20
+    assert 2 * 4 * 151_936 * c <= 256 * 2**20 < 2 * 4 * 151_936 * (c + 1)
     assert auto_chunk_size(10, budget_bytes=10) == 1
-    cols = vocab_chunk_size(2048, 151_936)
+    assert auto_chunk_size(151_936, n_tokens=2048) == 410  # chunks of at most 441 evened out: five of 410
+    cols = vocab_chunk_size(2048, 151_936, budget_bytes=256 * 2**20)
     assert 2 * 4 * 2048 * cols <= 256 * 2**20 and cols >= 256
     assert vocab_chunk_size(1, 151_936) == 151_936 and vocab_chunk_size(10**7, 151_936) == 256
 
@@ -259,3 +260,35 @@ def test_with_grad_keyword(fused):
     with torch.no_grad():
         assert not get_response_log_probs(model, ids, labels, fused=fused)["log_probs"].requires_grad
         assert get_response_log_probs(model, ids, labels, with_grad=True, fused=fused)["log_probs"].requires_grad
+
+
+@pytest.mark.parametrize("upstream", ["multiple", "other", "entropy"])
+def test_grad_hint_gradients_formed_in_forward_or_recomputed(monkeypatch, upstream):
+    """With ``grad_hint`` the forward forms the gradients; backward uses them when its incoming gradient
+    is c * hint and recomputes otherwise (another gradient, or one reaching the entropy): the result
+    equals full logits' in every case, and the path taken is the expected one."""
+    from tracesft import fused_logprobs
+
+    scales = []
+    real = fused_logprobs._hint_scale
+    monkeypatch.setattr(fused_logprobs, "_hint_scale", lambda g, h: scales.append(real(g, h)) or scales[-1])
+    g = torch.Generator().manual_seed(2)
+    h = torch.randn(23, 8, generator=g, requires_grad=True)
+    w = torch.randn(31, 8, generator=g, requires_grad=True)
+    b = torch.randn(31, generator=g, requires_grad=True)
+    y = torch.randint(0, 31, (23,), generator=g)
+    hint = torch.rand(23, generator=g)
+    g_lp = -3 * hint if upstream != "other" else torch.randn(23, generator=g)
+    g_ent = torch.randn(23, generator=g) if upstream == "entropy" else torch.zeros(23)
+
+    lp, ent = fused_linear_log_probs(h, w, y, b, return_entropy=True, chunk_size=4, grad_hint=hint)
+    (lp @ g_lp + (ent @ g_ent if upstream == "entropy" else 0)).backward()
+    fused_grads = [t.grad.clone() for t in (h, w, b)]
+    for t in (h, w, b):
+        t.grad = None
+    logits = h @ w.t() + b
+    (log_probs_from_logits(logits[None], y[None])[0] @ g_lp + compute_entropy(logits) @ g_ent).backward()
+    for got, t in zip(fused_grads, (h, w, b)):
+        torch.testing.assert_close(got, t.grad, rtol=1e-4, atol=1e-5)
+    expected = {"multiple": [pytest.approx(-3.0)], "other": [None], "entropy": []}[upstream]
+    assert scales == expected

@@ -396,6 +396,8 @@ def _cmd_demo(args) -> int:
     for other in ("real", "iterate"):
         if args.sweep and getattr(args, other):
             raise UserInputError(f"--sweep and --{other}: choose one")
+    if args.packing and (args.sweep or args.real or args.iterate):
+        raise UserInputError("--packing: only for the basic demo (not with --sweep, --real or --iterate)")
     if args.iterate:
         from .demo.iterate import run_demo_iterate
 
@@ -407,7 +409,8 @@ def _cmd_demo(args) -> int:
     elif args.sweep:
         run_demo_sweep(args.out, seed=args.seed, fast=args.fast)
     else:
-        run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed, eval_backend=args.eval_backend)
+        run_demo(args.out, fast=args.fast, no_filter=args.no_filter, seed=args.seed, eval_backend=args.eval_backend,
+                 packing=args.packing)
     return 0
 
 
@@ -611,6 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="the whole pipeline on a synthetic task, on CPU, in minutes")
     m.add_argument("--fast", action="store_true", help="a smaller run (under a minute), for smoke tests")
     m.add_argument("--no-filter", action="store_true", help="train on the unfiltered teacher traces")
+    m.add_argument("--packing", action="store_true", help="train with packing: true (micro-batches of micro_batch_size "
+                   "x the mean example length in tokens); the basic demo only")
     m.add_argument("--sweep", action="store_true",
                    help="instead: accuracy vs training-set size, filtered and unfiltered (tracesft sweep), ~8 min")
     m.add_argument("--real", action="store_true",

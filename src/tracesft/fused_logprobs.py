@@ -13,6 +13,8 @@ on full logits; tests compare the two on the same inputs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -28,17 +30,55 @@ __all__ = [
     "fused_unsupported_reason",
 ]
 
-# Memory allowed for the per-chunk (chunk x vocab) float32 temporaries. 3 buffers are budgeted
-# (logits, exp, and a half-precision copy or entropy-gradient buffer).
-DEFAULT_CHUNK_BUDGET_BYTES = 256 * 2**20
+# Memory allowed for the per-chunk float32 temporaries: two (chunk x vocab) buffers in the forward
+# (the logits and their softmax, which becomes the gradient when it is formed in the forward), two
+# (tokens x slice) buffers in a backward that recomputes.
+DEFAULT_CHUNK_BUDGET_BYTES = 512 * 2**20
 
 # Config attributes that change logits after the output projection; we do not implement them.
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
 
+# Relative tolerance of the check that backward's incoming gradient is a multiple of ``grad_hint``.
+_HINT_RTOL = 1e-6
 
-def auto_chunk_size(vocab_size: int, budget_bytes: int = DEFAULT_CHUNK_BUDGET_BYTES) -> int:
-    """Tokens per chunk so that three (chunk x vocab) float32 buffers fit in ``budget_bytes``."""
-    return max(1, budget_bytes // (3 * 4 * max(1, vocab_size)))
+
+def auto_chunk_size(vocab_size: int, budget_bytes: int = DEFAULT_CHUNK_BUDGET_BYTES,
+                    n_tokens: int | None = None) -> int:
+    """Tokens per chunk of the forward: two (chunk x vocab) float32 buffers fit in ``budget_bytes``;
+    with ``n_tokens``, the chunks are then evened out (2048 tokens in chunks of at most 441 give five
+    of 410, not four of 441 and one of 284)."""
+    rows = max(1, budget_bytes // (2 * 4 * max(1, vocab_size)))
+    if n_tokens:
+        chunks = -(-n_tokens // rows)
+        rows = -(-n_tokens // chunks)
+    return rows
+
+
+def _last_level_cache_bytes() -> int:
+    """Size of the largest CPU cache (Linux sysfs), 32 MiB where it cannot be read."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip().upper()
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+        except OSError:
+            continue
+        unit = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * unit)
+    return max(sizes, default=32 * 2**20)
+
+
+def _block_rows(vocab_size: int, device: torch.device) -> int:
+    """Rows of a chunk whose softmax arithmetic runs together. On CPU: two (rows x vocab) float32
+    blocks in the last-level cache, so that the chunk's logits come from memory once and the
+    max/exp/sum/entropy/gradient passes run in cache (each pass over the whole chunk would
+    stream it from memory again). Elsewhere the whole chunk (one kernel launch per pass)."""
+    if device.type != "cpu":
+        return 2**31
+    return max(1, _last_level_cache_bytes() // (2 * 4 * max(1, vocab_size)))
 
 
 def _chunk_logits(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -58,29 +98,62 @@ def _chunk_logits(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
 
 class _FusedLinearLogProbs(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, labels, chunk_size, want_entropy, vocab_chunk):
-        n = hidden.shape[0]
+    def forward(ctx, hidden, weight, bias, labels, chunk_size, want_entropy, vocab_chunk, grad_hint):
+        """One pass over chunks of tokens: each chunk's logits (one matrix product), then, a block of
+        rows at a time (:func:`_block_rows`), max, exp, sum, log p(label), entropy and, with
+        ``grad_hint``, the gradient of the logits ``hint * (onehot - p)`` in place of p. With the
+        hint, the chunk's gradients for hidden and weight follow from two more matrix products
+        (the weight's accumulated in place), so that backward needs no second pass over the
+        logits: three matrix products in all, as with full logits, instead of four."""
+        n, vocab = hidden.shape[0], weight.shape[0]
         log_probs = hidden.new_empty(n, dtype=torch.float32)
         lse = hidden.new_empty(n, dtype=torch.float32)
         entropy = hidden.new_empty(n, dtype=torch.float32) if want_entropy else None
+        precompute = grad_hint is not None and any(ctx.needs_input_grad[:3])
+        need_h, need_w, need_b = (precompute and ctx.needs_input_grad[i] for i in range(3))
         rows = min(n, chunk_size)
-        z_buf = hidden.new_empty((rows, weight.shape[0]), dtype=torch.float32)
-        e_buf = torch.empty_like(z_buf)
+        block = min(rows, _block_rows(vocab, hidden.device))
+        z_buf = hidden.new_empty((rows, vocab), dtype=torch.float32)
+        p_buf = hidden.new_empty((rows if precompute else block, vocab), dtype=torch.float32)
+        grad_h = hidden.new_empty(hidden.shape, dtype=torch.float32) if need_h else None
+        grad_w = hidden.new_empty(weight.shape, dtype=torch.float32) if need_w else None
+        grad_b = hidden.new_zeros(vocab, dtype=torch.float32) if need_b else None
+        hint = grad_hint.float() if precompute else None
         for s in range(0, n, chunk_size):
             e = min(n, s + chunk_size)
             z = _chunk_logits(hidden[s:e], weight, bias, out=z_buf[: e - s])
-            m = z.amax(dim=-1, keepdim=True)
-            z.sub_(m)  # shifted logits, max 0
-            ez = torch.exp(z, out=e_buf[: e - s])
-            sumexp = ez.sum(dim=-1)
-            log_sumexp = sumexp.log()
-            lse[s:e] = log_sumexp + m.squeeze(-1)
-            log_probs[s:e] = z.gather(1, labels[s:e, None]).squeeze(1) - log_sumexp
-            if want_entropy:
-                # H = log sum exp(z) - E_p[z], with z shifted (the shift cancels).
-                mean_z = ez.mul_(z).sum(dim=-1) / sumexp  # ez is not needed after this
-                entropy[s:e] = log_sumexp - mean_z
-        del z_buf, e_buf
+            for a in range(0, e - s, block):
+                b, i0, i1 = min(e - s, a + block), s + a, s + min(e - s, a + block)
+                zb = z[a:b]
+                pb = p_buf[a:b] if precompute else p_buf[: b - a]
+                m = zb.amax(dim=-1, keepdim=True)
+                zb.sub_(m)  # shifted logits, max 0
+                torch.exp(zb, out=pb)
+                sumexp = pb.sum(dim=-1)
+                log_sumexp = sumexp.log()
+                lse[i0:i1] = log_sumexp + m.squeeze(-1)
+                lab = labels[i0:i1, None]
+                log_probs[i0:i1] = zb.gather(1, lab).squeeze(1) - log_sumexp
+                if want_entropy:
+                    # H = log sum exp(z) - E_p[z], z shifted (the shift cancels); a batched dot product, no temporary.
+                    entropy[i0:i1] = log_sumexp - torch.bmm(pb[:, None, :], zb[:, :, None]).view(-1) / sumexp
+                if precompute:  # d(hint . log p(label))/dz = hint * (onehot - p)
+                    hb = hint[i0:i1]
+                    pb.mul_((-hb / sumexp)[:, None]).scatter_add_(1, lab, hb[:, None])
+            if precompute:
+                gz = p_buf[: e - s]
+                if need_b:
+                    grad_b += gz.sum(0)
+                gz = gz.to(weight.dtype)
+                if need_h:
+                    grad_h[s:e] = gz @ weight
+                if need_w:  # accumulated in float32, in place: one write of the (vocab x hidden) gradient per chunk
+                    if s == 0:
+                        torch.mm(gz.t().float(), hidden[s:e].float(), out=grad_w)
+                    else:
+                        grad_w.addmm_(gz.t().float(), hidden[s:e].float())
+        del z_buf, p_buf
+        ctx.precomputed = (grad_h, grad_w, grad_b, hint) if precompute else None
         ctx.chunk_size = chunk_size
         ctx.vocab_chunk = vocab_chunk
         ctx.set_materialize_grads(False)  # an unused output (e.g. entropy for logging) gets None
@@ -94,17 +167,28 @@ class _FusedLinearLogProbs(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_log_probs, grad_entropy):
-        """Chunked over the vocabulary: each slice of rows of the weight gets its gradient from one matrix
-        product, written once (chunking over tokens would add into the whole (vocab x hidden) gradient
-        once per chunk: with the default chunk of ~150 tokens, 14 passes over 545 MB at N=2048, H=896)."""
+        """With the gradients formed in the forward (``grad_hint``): those, times c, when the incoming
+        gradient is c * hint (checked) and none reaches the entropy. Otherwise chunked over the
+        vocabulary: each slice of rows of the weight gets its gradient from one matrix product,
+        written once (chunking over tokens would add into the whole (vocab x hidden) gradient once
+        per chunk)."""
+        precomputed, ctx.precomputed = ctx.precomputed, None
         hidden, weight, bias, labels, lse, entropy = ctx.saved_tensors
+        use_entropy_grad = grad_entropy is not None and entropy.numel() > 0
+        if precomputed is not None and grad_log_probs is not None and not use_entropy_grad:
+            scale = _hint_scale(grad_log_probs.float(), precomputed[3])
+            if scale is not None:
+                grads = [None if t is None else (t if scale == 1.0 else t.mul_(scale)) for t in precomputed[:3]]
+                dtypes = (hidden.dtype, weight.dtype, bias.dtype if ctx.has_bias else None)
+                grads = [None if t is None else t.to(d) for t, d in zip(grads, dtypes)]
+                return (*grads, None, None, None, None, None)
+        del precomputed
         bias = bias if ctx.has_bias else None
         need_h, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]
         n, vocab = hidden.shape[0], weight.shape[0]
-        use_entropy_grad = grad_entropy is not None and entropy.numel() > 0
         if grad_log_probs is None:
             if not use_entropy_grad:
-                return None, None, None, None, None, None, None
+                return None, None, None, None, None, None, None, None
             grad_log_probs = lse.new_zeros(n)
         g = grad_log_probs.float()[:, None]
         ge = grad_entropy.float()[:, None] if use_entropy_grad else None
@@ -143,14 +227,26 @@ class _FusedLinearLogProbs(torch.autograd.Function):
             del gz
         if grad_h is not None:
             grad_h = grad_h.to(hidden.dtype)
-        return grad_h, grad_w, grad_b, None, None, None, None
+        return grad_h, grad_w, grad_b, None, None, None, None, None
 
 
 def vocab_chunk_size(n_tokens: int, vocab_size: int, budget_bytes: int = DEFAULT_CHUNK_BUDGET_BYTES) -> int:
-    """Vocabulary rows per slice of the backward pass: two (tokens x slice) float32 buffers in
+    """Vocabulary rows per slice of a backward that recomputes: two (tokens x slice) float32 buffers in
     ``budget_bytes``, at least 256 rows (a matrix product narrower than that runs below speed), at most
     the vocabulary."""
     return max(1, min(vocab_size, max(256, budget_bytes // (2 * 4 * max(1, n_tokens)))))
+
+
+def _hint_scale(grad: torch.Tensor, hint: torch.Tensor) -> float | None:
+    """c such that ``grad`` = c * ``hint`` (to a relative 1e-6 of the largest entry), or None."""
+    grad, hint = grad.double(), hint.double()
+    norm = float(hint.dot(hint))
+    if norm == 0.0:
+        return 0.0 if not bool(grad.any()) else None
+    c = float(grad.dot(hint)) / norm
+    if float((grad - c * hint).abs().max()) > _HINT_RTOL * float(grad.abs().max()):
+        return None
+    return c
 
 
 def fused_linear_log_probs(
@@ -162,6 +258,7 @@ def fused_linear_log_probs(
     return_entropy: bool = False,
     chunk_size: int | None = None,
     vocab_chunk: int | None = None,
+    grad_hint: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log softmax(hidden @ weight^T + bias)[labels] and the entropy, one chunk of tokens at a time.
 
@@ -171,6 +268,15 @@ def fused_linear_log_probs(
     float32 whatever the input dtype. ``chunk_size``: tokens per chunk of the forward (default
     :func:`auto_chunk_size`); ``vocab_chunk``: vocabulary rows per slice of the backward (default
     :func:`vocab_chunk_size`, from the number of tokens).
+
+    ``grad_hint``: (tokens,), the gradient backward is expected to bring to the log-probs up to one
+    scalar factor, e.g. the weights ``w`` of a loss ``-sum(w * log_probs)``. With it (and a graph
+    being built), the forward also forms the gradients for hidden, weight and bias while it has each
+    chunk's probabilities (three matrix products in all, as with full logits, instead of four with
+    a backward that recomputes the logits), keeping them until backward. Backward uses them, scaled,
+    when its incoming gradient is c * ``grad_hint`` (checked to a relative 1e-6) and no gradient
+    reaches the entropy; otherwise it recomputes as without the hint, so the result never depends
+    on the hint being right.
     """
     if hidden.dim() != 2 or weight.dim() != 2 or hidden.shape[1] != weight.shape[1]:
         raise ValueError(f"hidden {tuple(hidden.shape)} and weight {tuple(weight.shape)} must be (N, H), (V, H)")
@@ -178,8 +284,10 @@ def fused_linear_log_probs(
         raise ValueError(f"labels {tuple(labels.shape)} must be ({hidden.shape[0]},)")
     if bias is not None and bias.shape != weight.shape[:1]:
         raise ValueError(f"bias {tuple(bias.shape)} must be ({weight.shape[0]},)")
+    if grad_hint is not None and grad_hint.shape != labels.shape:
+        raise ValueError(f"grad_hint {tuple(grad_hint.shape)} must be ({hidden.shape[0]},)")
     if chunk_size is None:
-        chunk_size = auto_chunk_size(weight.shape[0])
+        chunk_size = auto_chunk_size(weight.shape[0], n_tokens=hidden.shape[0])
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if hidden.shape[0] == 0:
@@ -189,6 +297,7 @@ def fused_linear_log_probs(
     log_probs, entropy = _FusedLinearLogProbs.apply(
         hidden.contiguous(), weight, bias, labels.contiguous(), int(chunk_size), bool(return_entropy),
         int(vocab_chunk) if vocab_chunk else None,
+        grad_hint.detach() if grad_hint is not None and torch.is_grad_enabled() else None,
     )
     return log_probs, (entropy if return_entropy else None)
 
@@ -227,6 +336,7 @@ def fused_response_log_probs(
     chunk_size: int | None = None,
     position_ids: torch.Tensor | None = None,
     attention_kwargs: dict | None = None,
+    grad_hint: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The fused implementation behind :func:`tracesft.get_response_log_probs` (same contract).
 
@@ -244,13 +354,15 @@ def fused_response_log_probs(
     b, t, h = hidden.shape
     flat_hidden = hidden.reshape(b * t, h)
     flat_labels = labels.reshape(b * t)
+    flat_hint = grad_hint.reshape(b * t) if grad_hint is not None else None
     if response_mask is not None:
         idx = response_mask.reshape(b * t).nonzero().squeeze(1)
         flat_hidden = flat_hidden.index_select(0, idx)
         flat_labels = flat_labels.index_select(0, idx)
+        flat_hint = flat_hint.index_select(0, idx) if flat_hint is not None else None
     log_probs, entropy = fused_linear_log_probs(
         flat_hidden, head.weight, flat_labels, head.bias,
-        return_entropy=return_token_entropy, chunk_size=chunk_size,
+        return_entropy=return_token_entropy, chunk_size=chunk_size, grad_hint=flat_hint,
     )
 
     def unflatten(values: torch.Tensor) -> torch.Tensor:

@@ -70,6 +70,7 @@ def get_response_log_probs(
     chunk_size: int | None = None,
     position_ids: torch.Tensor | None = None,
     attention_kwargs: dict | None = None,
+    grad_hint: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-token log p(labels[t] | input_ids[:t+1]) under a causal LM (Hugging Face interface).
 
@@ -89,6 +90,11 @@ def get_response_log_probs(
             varlen kernels for flash attention), but only without a KV cache, hence ``use_cache=False``.
         attention_kwargs: optional keyword arguments the model passes on to its attention (the
             example boundaries ``cu_seq_lens_q/k`` of a packed row, see :mod:`tracesft.train.packing`).
+        grad_hint: optional (batch, seq), the gradient the caller's loss will send back to the
+            log-probs up to one scalar factor (the weights ``w`` of ``-sum(w * log_probs)``): the fused
+            head then forms its gradients in the forward (one matrix product fewer) and uses them if
+            backward brings c * hint, recomputing otherwise (:func:`tracesft.fused_logprobs.fused_linear_log_probs`).
+            Ignored by the full-logits path.
         with_grad: None (default) follows torch's grad mode, as any forward does: a graph is built
             when grad is enabled (training), none under ``torch.no_grad()``. False computes without a
             graph (scoring, as the seeds' ``with_grad=False``); True builds one even under no_grad.
@@ -100,7 +106,8 @@ def get_response_log_probs(
         with torch.set_grad_enabled(with_grad):
             return get_response_log_probs(model, input_ids, labels, return_token_entropy, response_mask=response_mask,
                                           attention_mask=attention_mask, fused=fused, chunk_size=chunk_size,
-                                          position_ids=position_ids, attention_kwargs=attention_kwargs)
+                                          position_ids=position_ids, attention_kwargs=attention_kwargs,
+                                          grad_hint=grad_hint)
     _check_inputs(input_ids, labels, response_mask)
     if fused:
         from .fused_logprobs import fused_response_log_probs, fused_unsupported_reason
@@ -110,7 +117,7 @@ def get_response_log_probs(
             return fused_response_log_probs(
                 model, input_ids, labels, return_token_entropy,
                 response_mask=response_mask, attention_mask=attention_mask, chunk_size=chunk_size,
-                position_ids=position_ids, attention_kwargs=attention_kwargs,
+                position_ids=position_ids, attention_kwargs=attention_kwargs, grad_hint=grad_hint,
             )
         _warn_fallback_once(type(model).__name__, reason)
 

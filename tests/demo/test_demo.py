@@ -54,3 +54,21 @@ def test_carry_teacher_is_wrong_exactly_where_a_carry_is_forgotten():
 
     digest = hashlib.sha256(json.dumps(make_dataset(200, seed=1)).encode()).hexdigest()
     assert digest == "5958c4c230602a53de3b2f9d4d113ad7b018615b507223dab9d756f37c2458ed"
+
+
+def test_demo_packing_config(setup_dir):
+    """`tracesft demo --packing`: micro-batches of micro_batch_size x the mean example length in tokens,
+    in a config that validates with packing on."""
+    from transformers import AutoTokenizer
+
+    from tracesft.demo.run import FAST, _packing_budget, _train_config
+    from tracesft.demo.task import DEMO_TEMPLATE
+
+    tok = AutoTokenizer.from_pretrained(setup_dir / "model")
+    records = [json.loads(line) for line in (setup_dir / "train.jsonl").read_text().splitlines()]
+    mean = sum(len(tok(DEMO_TEMPLATE.replace("{question}", r["prompt"]) + r["response"])["input_ids"])
+               for r in records) / len(records)
+    budget = _packing_budget(setup_dir, setup_dir / "model", FAST)
+    assert budget == max(128, round(FAST.micro_batch_size * mean))
+    cfg = _train_config(setup_dir, setup_dir / "model", FAST, 0, packing_tokens=budget)
+    assert cfg.packing and cfg.max_tokens_per_micro_batch == budget

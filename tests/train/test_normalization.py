@@ -53,3 +53,15 @@ def test_normalization_values_match_definitions(setup_dir):
     assert stats_token["loss"] == pytest.approx((nll.sum() / m.sum()).item(), rel=1e-5)
     assert stats_sample["loss"] == pytest.approx((nll / m.sum(-1)).mean().item(), rel=1e-5)
     assert stats_sum["loss"] == pytest.approx((nll / 3.0).mean().item(), rel=1e-5)
+
+
+def test_train_step_uses_head_gradients_formed_in_forward(setup_dir, monkeypatch):
+    """train_step passes each micro-batch's loss weights to the fused head, whose backward then uses
+    the gradients formed in the forward (per-example weights of ``sample`` included)."""
+    from tracesft import fused_logprobs
+
+    scales = []
+    real = fused_logprobs._hint_scale
+    monkeypatch.setattr(fused_logprobs, "_hint_scale", lambda g, h: scales.append(real(g, h)) or scales[-1])
+    _grads_for_split(setup_dir, 3, "sample")
+    assert len(scales) == 2 and None not in scales

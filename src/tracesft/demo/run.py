@@ -49,13 +49,17 @@ FAST = DemoSize(n_train=600, n_eval=10, epochs=1, hidden=64, layers=2, micro_bat
 # Each evaluation draws EVAL_SAMPLES responses per held-out problem at EVAL_TEMPERATURE: n_eval x 4
 # responses (as many as the greedy evaluation of 4 x n_eval problems it replaced), reported as avg@4,
 # pass@1, pass@4, maj@4 and the failure modes.
+DEMO_MAX_LENGTH = 128
 EVAL_SAMPLES = 4
 EVAL_TEMPERATURE = 0.6
 
 
 def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False, seed: int = 0,
-             size: DemoSize | None = None, eval_backend: str = "hf") -> Path:
+             size: DemoSize | None = None, eval_backend: str = "hf", packing: bool = False) -> Path:
     """Run the demo; returns the run directory (whose summary.json holds the before/after numbers).
+
+    ``packing``: train with ``packing: true``, micro-batches of ``micro_batch_size`` times the mean
+    example length in tokens (so that a step sees about as many examples as without packing).
 
     ``eval_backend``: where the evaluations generate (``hf``, or ``vllm``: an engine refreshed from
     the policy at each evaluation). A run stopped by SIGINT/SIGTERM prints where it stopped and
@@ -69,7 +73,8 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
     train_records = _write_data(run_dir, size, seed, no_filter)  # steps 1 and 2
     model_dir = _write_model(run_dir, size, seed, train_records)  # step 3
     print("[4/4] training (tracesft train machinery); evaluating before and after")
-    summary = train(_train_config(run_dir, model_dir, size, seed, eval_backend))
+    packing_tokens = _packing_budget(run_dir, model_dir, size) if packing else None
+    summary = train(_train_config(run_dir, model_dir, size, seed, eval_backend, packing_tokens))
     if stopped(summary, run_dir):
         return run_dir
     before = _first_eval(run_dir / "train")
@@ -87,6 +92,8 @@ def run_demo(out: str | None = None, fast: bool = False, no_filter: bool = False
         "final_loss": summary["final_loss"],
         "wall_seconds": time.perf_counter() - t0,
         "fast": fast,
+        "packing": packing,
+        "max_tokens_per_micro_batch": packing_tokens,
     }
     write_json_atomic(run_dir / "summary.json", result)
     _print_result(run_dir, result)
@@ -163,19 +170,32 @@ def _write_model(run_dir: Path, size: DemoSize, seed: int, train_records: list[d
     return model_dir
 
 
-def _train_config(run_dir: Path, model_dir: Path, size: DemoSize, seed: int, eval_backend: str = "hf"):
-    """4. the tracesft train config: evaluate before, during and after training."""
+def _packing_budget(run_dir: Path, model_dir: Path, size: DemoSize) -> int:
+    """Tokens per packed micro-batch: ``micro_batch_size`` examples of train.jsonl's mean length."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    records = [json.loads(line) for line in (run_dir / "train.jsonl").read_text().splitlines()]
+    lengths = [len(tok(DEMO_TEMPLATE.replace("{question}", r["prompt"]) + r["response"])["input_ids"]) for r in records]
+    return max(DEMO_MAX_LENGTH, round(size.micro_batch_size * sum(lengths) / max(1, len(lengths))))
+
+
+def _train_config(run_dir: Path, model_dir: Path, size: DemoSize, seed: int, eval_backend: str = "hf",
+                  packing_tokens: int | None = None):
+    """4. the tracesft train config: evaluate before, during and after training (packed micro-batches of
+    ``packing_tokens`` tokens when given)."""
     from ..train import TrainConfig
 
+    packing = {"packing": True, "max_tokens_per_micro_batch": packing_tokens} if packing_tokens else {}
     return TrainConfig(
         model=str(model_dir), train_data=str(run_dir / "train.jsonl"), eval_data=str(run_dir / "eval.jsonl"),
-        template=str(run_dir / "template.txt"), reward="r1_zero", max_length=128,
+        template=str(run_dir / "template.txt"), reward="r1_zero", max_length=DEMO_MAX_LENGTH,
         micro_batch_size=size.micro_batch_size, gradient_accumulation_steps=1, loss_normalization="token",
         lr=size.lr, weight_decay=0.0, lr_schedule="cosine", warmup_steps=size.warmup_steps, min_lr_ratio=0.05,
         epochs=size.epochs, seed=seed, eval_every=size.eval_every, eval_n=size.n_eval, eval_batch_size=100,
         eval_max_new_tokens=100, eval_before=True, eval_samples=EVAL_SAMPLES, eval_temperature=EVAL_TEMPERATURE,
         output_dir=str(run_dir / "train"), checkpoint_every=0,
-        keep_last=1, progress=True, eval_backend=eval_backend,
+        keep_last=1, progress=True, eval_backend=eval_backend, **packing,
     ).validate()
 
 

@@ -67,7 +67,9 @@ class LogProbModule(nn.Module):
         self.model = model
         self.fused = fused
 
-    def forward(self, input_ids, labels, response_mask, position_ids=None):
+    def forward(self, input_ids, labels, response_mask, position_ids=None, loss_weights=None):
+        """``loss_weights``: the weights w of the loss ``-sum(w * log_probs)`` when known before the
+        forward; the fused head then forms its gradients in the forward (``grad_hint``)."""
         from ..logprobs import get_response_log_probs
 
         extra = None
@@ -77,7 +79,8 @@ class LogProbModule(nn.Module):
             extra = varlen_kwargs(position_ids)
         return get_response_log_probs(self.model, input_ids, labels, return_token_entropy=True,
                                       response_mask=response_mask, fused=self.fused, position_ids=position_ids,
-                                      attention_mask=self.packed_mask(position_ids), attention_kwargs=extra)
+                                      attention_mask=self.packed_mask(position_ids), attention_kwargs=extra,
+                                      grad_hint=loss_weights)
 
     #: how a packed row's examples are kept apart (:mod:`tracesft.train.packing`): "varlen" (sdpa per
     #: example, from the row's boundaries), "position_ids" (transformers' own packed-sequence support:

@@ -45,10 +45,10 @@ def train_step(module, microbatches: list[dict], weight_fn: Callable, *, normali
         packed = {"position_ids": mb["position_ids"].to(device, non_blocking=True)} if "position_ids" in mb else {}
         segments = {"segments": mb["segments"].to(device, non_blocking=True)} if "segments" in mb else {}
         autocast = torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None)
+        weights = weight_fn(loss_mask, totals, normalize_constant, **segments)
         with gradient_sync(module, enabled=m == len(microbatches) - 1):
             with autocast:
-                out = module(input_ids, labels, mask, **packed)
-            weights = weight_fn(loss_mask, totals, normalize_constant, **segments)
+                out = module(input_ids, labels, mask, **packed, loss_weights=weights)
             loss = -(out["log_probs"].float() * weights).sum() * world_size
             loss.backward()
         loss_sum += float(loss.detach())
