@@ -17,6 +17,7 @@ import yaml
 from helpers.train import final_weights, make_cfg, sigterm_during_step
 
 from tracesft.demo.models import tiny_qwen2
+from tracesft.errors import ConfigError
 from tracesft.logprobs import get_response_log_probs
 from tracesft.train import loop as loop_module
 from tracesft.train import train
@@ -157,6 +158,23 @@ def test_the_probe_chooses_varlen_for_sdpa_and_sees_a_leak():
     assert choose_packing_path(m) == "varlen" and m.config._attn_implementation == VARLEN_SDPA
     assert choose_packing_path(model("eager")) == "position_ids"
     assert leaks(model("sdpa"), "none") > 1e-3  # no position_ids path at all: the probe sees the leak
+
+
+def test_the_probe_refuses_a_model_whose_positions_do_not_restart():
+    """Attention kept apart is not enough: a model with learned absolute positions (GPT-2) that ignored
+    position_ids would leak nothing under varlen, yet its packed log-probs would not be the example's
+    own (with rotary positions an offset cancels); the probe compares with the example alone."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    m = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=64)).eval()
+    assert choose_packing_path(m) == "varlen"  # positions restart: accepted
+    forward = m.forward
+    m.forward = lambda *args, position_ids=None, **kwargs: forward(*args, **kwargs)
+    assert leaks(m, "varlen") == 0.0 and leaks(m, "varlen", against_alone=True) > 1e-2
+    m.set_attn_implementation("sdpa")
+    with pytest.raises(ConfigError, match="not kept apart.*positions that do not restart"):
+        choose_packing_path(m)
 
 
 def step_results(m, microbatches, normalization, path="position_ids"):

@@ -68,10 +68,12 @@ def varlen_kwargs(position_ids: torch.Tensor) -> dict:
 log = logging.getLogger(__name__)
 
 
-def leaks(model, path: str, lengths: tuple[int, int] = (6, 9)) -> float:
+def leaks(model, path: str, lengths: tuple[int, int] = (6, 9), against_alone: bool = False) -> float:
     """How far the second of two packed examples' log-probs move when the first one's tokens change
     (0 when attention stays inside each example). ``path``: ``varlen``, ``position_ids`` or ``4d-mask``
-    (``none``: the row as one sequence, which leaks: what shows the probe can fail)."""
+    (``none``: the row as one sequence, which leaks: what shows the probe can fail). With
+    ``against_alone``: how far they are from the same example's log-probs alone (not packed), which
+    also catches positions that do not restart (a model that ignores ``position_ids``)."""
     from ..logprobs import block_causal_mask, get_response_log_probs
 
     device = next(model.parameters()).device
@@ -93,9 +95,16 @@ def leaks(model, path: str, lengths: tuple[int, int] = (6, 9)) -> float:
                                      position_ids=positions if path != "none" else None, attention_kwargs=extra)
         return out["log_probs"][0, lengths[0] - 1:].float()
 
+    def alone():
+        out = get_response_log_probs(model, b[:-1][None].to(device), b[1:][None].to(device), with_grad=False,
+                                     fused=False)
+        return out["log_probs"][0].float()
+
     was_training = model.training
     model.eval()  # no dropout in the probe
     try:
+        if against_alone:
+            return float((second(a) - alone()).abs().max())
         return float((second(a) - second(a2)).abs().max())
     finally:
         model.train(was_training)
@@ -123,6 +132,17 @@ def describe_path(model, path: str) -> str:
     return f"position_ids -> transformers' block-diagonal causal mask ({attn} attention)"
 
 
+ALONE_TOLERANCE = 1e-3  # packed vs alone: float32 kernels over other lengths differ by ~1e-5 on a 30-layer model;
+# positions that do not restart move log-probs by ~0.1 or more
+
+
+def _packing_error(model, path: str) -> float:
+    """The leak (a perturbed neighbour's effect), or inf when the packed example is not the example
+    alone (beyond ALONE_TOLERANCE)."""
+    leak = leaks(model, path)
+    return leak if leak > 1e-5 or leaks(model, path, against_alone=True) <= ALONE_TOLERANCE else float("inf")
+
+
 def choose_packing_path(model) -> str:
     """``varlen``, ``position_ids`` or ``4d-mask``: the first that keeps two packed examples apart on
     ``model`` (probed), logged in one line; raises ConfigError when none does. The ``varlen`` path sets
@@ -133,18 +153,19 @@ def choose_packing_path(model) -> str:
     moved = {}
     if _varlen_possible(inner) and _register_varlen():
         inner.set_attn_implementation(VARLEN_SDPA)
-        moved["varlen"] = leaks(inner, "varlen")
+        moved["varlen"] = _packing_error(inner, "varlen")
         if moved["varlen"] <= 1e-5:
             log.info("packing: examples kept apart by %s (checked: a perturbed neighbour moves log-probs by %.1g)",
                      describe_path(inner, "varlen"), moved["varlen"])
             return "varlen"
         inner.set_attn_implementation("sdpa")
     for path in ("position_ids", "4d-mask"):
-        moved[path] = leaks(inner, path)
+        moved[path] = _packing_error(inner, path)
         if moved[path] <= 1e-5:
             log.info("packing: examples kept apart by %s (checked: a perturbed neighbour moves log-probs by %.1g)",
                      describe_path(inner, path), moved[path])
             return path
-    raise ConfigError(f"packing: attention leaks across packed examples on this model ({_attn(inner)} attention: "
+    raise ConfigError(f"packing: packed examples are not kept apart on this model ({_attn(inner)} attention: "
                       f"log-probs move by {moved['position_ids']:.3g} with position_ids, {moved['4d-mask']:.3g} with "
-                      "a 4D mask); set packing: false")
+                      "a 4D mask; inf: no leak, but a packed example's log-probs are not its own alone, e.g. "
+                      "positions that do not restart); set packing: false")
